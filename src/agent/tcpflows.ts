@@ -1,0 +1,104 @@
+// Turns TCP state transitions into flows: connect (client side), accept (server side),
+// connect_failed and close, oriented client → server, with service translation applied.
+import type { Flow, FlowExtensions } from '../flows/flow';
+import { isoFromNs } from '../flows/time';
+import type { TcpStateRecord } from './records';
+import type { Translation } from './conntrack';
+
+export type TranslationLookup = (src: string, sport: number, dst: string, dport: number) => Promise<Translation | undefined>;
+
+interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
+
+const MAX_TRACKED = 262_144;
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
+}
+
+export class TcpFlowBuilder {
+  private conns = new Map<bigint, ConnState>();
+  /** Connections forgotten because the table was full. */
+  evicted = 0;
+
+  constructor(private readonly node: string, private readonly translate: TranslationLookup) {}
+
+  get tracked(): number {
+    return this.conns.size;
+  }
+
+  /** Returns the flow this transition produces, if any. */
+  async onRecord(r: TcpStateRecord): Promise<Flow | undefined> {
+    if (isLoopback(r.saddr) || isLoopback(r.daddr)) {
+      if (r.newState === 'CLOSE') this.conns.delete(r.skaddr);
+      return undefined;
+    }
+    if (r.oldState === 'CLOSE' && r.newState === 'SYN_SENT') {
+      this.remember(r.skaddr, { startMono: r.monoNs, role: 'client' });
+      return undefined;
+    }
+    if (r.oldState === 'SYN_SENT' && r.newState === 'ESTABLISHED') return this.connected(r);
+    if (r.oldState === 'SYN_RECV' && r.newState === 'ESTABLISHED') {
+      this.remember(r.skaddr, { startMono: r.monoNs, role: 'server' });
+      return this.flow(r, 'server', 'accept', {});
+    }
+    if (r.newState === 'CLOSE') return this.closed(r);
+    return undefined;
+  }
+
+  private remember(sk: bigint, s: ConnState): void {
+    if (this.conns.size >= MAX_TRACKED && !this.conns.has(sk)) {
+      const oldest = this.conns.keys().next().value;
+      if (oldest !== undefined) this.conns.delete(oldest);
+      this.evicted++;
+    }
+    this.conns.set(sk, s);
+  }
+
+  private async connected(r: TcpStateRecord): Promise<Flow> {
+    const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
+    const tr = await this.translate(r.saddr, r.sport, r.daddr, r.dport);
+    st.translation = tr;
+    this.remember(r.skaddr, st);
+    return this.flow(r, 'client', 'connect', { connect_latency_ns: Number(r.monoNs - st.startMono) }, tr);
+  }
+
+  private async closed(r: TcpStateRecord): Promise<Flow | undefined> {
+    const st = this.conns.get(r.skaddr);
+    this.conns.delete(r.skaddr);
+    if (r.oldState === 'SYN_SENT') {
+      const tr = await this.translate(r.saddr, r.sport, r.daddr, r.dport);
+      return this.flow(r, 'client', 'connect_failed', {}, tr);
+    }
+    if (!st) return undefined;
+    return this.flow(r, st.role, 'close', { duration_ns: Number(r.monoNs - st.startMono) }, st.translation);
+  }
+
+  private flow(r: TcpStateRecord, role: 'client' | 'server', event: FlowExtensions['tcp_event'], ext: FlowExtensions, tr?: Translation): Flow {
+    // Socket view: saddr is local. Orient client → server.
+    const [cip, cport, sip, sport] = role === 'client' ? [r.saddr, r.sport, r.daddr, r.dport] : [r.daddr, r.dport, r.saddr, r.sport];
+    const dst = tr ?? { ip: sip, port: sport };
+    const flags = event === 'close' ? { FIN: true } : event === 'connect_failed' ? { SYN: true, RST: true } : { SYN: true };
+    return {
+      time: isoFromNs(r.timeNs),
+      verdict: 'FORWARDED',
+      IP: { source: cip, destination: dst.ip, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
+      l4: { TCP: { source_port: cport, destination_port: dst.port, flags } },
+      source: {},
+      destination: {},
+      Type: 'L3_L4',
+      node_name: this.node,
+      is_reply: false,
+      traffic_direction: role === 'client' ? 'EGRESS' : 'INGRESS',
+      trace_observation_point: 'SOCK',
+      Summary: `TCP Flags: ${Object.keys(flags).join(', ')}`,
+      extensions: {
+        tcp_event: event,
+        ...ext,
+        ...(tr ? { original_destination: { ip: sip, port: sport } } : {}),
+        netns: r.netns,
+        pid: r.pid,
+        comm: r.comm,
+      },
+    };
+  }
+}

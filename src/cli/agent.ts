@@ -1,0 +1,45 @@
+// `flowlens agent`: the node agent daemon (runs as a DaemonSet pod, one per node).
+import { loadClusterAccess } from '../cluster/kubeconfig';
+import { DEFAULT_AGENT_PORT } from '../agents/protocol';
+import { Agent } from '../agent/agent';
+import { UsageError, intOption, parse, usageFailure } from './args';
+
+export async function agentCommand(argv: string[]): Promise<number> {
+  const a = parse(argv, {
+    node: { type: 'string' },
+    listen: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'kube-context': { type: 'string' },
+    'store-size': { type: 'string' },
+    'no-kube': { type: 'boolean' },
+    loader: { type: 'string' },
+  });
+  if (!a.ok) return usageFailure('agent', a.error);
+  const v = a.value.values;
+  const node = (v.node as string | undefined) ?? process.env.NODE_NAME;
+  if (!node) return usageFailure('agent', '--node (or env NODE_NAME) is required');
+  const [host, portText] = ((v.listen as string | undefined) ?? `127.0.0.1:${DEFAULT_AGENT_PORT}`).split(/:(?=\d+$)/);
+  let storeSize: number;
+  let port: number;
+  try {
+    storeSize = intOption(v['store-size'], 'store-size', 1) ?? 65_536;
+    port = intOption(portText, 'listen port') ?? DEFAULT_AGENT_PORT;
+  } catch (e) {
+    if (e instanceof UsageError) return usageFailure('agent', e.message);
+    throw e;
+  }
+  let access;
+  if (!v['no-kube']) {
+    const acc = loadClusterAccess({ kubeconfig: v.kubeconfig as string | undefined, context: v['kube-context'] as string | undefined });
+    if (!acc.ok) return usageFailure('agent', `${acc.error} (use --no-kube to run without pod metadata)`);
+    access = acc.value;
+  }
+  const agent = new Agent({ node, access, host: host || '127.0.0.1', port, storeSize, loaderPath: v.loader as string | undefined });
+  await agent.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => void agent.stop().then(resolve);
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,50 @@
+// `flowlens` entry point: one subcommand per module, each returning an exit code.
+import { errorMessage } from '../cluster/errorable';
+
+const USAGE = `flowlens — Kubernetes network debugger
+
+Usage:
+  flowlens observe [--kubeconfig F] [--kube-context C] [--last N] [--follow] [-n NS] [--pod NS/NAME] [-o json|compact]
+  flowlens agent --node NAME [--listen 127.0.0.1:4260] [--kubeconfig F] [--store-size N]
+  flowlens sandbox up|down|status|kubeconfig|exec|probe ...
+  flowlens version
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  observe: async () => (await import('./observe')).observeCommand,
+  agent: async () => (await import('./agent')).agentCommand,
+  sandbox: async () => (await import('./sandbox')).sandboxCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  if (name === 'version' || name === '--version') {
+    process.stdout.write('flowlens 0.1.0\n');
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`flowlens: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  return (await load())(rest);
+}
+
+/** Runs the CLI with the process's arguments and sets the exit code. */
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => { process.exitCode = code; },
+    (e: unknown) => {
+      process.stderr.write(`flowlens: ${errorMessage(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+if (require.main === module) run();
