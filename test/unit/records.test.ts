@@ -1,0 +1,193 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import {
+  HEADER_BYTES, LAYOUT, LostSource, RECORD_MAX_BYTES, RECORD_SIZES, RECORD_VERSION, RecordDecodeError,
+  RecordDecoder, RecordType, formatIPv6,
+} from '../../src/agent/records';
+import type { DecodedRecord } from '../../src/agent/records';
+
+const BPF_DIR = join(__dirname, '..', '..', 'bpf');
+const LAYOUT_BIN = join(BPF_DIR, '.output', 'layout');
+
+// Builds bpf/.output/layout (host C compiler only; no BTF, no root) once.
+let built = false;
+function layoutBin(): string {
+  if (!built) {
+    execFileSync('make', ['-s', '-C', BPF_DIR, '.output/layout'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    built = true;
+  }
+  return LAYOUT_BIN;
+}
+
+function cSample(): Buffer {
+  return Buffer.from(execFileSync(layoutBin(), ['--sample'], { encoding: 'utf8' }).trim(), 'hex');
+}
+
+const EXPECTED_SAMPLE: DecodedRecord[] = [
+  {
+    type: 'hello', loaderVersion: 1, monoToWallNs: 1700000000000000000n, ringbufBytes: 4194304,
+    attached: 1, attachedPrograms: ['tcp_state'], attachedCount: 1, ncpus: 2,
+  },
+  { type: 'lost', source: 'ringbuf_reserve', total: 7n },
+  {
+    type: 'tcp_state', timeNs: 1700000005000000000n, monoNs: 5000000000n, skaddr: 0xffff888123456780n,
+    netns: 4026531840, pid: 4242, tid: 4243, comm: 'node', family: 4, saddr: '10.0.0.1',
+    daddr: '192.168.1.254', sport: 40000, dport: 8080, oldState: 'SYN_SENT', newState: 'ESTABLISHED',
+  },
+  {
+    type: 'tcp_state', timeNs: 1700000005000000000n, monoNs: 5000000000n, skaddr: 0xffff888123456780n,
+    netns: 4026531840, pid: 4242, tid: 4243, comm: 'curl', family: 6, saddr: '2001:db8::1',
+    daddr: 'fe80::211:22ff:fe33:4455', sport: 40000, dport: 8080, oldState: 'LISTEN', newState: 'SYN_RECV',
+  },
+];
+
+test('TypeScript layout equals the C layout of bpf/flowlens.h', () => {
+  const c = JSON.parse(execFileSync(layoutBin(), { encoding: 'utf8' })) as {
+    version: number; maxBytes: number; types: Record<string, number>; lostSources: Record<string, number>;
+    records: unknown;
+  };
+  assert.deepEqual(c.records, JSON.parse(JSON.stringify(LAYOUT)));
+  assert.equal(c.version, RECORD_VERSION);
+  assert.equal(c.maxBytes, RECORD_MAX_BYTES);
+  assert.deepEqual(c.types, { hello: RecordType.HELLO, tcp_state: RecordType.TCP_STATE, lost: RecordType.LOST });
+  assert.deepEqual(c.lostSources, { ringbuf_reserve: LostSource.RINGBUF_RESERVE });
+  assert.equal(RECORD_SIZES[RecordType.TCP_STATE], 96);
+});
+
+test('decodes records written by C', () => {
+  assert.deepEqual(new RecordDecoder().push(cSample()), EXPECTED_SAMPLE);
+});
+
+test('reassembles records split at every byte boundary', () => {
+  const stream = cSample();
+  for (let i = 0; i <= stream.length; i++) {
+    const d = new RecordDecoder();
+    const got = [...d.push(stream.subarray(0, i)), ...d.push(stream.subarray(i))];
+    assert.deepEqual(got, EXPECTED_SAMPLE, `split at ${i}`);
+    assert.equal(d.bufferedBytes, 0);
+  }
+});
+
+test('reassembles a stream fed one byte at a time, and across two split points', () => {
+  const stream = cSample();
+  const d = new RecordDecoder();
+  const got: DecodedRecord[] = [];
+  for (let i = 0; i < stream.length; i++) got.push(...d.push(stream.subarray(i, i + 1)));
+  assert.deepEqual(got, EXPECTED_SAMPLE);
+  for (let i = 0; i < stream.length; i += 7) {
+    for (let j = i; j <= stream.length; j += 5) {
+      const e = new RecordDecoder();
+      const parts = [stream.subarray(0, i), stream.subarray(i, j), stream.subarray(j)];
+      assert.deepEqual(parts.flatMap((p) => e.push(p)), EXPECTED_SAMPLE, `split at ${i}, ${j}`);
+    }
+  }
+});
+
+test('holds back an incomplete record until the rest arrives', () => {
+  const stream = cSample();
+  const d = new RecordDecoder();
+  assert.deepEqual(d.push(stream.subarray(0, 40 + 10)), [EXPECTED_SAMPLE[0]]);
+  assert.equal(d.bufferedBytes, 10);
+});
+
+function corrupt(edit: (b: Buffer) => void): Buffer {
+  const b = Buffer.from(cSample());
+  edit(b);
+  return b;
+}
+
+const HELLO = 40;
+const LOST = 24;
+const TCP4 = HELLO + LOST; // offset of the first TCP_STATE in the sample
+const GARBAGE: Array<[string, (b: Buffer) => void, RegExp, number]> = [
+  ['unknown type', (b) => b.writeUInt16LE(99, TCP4), /unknown record type 99/, TCP4],
+  ['wrong version', (b) => b.writeUInt16LE(2, TCP4 + 2), /version 2, expected 1/, TCP4],
+  ['wrong len', (b) => b.writeUInt32LE(100, TCP4 + 4), /len 100, expected 96/, TCP4],
+  ['len below header', (b) => b.writeUInt32LE(0, HELLO + 4), /len 0, expected 24/, HELLO],
+  ['bad family', (b) => b.writeUInt16LE(7, TCP4 + 88), /family 7/, TCP4],
+  ['bad protocol', (b) => b.writeUInt16LE(17, TCP4 + 90), /protocol 17/, TCP4],
+  ['bad new state', (b) => b.writeUInt8(13, TCP4 + 93), /newstate 13 is not a TCP state/, TCP4],
+  ['bad old state', (b) => b.writeUInt8(0, TCP4 + 92), /oldstate 0 is not a TCP state/, TCP4],
+  ['unknown lost source', (b) => b.writeUInt32LE(9, HELLO + 16), /LOST source 9 unknown/, HELLO],
+];
+
+for (const [name, edit, message, offset] of GARBAGE) {
+  test(`rejects garbage: ${name}`, () => {
+    const d = new RecordDecoder();
+    const err = catchDecode(() => d.push(corrupt(edit)));
+    assert.match(err.message, message);
+    assert.match(err.message, new RegExp(`at stream byte ${offset}\\b`));
+    assert.equal(err.streamOffset, offset);
+    assert.deepEqual(err.records, EXPECTED_SAMPLE.slice(0, offset === TCP4 ? 2 : 1));
+    assert.equal(d.error, err);
+    assert.throws(() => d.push(Buffer.alloc(0)), (e) => e === err, 'decoder stays failed');
+  });
+}
+
+test('stream offsets in errors count bytes of earlier pushes', () => {
+  const b = corrupt((x) => x.writeUInt16LE(99, TCP4 + 96));
+  const d = new RecordDecoder();
+  d.push(b.subarray(0, TCP4 + 3));
+  const err = catchDecode(() => d.push(b.subarray(TCP4 + 3)));
+  assert.equal(err.streamOffset, TCP4 + 96);
+  assert.equal(err.records.length, 1);
+});
+
+test('rejects TCP_STATE before HELLO', () => {
+  const err = catchDecode(() => new RecordDecoder().push(cSample().subarray(TCP4)));
+  assert.match(err.message, /TCP_STATE record before HELLO/);
+  assert.equal(err.streamOffset, 0);
+});
+
+test('a partial header is held, not judged', () => {
+  const d = new RecordDecoder();
+  assert.deepEqual(d.push(Buffer.from([1, 0, 1])), []);
+  assert.equal(d.bufferedBytes, 3);
+  assert.ok(HEADER_BYTES > 3);
+});
+
+function catchDecode(fn: () => unknown): RecordDecodeError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof RecordDecodeError, `expected RecordDecodeError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected a RecordDecodeError');
+}
+
+function v6(hexGroups: string): Buffer {
+  const b = Buffer.alloc(16);
+  hexGroups.split(':').forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  return b;
+}
+
+test('formats IPv6 as RFC 5952', () => {
+  const cases: Array<[string, string]> = [
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['0:0:0:0:0:0:0:0', '::'],
+    ['2001:0db8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'], // first of equal runs
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'], // longest run
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'], // a single zero group stays
+    ['FE80:0:0:0:0211:22FF:FE33:4455', 'fe80::211:22ff:fe33:4455'],
+    ['1:0:0:0:0:0:0:0', '1::'],
+    ['0:0:0:0:0:ffff:c000:0201', '::ffff:192.0.2.1'], // IPv4-mapped
+    ['0:0:0:0:0:0:c000:0201', '::c000:201'], // deprecated IPv4-compatible: plain hex
+  ];
+  for (const [input, want] of cases) assert.equal(formatIPv6(v6(input), 0), want, input);
+});
+
+test('IPv6 formatting agrees with the WHATWG URL serializer on random addresses', () => {
+  let seed = 12345;
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let n = 0; n < 2000; n++) {
+    const b = Buffer.alloc(16);
+    for (let i = 0; i < 8; i++) b.writeUInt16BE(rand() < 0.5 ? 0 : Math.floor(rand() * 0x10000), i * 2);
+    if (b.readUInt16BE(10) === 0xffff) continue; // mapped: URL prints hex, RFC 5952 dotted
+    const want = new URL(`http://[${formatIPv6(b, 0)}]/`).hostname.slice(1, -1);
+    assert.equal(formatIPv6(b, 0), want, b.toString('hex'));
+  }
+});
