@@ -15,7 +15,7 @@ function collect(dir) {
   return out;
 }
 const dirs = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const files = dirs.flatMap(collect);
+const files = dirs.flatMap((d) => (d.endsWith('.test.ts') ? [d] : collect(d)));
 if (files.length === 0) {
   console.error(`no test files under ${dirs.join(', ')}`);
   process.exit(1);
