@@ -1,0 +1,155 @@
+// Runs bpf/.output/flowlens-loader as a child process and turns its stdout into decoded records.
+// One LoaderProcess = one run of the binary: it never restarts it (the agent supervises).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { RecordDecodeError, RecordDecoder } from './records';
+import type { DecodedRecord, HelloRecord } from './records';
+
+const STDERR_TAIL_BYTES = 16 * 1024;
+const KILL_AFTER_MS = 2000;
+
+export interface LoaderEvents {
+  /** Records decoded from one chunk of stdout, in stream order (never empty). */
+  records: [records: DecodedRecord[]];
+  /** The process ended and its output was fully read. `stderr` is the tail of its stderr, plus
+   *  a line from the agent when the stream was invalid or the binary could not be started. */
+  exit: [code: number | null, signal: NodeJS.Signals | null, stderr: string];
+}
+
+export interface LoaderOptions {
+  /** Ring buffer size in bytes (power of two, multiple of the page size). */
+  ringbufBytes?: number;
+  /** Only sockets of this network namespace (inode); default all. */
+  netns?: number;
+  /** Extra command-line arguments for the binary. */
+  args?: string[];
+}
+
+/** Folder holding package.json, walking up from `start`. */
+export function findRepoRoot(start: string = __dirname): string {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}`);
+  }
+}
+
+/** $FLOWLENS_LOADER, else <repo root>/bpf/.output/flowlens-loader. */
+export function defaultLoaderPath(): string {
+  const env = process.env.FLOWLENS_LOADER;
+  if (env) return resolve(env);
+  return join(findRepoRoot(), 'bpf', '.output', 'flowlens-loader');
+}
+
+export function loaderArgs(opts: LoaderOptions): string[] {
+  const args: string[] = [];
+  if (opts.ringbufBytes !== undefined) args.push('--ringbuf-bytes', String(opts.ringbufBytes));
+  if (opts.netns !== undefined) args.push('--netns', String(opts.netns));
+  return args.concat(opts.args ?? []);
+}
+
+export class LoaderProcess extends EventEmitter<LoaderEvents> {
+  readonly binary: string;
+  private readonly args: string[];
+  private child: ChildProcess | undefined;
+  private readonly decoder = new RecordDecoder();
+  private stderrTail = '';
+  private closed: Promise<void> | undefined;
+  private hello: HelloRecord | undefined;
+
+  constructor(binary?: string, opts: LoaderOptions = {}) {
+    super();
+    this.binary = binary ?? defaultLoaderPath();
+    this.args = loaderArgs(opts);
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    if (this.child) throw new Error('LoaderProcess.start() called twice: make a new LoaderProcess');
+    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout?.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (text: string) => this.appendStderr(text));
+    child.on('error', (err) => this.appendStderr(`flowlens agent: cannot run ${this.binary}: ${err.message}\n`));
+    this.closed = new Promise((done) => {
+      child.on('close', (code, signal) => {
+        this.emit('exit', code, signal, this.stderrTail);
+        done();
+      });
+    });
+  }
+
+  /** Resolves with the HELLO record (programs attached); rejects if the loader exits first. */
+  ready(timeoutMs = 15000): Promise<HelloRecord> {
+    if (this.hello) return Promise.resolve(this.hello);
+    return new Promise((resolvePromise, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.off('records', onRecords);
+        this.off('exit', onExit);
+      };
+      const onRecords = (): void => {
+        if (!this.hello) return;
+        cleanup();
+        resolvePromise(this.hello);
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null, stderr: string): void => {
+        cleanup();
+        reject(new Error(`loader exited before HELLO (code ${code}, signal ${signal}): ${stderr.trim()}`));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no HELLO from loader in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on('records', onRecords);
+      this.on('exit', onExit);
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after 2 s; resolves when the process is gone and its output read. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || !this.closed) return;
+    if (this.running) child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.running) child.kill('SIGKILL');
+    }, KILL_AFTER_MS);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.decoder.error) return; // already failed: the loader is being stopped
+    let records: DecodedRecord[];
+    try {
+      records = this.decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof RecordDecodeError)) throw err;
+      this.appendStderr(`flowlens agent: invalid record stream, stopping loader: ${err.message}\n`);
+      this.deliver(err.records);
+      void this.stop();
+      return;
+    }
+    this.deliver(records);
+  }
+
+  private deliver(records: DecodedRecord[]): void {
+    if (records.length === 0) return;
+    for (const r of records) if (r.type === 'hello' && !this.hello) this.hello = r;
+    this.emit('records', records);
+  }
+
+  private appendStderr(text: string): void {
+    this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL_BYTES);
+  }
+}
