@@ -74,6 +74,7 @@ export class Agent {
 
   private startLoader(): void {
     const loader = new LoaderProcess(this.opts.loaderPath);
+    this.lostTotals.clear();
     this.loader = loader;
     loader.on('records', (records: DecodedRecord[]) => {
       // Keep order across records: each batch is handled after the previous one.
@@ -95,13 +96,28 @@ export class Agent {
         this.loaderReady = true;
         continue;
       }
-      if (r.type === 'lost') continue;
+      if (r.type === 'lost') {
+        this.onLost(r.source, r.total);
+        continue;
+      }
       const flow = await this.builder.onRecord(r);
       if (!flow) continue;
       enrichFlow(flow, this.pods);
       this.store.push(flow);
       this.server.publish(flow);
     }
+  }
+
+  private lostTotals = new Map<string, bigint>();
+
+  /** Loader counters are cumulative per loader process; report the increase. */
+  private onLost(source: string, total: bigint): void {
+    const prev = this.lostTotals.get(source) ?? 0n;
+    const delta = total >= prev ? total - prev : total;
+    this.lostTotals.set(source, total);
+    if (delta === 0n) return;
+    this.lost += Number(delta);
+    this.server.reportLost(source, Number(delta));
   }
 
   async stop(): Promise<void> {

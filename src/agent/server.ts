@@ -50,6 +50,11 @@ export class AgentServer {
     }
   }
 
+  /** Tells every subscriber that `count` events were lost at `source`. */
+  reportLost(source: string, count: number): void {
+    for (const c of this.clients) if (c.sub) this.send(c, { type: 'lost_events', source, count });
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
     for (const c of this.clients) c.ws.close(CloseCode.goingAway, 'agent shutting down');

@@ -43,3 +43,20 @@ export async function agentCommand(argv: string[]): Promise<number> {
   });
   return 0;
 }
+
+/** `flowlens agent-probe healthz|readyz [--port N]`: the DaemonSet's exec probes (the agent binds 127.0.0.1). */
+export async function agentProbeCommand(argv: string[]): Promise<number> {
+  const a = parse(argv, { port: { type: 'string' } }, true);
+  if (!a.ok) return usageFailure('agent-probe', a.error);
+  const which = a.value.positionals[0] ?? 'healthz';
+  if (which !== 'healthz' && which !== 'readyz') return usageFailure('agent-probe', `expected healthz or readyz, got "${which}"`);
+  const port = Number(a.value.values.port ?? DEFAULT_AGENT_PORT);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/${which}`, { signal: AbortSignal.timeout(3000) });
+    process.stdout.write(`${which}: ${res.status}\n`);
+    return res.ok ? 0 : 1;
+  } catch (e) {
+    process.stderr.write(`${which}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}

@@ -15,6 +15,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   observe: async () => (await import('./observe')).observeCommand,
   agent: async () => (await import('./agent')).agentCommand,
+  'agent-probe': async () => (await import('./agent')).agentProbeCommand,
   sandbox: async () => (await import('./sandbox')).sandboxCommand,
 };
 

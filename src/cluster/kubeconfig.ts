@@ -24,6 +24,10 @@ export function defaultKubeconfigPath(): string {
 
 function loadConfig(kubeconfig?: string): KubeConfig {
   const kc = new KubeConfig();
+  if (!kubeconfig && !process.env.KUBECONFIG && process.env.KUBERNETES_SERVICE_HOST) {
+    kc.loadFromCluster();
+    return kc;
+  }
   const path = kubeconfig ?? defaultKubeconfigPath();
   if (!existsSync(path)) throw new Error(`kubeconfig not found: ${path}`);
   kc.loadFromFile(path);
