@@ -161,8 +161,11 @@ test('TCP state changes in a fresh netns: exact transitions, ports, netns, pid, 
   const lost = records.filter((r): r is LostRecord => r.type === 'lost');
   assert.deepEqual(lost, [{ type: 'lost', source: 'ringbuf_reserve', total: 0n }], 'baseline LOST 0, nothing lost');
   assert.equal(records[1]?.type, 'lost');
+  const exit = new Promise<unknown[]>((res) => loader.once('exit', (...args) => res(args)));
   await loader.stop();
   assert.equal(loader.running, false);
+  const [code, signal, stderr] = await exit;
+  assert.deepEqual([code, signal], [0, null], `clean exit on SIGTERM; stderr: ${String(stderr)}`);
 });
 
 test('--netns keeps only that namespace', { skip: ROOT_SKIP, timeout: 60000 }, async () => {
