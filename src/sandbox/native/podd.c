@@ -272,6 +272,9 @@ static int cmd_serve(int argc, char **argv) {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &sigkind };
 	if (sfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* tell the supervisor every port is bound; stdout is not used afterwards */
+	if (write(STDOUT_FILENO, "ready\n", 6) != 6 && errno != EBADF) return 1;
+	close(STDOUT_FILENO);
 	return serve_loop(sfd);
 }
 
