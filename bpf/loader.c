@@ -68,7 +68,7 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flowlens-loader [--ringbuf-bytes N] [--netns INODE] [--verbose]\n"
+		"usage: flowlens-loader [--ringbuf-bytes N] [--netns INODE] [--poll-delay-ms N] [--verbose]\n"
 		"  --ringbuf-bytes N  ring buffer size: a power of two, multiple of the page size\n"
 		"                     (default %u)\n"
 		"  --netns INODE      only sockets of this network namespace (default: all)\n"

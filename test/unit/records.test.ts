@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { LoaderProcess, defaultLoaderPath } from '../../src/agent/loader';
 import {
   HEADER_BYTES, LAYOUT, LostSource, RECORD_MAX_BYTES, RECORD_SIZES, RECORD_VERSION, RecordDecodeError,
   RecordDecoder, RecordType, formatIPv6,
 } from '../../src/agent/records';
 import type { DecodedRecord } from '../../src/agent/records';
 
-const BPF_DIR = join(__dirname, '..', '..', 'bpf');
+const BPF_DIR = resolve(__dirname, '..', '..', 'bpf');
 const LAYOUT_BIN = join(BPF_DIR, '.output', 'layout');
 
 // Builds bpf/.output/layout (host C compiler only; no BTF, no root) once.
@@ -189,5 +190,68 @@ test('IPv6 formatting agrees with the WHATWG URL serializer on random addresses'
     if (b.readUInt16BE(10) === 0xffff) continue; // mapped: URL prints hex, RFC 5952 dotted
     const want = new URL(`http://[${formatIPv6(b, 0)}]/`).hostname.slice(1, -1);
     assert.equal(formatIPv6(b, 0), want, b.toString('hex'));
+  }
+});
+
+// LoaderProcess with a stand-in binary (node writing bytes), so no root or BPF is needed.
+async function runFake(bytesHex: string, extra = ''): Promise<{ records: DecodedRecord[]; exit: unknown[] }> {
+  const script = `process.stdout.write(Buffer.from('${bytesHex}', 'hex'), () => { ${extra} });`;
+  const loader = new LoaderProcess(process.execPath, { args: ['-e', script] });
+  const records: DecodedRecord[] = [];
+  loader.on('records', (r) => records.push(...r));
+  const exit = new Promise<unknown[]>((res) => loader.on('exit', (...args) => res(args)));
+  loader.start();
+  return { records, exit: await exit };
+}
+
+test('LoaderProcess delivers decoded records and the exit status', async () => {
+  const { records, exit } = await runFake(cSample().toString('hex'), 'process.exitCode = 3;');
+  assert.deepEqual(records, EXPECTED_SAMPLE);
+  assert.deepEqual(exit, [3, null, '']);
+});
+
+test('LoaderProcess stops the loader on an invalid stream and says why', async () => {
+  const bad = corrupt((b) => b.writeUInt16LE(99, TCP4)).toString('hex');
+  const { records, exit } = await runFake(bad, 'setInterval(() => {}, 1000);');
+  assert.deepEqual(records, EXPECTED_SAMPLE.slice(0, 2));
+  assert.equal(exit[1], 'SIGTERM');
+  assert.match(String(exit[2]), /invalid record stream, stopping loader: unknown record type 99 .*at stream byte 64/);
+});
+
+test('LoaderProcess.ready() resolves on HELLO and rejects when the loader dies first', async () => {
+  const ok = new LoaderProcess(process.execPath, { args: ['-e', `process.stdout.write(Buffer.from('${cSample().toString('hex')}', 'hex')); setInterval(() => {}, 1000);`] });
+  ok.start();
+  assert.equal((await ok.ready()).loaderVersion, 1);
+  await ok.stop();
+  assert.equal(ok.running, false);
+  const dead = new LoaderProcess(process.execPath, { args: ['-e', 'console.error("libbpf: failed to attach: Permission denied"); process.exit(1)'] });
+  dead.start();
+  await assert.rejects(dead.ready(), /exited before HELLO \(code 1.*Permission denied/);
+  const missing = new LoaderProcess('/nonexistent/flowlens-loader');
+  missing.start();
+  await assert.rejects(missing.ready(), /cannot run \/nonexistent\/flowlens-loader: spawn .* ENOENT/);
+});
+
+test('LoaderProcess.stop() escalates to SIGKILL when SIGTERM is ignored', async () => {
+  const stubborn = new LoaderProcess(process.execPath, { args: ['-e', `process.on('SIGTERM', () => {}); process.stdout.write(Buffer.from('${cSample().toString('hex')}', 'hex')); setInterval(() => {}, 1000);`] });
+  const exit = new Promise<unknown[]>((res) => stubborn.on('exit', (...args) => res(args)));
+  stubborn.start();
+  await stubborn.ready();
+  const t0 = Date.now();
+  await stubborn.stop();
+  assert.ok(Date.now() - t0 >= 1900, 'waited ~2 s before SIGKILL');
+  assert.equal((await exit)[1], 'SIGKILL');
+});
+
+test('default loader path: FLOWLENS_LOADER, else bpf/.output under the repo root', () => {
+  const saved = process.env.FLOWLENS_LOADER;
+  try {
+    delete process.env.FLOWLENS_LOADER;
+    assert.equal(defaultLoaderPath(), join(BPF_DIR, '.output', 'flowlens-loader'));
+    process.env.FLOWLENS_LOADER = '/opt/x/loader';
+    assert.equal(defaultLoaderPath(), '/opt/x/loader');
+  } finally {
+    if (saved === undefined) delete process.env.FLOWLENS_LOADER;
+    else process.env.FLOWLENS_LOADER = saved;
   }
 });
