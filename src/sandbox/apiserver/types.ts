@@ -39,8 +39,16 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface StoreEvent { type: WatchEventType; resource: Resource; object: KubeObject }
 
+/** metav1.StatusDetails: what an error is about, and which fields are wrong (422 Invalid). */
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  causes?: { reason: string; message: string; field?: string }[];
+}
+
 export class ApiError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string) { super(message); }
+  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: StatusDetails) { super(message); }
 }
 
 export interface ObjectStore {
