@@ -8,7 +8,6 @@ import { corednsPod, kubeDnsService, kubernetesService, nodeObject } from './boo
 import type { ClusterRecords } from './dns/server';
 import { buildEndpointSlice, SERVICE_NAME_LABEL, servicePortRules } from './endpoints';
 import { Ipam } from './net/ipam';
-import type { SandboxNode } from './net/node';
 import type { Proxier } from './net/proxier';
 import { PodRunner, podKey, podStatus } from './podrunner';
 import type { RunnerDeps, RunningPod } from './podrunner';

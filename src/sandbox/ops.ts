@@ -1,0 +1,176 @@
+// What the `flowlens sandbox` subcommands do, as functions (the CLI only parses and prints).
+// Commands other than up/down read the daemon's state.json (not the API), so they work even
+// when the emulator is busy or broken.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupSandbox, ownedProcesses } from './cleanup';
+import type { CleanupReport } from './cleanup';
+import { collectManifests } from './daemon';
+import { OWNER_ENV } from './net/names';
+import { cliBundlePath, poddPath, repoRoot, runningFromBundle } from './paths';
+import { isAlive, readPid, readState, statePaths } from './state';
+import type { PodState, SandboxState, StatePaths } from './state';
+
+export interface UpOptions {
+  stateDir: string; apiPort: number; files: string[]; agents: boolean; timeoutMs: number;
+  progress: (line: string) => void;
+}
+
+export interface UpResult { ok: boolean; message: string; elapsedMs: number; state?: SandboxState; cleaned: CleanupReport; notReady: PodState[] }
+
+export function describeCleanup(r: CleanupReport): string {
+  const parts = [[r.processes.length, 'processes'], [r.netns.length, 'netns'], [r.links.length, 'links'], [r.chains, 'iptables chains/rules'], [r.etc.length, '/etc/netns entries'], [r.pins.length, 'bpffs pins']] as const;
+  const found = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
+  return found.length > 0 ? found.join(', ') : 'nothing';
+}
+
+function daemonCommand(root: string, stateDir: string, opts: UpOptions): string[] {
+  const args = ['daemon', '--state-dir', stateDir, '--port', String(opts.apiPort), ...opts.files.flatMap((f) => ['-f', f]), ...(opts.agents ? [] : ['--no-agent'])];
+  if (runningFromBundle()) return [cliBundlePath(root), 'sandbox', ...args];
+  return ['--import', 'tsx', join(root, 'src/sandbox/daemon-main.ts'), ...args];
+}
+
+function ensurePodd(root: string): void {
+  if (existsSync(poddPath(root))) return;
+  const r = spawnSync('make', ['-s', '-C', join(root, 'src/sandbox/native')], { stdio: 'inherit' });
+  if (r.status !== 0 || !existsSync(poddPath(root))) throw new Error(`cannot build flowlens-podd (make -C src/sandbox/native failed)`);
+}
+
+export function daemonAlive(paths: StatePaths): number | undefined {
+  const pid = readPid(paths.pidfile);
+  return pid !== undefined && isAlive(pid) && ownedProcesses(paths.dir).includes(pid) ? pid : undefined;
+}
+
+function logTail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+function spawnDaemon(root: string, paths: StatePaths, opts: UpOptions): number {
+  mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
+  const fd = openSync(paths.daemonLog, 'a');
+  const child = spawn(process.execPath, daemonCommand(root, paths.dir, opts), {
+    cwd: root, detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, [OWNER_ENV]: paths.dir },
+  });
+  child.unref();
+  return child.pid ?? -1;
+}
+
+/** Cleans leftovers, starts the daemon, waits until every pod is Ready (or failed, or timeout). */
+export async function sandboxUp(opts: UpOptions): Promise<UpResult> {
+  const started = Date.now();
+  const paths = statePaths(opts.stateDir);
+  const root = repoRoot();
+  const base = { elapsedMs: 0, notReady: [] as PodState[], cleaned: { processes: [], netns: [], links: [], chains: 0, etc: [], pins: [] } as CleanupReport };
+  const running = daemonAlive(paths);
+  if (running !== undefined) return { ...base, ok: false, message: `a sandbox is already running (daemon pid ${running}); run \`flowlens sandbox down\` first` };
+  collectManifests(opts.files, opts.agents, root); // validation errors surface before anything starts
+  ensurePodd(root);
+  const cleaned = await cleanupSandbox(paths);
+  if (describeCleanup(cleaned) !== 'nothing') opts.progress(`cleaned leftovers of an earlier run: ${describeCleanup(cleaned)}`);
+  const pid = spawnDaemon(root, paths, opts);
+  opts.progress(`daemon started (pid ${pid}), log ${paths.daemonLog}`);
+  const r = await waitReady(paths, pid, opts, started);
+  return { ...r, cleaned, elapsedMs: Date.now() - started };
+}
+
+async function waitReady(paths: StatePaths, pid: number, opts: UpOptions, started: number): Promise<Omit<UpResult, 'cleaned' | 'elapsedMs'>> {
+  let last = '';
+  for (;;) {
+    const state = readState(paths);
+    if (state?.phase === 'failed') return { ok: false, message: `sandbox failed to start: ${state.message ?? ''}\n${logTail(paths.daemonLog)}`, notReady: [] };
+    if (!isAlive(pid)) return { ok: false, message: `the sandbox daemon exited; last lines of ${paths.daemonLog}:\n${logTail(paths.daemonLog)}`, notReady: [] };
+    if (state?.phase === 'running' && state.daemonPid === pid) {
+      const notReady = state.pods.filter((p) => !p.ready);
+      const failed = notReady.filter((p) => p.phase === 'Failed');
+      const line = `pods ready ${state.pods.length - notReady.length}/${state.pods.length}`;
+      if (line !== last) { opts.progress(line); last = line; }
+      if (notReady.length === 0) return { ok: true, message: 'ready', state, notReady };
+      if (failed.length > 0 && failed.length === notReady.length) {
+        return { ok: false, message: `pods failed: ${failed.map((p) => `${p.namespace}/${p.name}: ${p.message ?? ''}`).join('; ')}`, state, notReady };
+      }
+    }
+    if (Date.now() - started > opts.timeoutMs) {
+      return { ok: false, message: `timed out after ${opts.timeoutMs} ms waiting for pods: ${(state?.pods ?? []).filter((p) => !p.ready).map((p) => `${p.namespace}/${p.name}`).join(', ')}`, state, notReady: state?.pods.filter((p) => !p.ready) ?? [] };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function sandboxDown(stateDir: string): Promise<CleanupReport> {
+  return cleanupSandbox(statePaths(stateDir));
+}
+
+export function requireState(stateDir: string): SandboxState {
+  const paths = statePaths(stateDir);
+  const state = readState(paths);
+  if (!state || daemonAlive(paths) === undefined) throw new Error('no sandbox is running (start one with `flowlens sandbox up`)');
+  return state;
+}
+
+export function findPod(state: SandboxState, ref: string): PodState {
+  const [ns, name] = ref.includes('/') ? ref.split('/', 2) : ['default', ref];
+  const pod = state.pods.find((p) => p.namespace === ns && p.name === name);
+  if (!pod) throw new Error(`pod ${ns}/${name} not found (pods: ${state.pods.map((p) => `${p.namespace}/${p.name}`).join(', ')})`);
+  return pod;
+}
+
+/** Command prefix that runs inside the pod's network namespace (nothing for hostNetwork pods). */
+export function podPrefix(pod: PodState): string[] {
+  if (pod.hostNetwork) return [];
+  if (!pod.netns) throw new Error(`pod ${pod.namespace}/${pod.name} has no network namespace (phase ${pod.phase})`);
+  return ['ip', 'netns', 'exec', pod.netns];
+}
+
+export function execInPod(state: SandboxState, ref: string, cmd: string[]): Promise<number> {
+  const full = [...podPrefix(findPod(state, ref)), ...cmd];
+  return new Promise((resolve) => {
+    const child = spawn(full[0] ?? '', full.slice(1), { stdio: 'inherit' });
+    child.on('error', (e) => { process.stderr.write(`flowlens sandbox exec: ${e.message}\n`); resolve(127); });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 1)));
+  });
+}
+
+export interface ProbeOptions { from: string; to: string; port: number; protocol: 'TCP' | 'UDP'; timeoutMs: number }
+export type ProbeResult = Record<string, unknown> & { connected: boolean; from: string; to: string };
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** NS/POD -> pod IP, NS/SVC -> ClusterIP, IP as is, NAME -> resolved by DNS inside the pod. */
+export function resolveTarget(state: SandboxState, to: string): string {
+  if (IPV4.test(to)) return to;
+  if (!to.includes('/')) return to;
+  const [ns, name] = to.split('/', 2);
+  const pod = state.pods.find((p) => p.namespace === ns && p.name === name);
+  if (pod?.ip) return pod.ip;
+  const svc = state.services.find((s) => s.namespace === ns && s.name === name);
+  if (svc?.clusterIP && svc.clusterIP !== 'None') return svc.clusterIP;
+  throw new Error(`${to} is neither a pod nor a service with a ClusterIP`);
+}
+
+export function probe(state: SandboxState, o: ProbeOptions): Promise<ProbeResult> {
+  const pod = findPod(state, o.from);
+  const host = resolveTarget(state, o.to);
+  const args = [...podPrefix(pod), poddPath(), 'probe', '--host', host, '--port', String(o.port), '--protocol', o.protocol.toLowerCase(), '--timeout-ms', String(o.timeoutMs)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(args[0] ?? '', args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        const parsed = JSON.parse(out.trim().split('\n').pop() ?? '') as Record<string, unknown>;
+        if (typeof parsed.connected !== 'boolean') throw new Error('no "connected" field');
+        resolve({ ...parsed, connected: parsed.connected, from: `${pod.namespace}/${pod.name}`, to: o.to });
+      } catch (e) {
+        reject(new Error(`probe failed: ${(e as Error).message}: ${err.trim() || out.trim()}`));
+      }
+    });
+  });
+}
