@@ -14,6 +14,7 @@ import { apiGroup, apiGroupList, apiResourceList, apiVersions } from './discover
 import { handleCreate, handleDelete, handleGet, handleList, handlePatch, handleReplace } from './handlers';
 import type { RequestContext } from './handlers';
 import { handleWatch, isWatch } from './watch';
+import { openApiV3ForPath, openApiV3Root } from './openapi';
 import type { WatchOptions } from './watch';
 import { CHANNEL_PROTOCOLS, SPDY_TUNNEL_PROTOCOL, parsePorts, serveChannelPortForward, spdyOverSocket, spdyOverWebSocket } from './portforward';
 
@@ -86,11 +87,18 @@ async function handleRequest(req: IncomingMessage, res: ServerResponse, opts: Ap
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }); res.end('ok'); return;
   }
   if (path === '/version') { sendJson(res, 200, VERSION_INFO); return; }
+  if (req.method === 'GET' && path.startsWith('/openapi/v3')) { serveOpenApi(res, path); return; }
   if (!path.startsWith('/api')) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (req.method === 'GET' && serveDiscovery(res, path, address)) return;
   const route = parseRoute(path);
   if (route.kind !== 'resource') throw new ApiError(405, 'MethodNotAllowed', 'only GET is allowed on discovery paths');
   await serveResource({ req, res, store: opts.store, route: route.route, query: url.searchParams }, watch);
+}
+
+function serveOpenApi(res: ServerResponse, path: string): void {
+  const doc = path === '/openapi/v3' ? openApiV3Root() : openApiV3ForPath(path);
+  if (!doc) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  sendJson(res, 200, doc);
 }
 
 function rejectUpgrade(socket: Socket, err: unknown): void {
