@@ -1,0 +1,191 @@
+// The Flows panel host: one WebviewPanel, subscribed through the AgentHub with the panel's filter,
+// posting sequence-numbered batches at ~15 Hz after the ready handshake, and a full snapshot when
+// the panel becomes visible again (postMessage to hidden panels can stall or drop).
+import * as vscode from 'vscode';
+import type { FlowResponse } from '../../flows/flow';
+import type { HubStatus } from '../../agents/hub';
+import type { Session } from '../../extension/session';
+import { type FromWebview, type Handlers, type NotificationMessage, type RequestHandlers, type ResponseMessage, parseFromWebview } from '../ipc';
+import { makeNonce, renderShell } from '../shell';
+import { type FlowsContract, type InitialState, type PanelFilter, type Status, flowsGuards, panelTitle } from './protocol';
+import { RowBuffer } from './rows';
+
+export const FLOWS_VIEW_TYPE = 'flowlens.flows';
+const FLUSH_INTERVAL_MS = 66;
+const BACKLOG = 1000;
+
+type C = FlowsContract;
+
+export class FlowsPanel implements vscode.Disposable {
+  private ready = false;
+  private paused = false;
+  private needsReset = true;
+  private readonly buffer: RowBuffer;
+  private subscription: { close(): void } | undefined;
+  private status: Status = { agents: 0, connected: 0, paused: false };
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly timer: ReturnType<typeof setInterval>;
+  private disposed = false;
+
+  private readonly commands: Handlers<C['commands']> = {
+    ready: () => {
+      this.ready = true;
+      this.postReset();
+      this.postStatus();
+    },
+    clear: () => {
+      this.buffer.clear();
+      this.postReset();
+    },
+    pause: ({ paused }) => {
+      this.paused = paused;
+      this.status = { ...this.status, paused };
+      if (!paused) this.needsReset = true;
+      this.postStatus();
+    },
+  };
+
+  private readonly requests: RequestHandlers<C['requests']> = {
+    snapshot: () => {
+      this.needsReset = false;
+      return this.buffer.snapshot(this.filter);
+    },
+  };
+
+  constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly extensionUri: vscode.Uri,
+    private filter: PanelFilter,
+    maxRows: number,
+    readonly onDidDispose: () => void,
+  ) {
+    this.buffer = new RowBuffer(maxRows);
+    panel.title = panelTitle(filter);
+    panel.webview.html = this.html(maxRows);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
+      panel.onDidChangeViewState(() => {
+        if (panel.visible) this.needsReset = true;
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+    this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+  }
+
+  static create(extensionUri: vscode.Uri, filter: PanelFilter, maxRows: number, onDidDispose: () => void): FlowsPanel {
+    const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
+    const codicons = vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist');
+    const panel = vscode.window.createWebviewPanel(FLOWS_VIEW_TYPE, panelTitle(filter), vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: [dist, codicons],
+    });
+    panel.iconPath = {
+      light: vscode.Uri.joinPath(extensionUri, 'media', 'flows-light.svg'),
+      dark: vscode.Uri.joinPath(extensionUri, 'media', 'flows-dark.svg'),
+    };
+    return new FlowsPanel(panel, extensionUri, filter, maxRows, onDidDispose);
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  /** Points the panel at a session (or none) and a filter; drops the old rows and subscription. */
+  attach(session: Session | undefined, filter: PanelFilter = this.filter): void {
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.filter = filter;
+    this.panel.title = panelTitle(filter);
+    this.buffer.clear();
+    this.needsReset = true;
+    if (!session) {
+      this.status = { agents: 0, connected: 0, error: 'no cluster connected', paused: this.paused };
+      this.postStatus();
+      return;
+    }
+    this.status = { agents: 0, connected: 0, paused: this.paused };
+    const req = { last: BACKLOG, follow: true, ...(filter.pod ? { pod: filter.pod } : {}), ...(filter.namespace ? { namespace: filter.namespace } : {}) };
+    this.subscription = session.hub.subscribe(req, (flows) => this.onFlows(flows), (s) => this.onStatus(s));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    clearInterval(this.timer);
+    this.subscription?.close();
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+    this.onDidDispose();
+  }
+
+  private onFlows(flows: FlowResponse[]): void {
+    this.buffer.add(flows);
+  }
+
+  private onStatus(s: HubStatus): void {
+    this.status = { agents: s.agents, connected: s.connected, paused: this.paused, ...(s.error ? { error: s.error } : {}), ...(s.lost ? { lost: s.lost } : {}) };
+    this.postStatus();
+  }
+
+  private flush(): void {
+    if (!this.ready || !this.panel.visible || this.paused) return;
+    if (this.needsReset) return this.postReset();
+    const batch = this.buffer.takeBatch();
+    if (batch) this.post({ kind: 'notification', name: 'batch', payload: batch });
+  }
+
+  private postReset(): void {
+    if (!this.ready) return;
+    this.needsReset = false;
+    this.post({ kind: 'notification', name: 'reset', payload: this.buffer.snapshot(this.filter) });
+  }
+
+  private postStatus(): void {
+    if (this.ready) this.post({ kind: 'notification', name: 'status', payload: this.status });
+  }
+
+  private post(m: NotificationMessage<C> | ResponseMessage): void {
+    this.panel.webview.postMessage(m).then(
+      (delivered) => { if (!delivered) this.needsReset = true; },
+      () => { this.needsReset = true; },
+    );
+  }
+
+  private receive(raw: unknown): void {
+    const parsed = parseFromWebview(flowsGuards, raw);
+    if (!parsed.ok) {
+      console.warn(`flowlens: flows panel: dropped message: ${parsed.error}`);
+      return;
+    }
+    this.handle(parsed.value);
+  }
+
+  private handle(m: FromWebview<C>): void {
+    if (m.kind === 'command') {
+      (this.commands[m.name] as (p: unknown) => void)(m.payload);
+      return;
+    }
+    const { id } = m;
+    Promise.resolve()
+      .then(() => (this.requests[m.name] as (p: unknown) => unknown)(m.payload))
+      .then(
+        (payload) => this.post({ kind: 'response', id, ok: true, payload }),
+        (e: unknown) => this.post({ kind: 'response', id, ok: false, error: e instanceof Error ? e.message : String(e) }),
+      );
+  }
+
+  private html(maxRows: number): string {
+    const w = this.panel.webview;
+    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...p)).toString();
+    const state: InitialState = { filter: this.filter, maxRows };
+    return renderShell({
+      title: panelTitle(this.filter),
+      cspSource: w.cspSource,
+      nonce: makeNonce(),
+      scriptUri: asUri('dist', 'webview', 'flows.js'),
+      styleUri: asUri('dist', 'webview', 'flows.css'),
+      codiconsUri: asUri('node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'),
+      state,
+    });
+  }
+}

@@ -1,0 +1,48 @@
+// Smoke test in real VS Code: the extension activates without a cluster, the Services view says
+// why, and cluster commands explain that no cluster is connected.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Workbench, missingPrerequisite } from './harness';
+
+const skip = missingPrerequisite();
+const KUBECONFIG = '/nonexistent/flowlens-e2e/kubeconfig';
+let wb: Workbench | undefined;
+
+before(async () => {
+  if (skip) return;
+  // A kubeconfig path that does not exist: the extension must say so, not fail silently.
+  wb = await Workbench.start({ name: 'smoke', kubeconfig: KUBECONFIG });
+});
+
+after(async () => {
+  await wb?.close();
+});
+
+test('the Services view explains that no cluster is reachable', { skip, timeout: 120_000 }, async () => {
+  const w = wb as Workbench;
+  await w.step('no-cluster', async () => {
+    await w.openFlowlens();
+    const view = w.servicesView();
+    await view.getByText(`No cluster: cannot read kubeconfig: kubeconfig not found: ${KUBECONFIG}`, { exact: false }).waitFor({ timeout: 30_000 });
+    assert.equal(await view.locator('.monaco-list-row').count(), 0, 'no tree rows without a cluster');
+    await w.screenshot('no-cluster');
+  });
+});
+
+test('Reconnect from the view title tries again and reports the same error', { skip, timeout: 60_000 }, async () => {
+  const w = wb as Workbench;
+  await w.step('reconnect', async () => {
+    await w.viewAction('Reconnect to Cluster');
+    await w.servicesView().getByText('kubeconfig not found', { exact: false }).waitFor({ timeout: 15_000 });
+  });
+});
+
+test('Show Flows without a cluster says that no cluster is connected', { skip, timeout: 60_000 }, async () => {
+  const w = wb as Workbench;
+  await w.step('show-flows', async () => {
+    await w.runCommand('Flowlens: Show Flows');
+    await w.notification(/no Kubernetes cluster is connected \(cannot read kubeconfig/).waitFor({ timeout: 15_000 });
+    assert.equal(await w.page.locator('iframe.webview').count(), 0, 'no panel opened');
+    await w.screenshot('show-flows-without-cluster');
+  });
+});

@@ -1,0 +1,63 @@
+// Pure helpers for the flows table: labels, time format and the pod filter. No DOM.
+import type { FlowRow, PanelFilter, RowEndpoint } from '../../src/panels/flows/protocol';
+
+/** "namespace/pod", or the IP when the address is not a known pod. */
+export function endpointLabel(e: RowEndpoint): string {
+  if (e.pod) return e.namespace ? `${e.namespace}/${e.pod}` : e.pod;
+  return e.ip;
+}
+
+export function endpointTitle(e: RowEndpoint): string {
+  const addr = e.port !== undefined ? `${e.ip}:${e.port}` : e.ip;
+  return e.pod ? `${endpointLabel(e)} (${addr})` : addr;
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Local wall-clock time with milliseconds: "11:33:46.867". */
+export function formatTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+export function protoLabel(r: FlowRow): string {
+  return r.flags ? `${r.proto} ${r.flags}` : r.proto;
+}
+
+export function directionLabel(d: string): string {
+  if (d === 'INGRESS') return 'ingress';
+  if (d === 'EGRESS') return 'egress';
+  return '';
+}
+
+/**
+ * The pod filter: every whitespace-separated term must occur (case-insensitively) in either end's
+ * "namespace/pod" or IP, or in the destination service.
+ */
+export function rowMatches(r: FlowRow, text: string): boolean {
+  const terms = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (terms.length === 0) return true;
+  const hay = [endpointLabel(r.src), r.src.ip, endpointLabel(r.dst), r.dst.ip, r.service ?? ''].join('\n').toLowerCase();
+  return terms.every((t) => hay.includes(t));
+}
+
+export function scopeLabel(f: PanelFilter): string {
+  if (f.pod) return `pod ${f.pod}`;
+  if (f.namespace) return `namespace ${f.namespace}`;
+  return 'all pods';
+}
+
+/** Index of the first row whose id is at least `id` (rows are in id order). */
+export function firstAtLeast(rows: readonly FlowRow[], id: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((rows[mid]?.id ?? Infinity) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
