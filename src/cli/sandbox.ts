@@ -124,7 +124,7 @@ async function dispatch(sub: string | undefined, rest: string[]): Promise<number
     case 'down': {
       const dir = stateDirOnly(rest);
       requireRoot();
-      process.stdout.write(`Sandbox down: removed ${describeCleanup(await sandboxDown(dir))}\n`);
+      process.stdout.write(`Sandbox down: ${describeCleanup(await sandboxDown(dir))}\n`);
       return 0;
     }
     case 'status': return status(rest);

@@ -45,12 +45,12 @@ export function corednsPod(node: SandboxNode): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'coredns-flowlens', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' } },
+    metadata: { name: 'coredns-flowlens', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, annotations: { 'flowlens.dev/served-by': 'sandbox daemon DNS server' } },
     spec: {
       hostNetwork: true,
       nodeName: node.name,
       dnsPolicy: 'Default',
-      containers: [{ name: 'coredns', image: 'flowlens/sandbox-dns', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }] }],
+      containers: [{ name: 'coredns', image: 'registry.k8s.io/coredns/coredns:v1.11.3', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }] }],
     },
   };
 }

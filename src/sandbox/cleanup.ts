@@ -9,7 +9,7 @@ import { removeAllRules } from './net/proxier';
 import type { StatePaths } from './state';
 import { isAlive, readPid } from './state';
 
-export interface CleanupReport { processes: number[]; netns: string[]; links: string[]; chains: number; etc: string[]; pins: string[] }
+export interface CleanupReport { daemon?: number; processes: number[]; netns: string[]; links: string[]; chains: number; etc: string[]; pins: string[] }
 
 /** PIDs whose environment has OWNER_ENV=owner (never this process). */
 export function ownedProcesses(owner: string): number[] {
@@ -78,8 +78,9 @@ function removePins(): string[] {
 
 /** Stops the daemon (graceful first) and removes every leftover. Idempotent. */
 export async function cleanupSandbox(paths: StatePaths): Promise<CleanupReport> {
-  const daemon = readPid(paths.pidfile);
+  let daemon = readPid(paths.pidfile);
   if (daemon !== undefined && isAlive(daemon) && ownedProcesses(paths.dir).includes(daemon)) await terminate([daemon], 15000);
+  else daemon = undefined;
   const processes = ownedProcesses(paths.dir);
   await terminate(processes);
   const netns = await listNetns();
@@ -90,5 +91,5 @@ export async function cleanupSandbox(paths: StatePaths): Promise<CleanupReport> 
   const etc = removeEtcNetns();
   const pins = removePins();
   for (const f of [paths.pidfile, paths.state, paths.kubeconfig]) rmSync(f, { force: true });
-  return { processes, netns, links, chains, etc, pins };
+  return { daemon, processes, netns, links, chains, etc, pins };
 }

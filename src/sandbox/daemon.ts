@@ -26,6 +26,8 @@ export interface DaemonOptions {
   files: string[];
   /** Load <repo>/deploy/flowlens.yaml and run agents (default true). */
   agents: boolean;
+  /** Require a bearer token (kubectl only sends it over TLS; default false). */
+  token?: boolean;
   /** Where logs go; the daemon's own stdout/stderr are expected to point at paths.daemonLog. */
   log?: (msg: string) => void;
 }
@@ -112,9 +114,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   };
   try {
     controller.start();
-    const token = randomBytes(24).toString('hex');
+    // kubectl never sends a bearer token over plain http://, so a token only works once the
+    // emulator serves TLS; until then access control is the 127.0.0.1 bind (opt in: opts.token).
+    const token = opts.token ? randomBytes(24).toString('hex') : undefined;
     api = await startApiServer({ store, host: '127.0.0.1', port: opts.apiPort, dialPod: controller.dialPod, token });
-    writeKubeconfig(paths.kubeconfig, api.url, { token });
+    writeKubeconfig(paths.kubeconfig, api.url, token ? { token } : {});
     say(`API server ${api.url}, kubeconfig ${paths.kubeconfig}`);
     applyManifests(store, manifests, say);
     say(`loaded ${manifests.length} objects`);

@@ -22,7 +22,8 @@ export interface UpResult { ok: boolean; message: string; elapsedMs: number; sta
 export function describeCleanup(r: CleanupReport): string {
   const parts = [[r.processes.length, 'processes'], [r.netns.length, 'netns'], [r.links.length, 'links'], [r.chains, 'iptables chains/rules'], [r.etc.length, '/etc/netns entries'], [r.pins.length, 'bpffs pins']] as const;
   const found = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
-  return found.length > 0 ? found.join(', ') : 'nothing';
+  const left = found.length > 0 ? `leftovers removed: ${found.join(', ')}` : 'nothing left behind';
+  return r.daemon !== undefined ? `daemon ${r.daemon} stopped; ${left}` : left;
 }
 
 function daemonCommand(root: string, stateDir: string, opts: UpOptions): string[] {
@@ -71,7 +72,7 @@ export async function sandboxUp(opts: UpOptions): Promise<UpResult> {
   collectManifests(opts.files, opts.agents, root); // validation errors surface before anything starts
   ensurePodd(root);
   const cleaned = await cleanupSandbox(paths);
-  if (describeCleanup(cleaned) !== 'nothing') opts.progress(`cleaned leftovers of an earlier run: ${describeCleanup(cleaned)}`);
+  if (describeCleanup(cleaned) !== 'nothing left behind') opts.progress(`cleaned up after an earlier run: ${describeCleanup(cleaned)}`);
   const pid = spawnDaemon(root, paths, opts);
   opts.progress(`daemon started (pid ${pid}), log ${paths.daemonLog}`);
   const r = await waitReady(paths, pid, opts, started);

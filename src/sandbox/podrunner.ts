@@ -81,7 +81,8 @@ export class PodRunner {
     }
     if (have) await this.remove(key);
     const hostNetwork = pod.spec?.hostNetwork === true;
-    const role: PodRole = isAgentPod(pod) ? 'agent' : hostNetwork ? (pod.metadata.namespace === 'kube-system' && pod.metadata.labels?.['k8s-app'] === 'kube-dns' ? 'dns' : 'none') : 'podd';
+    const dns = hostNetwork && pod.metadata.namespace === 'kube-system' && pod.metadata.labels?.['k8s-app'] === 'kube-dns';
+    const role: PodRole = dns ? 'dns' : isAgentPod(pod) ? 'agent' : hostNetwork ? 'none' : 'podd';
     const ns = pod.metadata.namespace ?? 'default';
     const run: RunningPod = {
       key, uid: pod.metadata.uid ?? '', namespace: ns, name: pod.metadata.name, hostNetwork, role, ip: this.deps.node.nodeIp,
