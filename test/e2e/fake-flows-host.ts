@@ -1,0 +1,121 @@
+// A fake extension host for the Flows webview: serves dist/webview/flows.js in the real panel
+// shell (same CSP) on 127.0.0.1, stubs acquireVsCodeApi in Chromium, and speaks the same contract
+// (validated messages, handler maps), with scripted failures for requests.
+import { createServer, type Server } from 'node:http';
+import { readFileSync, existsSync } from 'node:fs';
+import { extname, join, normalize } from 'node:path';
+import type { Page } from 'playwright-core';
+import { type FromWebview, type Handlers, type NotificationMessage, type ResponseMessage, parseFromWebview } from '../../src/panels/ipc';
+import { type FlowRow, type FlowsContract, type InitialState, type Snapshot, flowsGuards } from '../../src/panels/flows/protocol';
+import { renderShell } from '../../src/panels/shell';
+import { ROOT } from './harness';
+
+type C = FlowsContract;
+const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
+
+/** Serves the shell at / and the bundle and codicons from the repository. */
+export async function serveShell(state: InitialState): Promise<{ server: Server; url: string }> {
+  const roots: Record<string, string> = { '/dist/webview/': join(ROOT, 'dist/webview'), '/codicons/': join(ROOT, 'node_modules/@vscode/codicons/dist') };
+  let origin = '';
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(renderShell({ title: 'Flows', cspSource: origin, nonce: 'testnonce123', scriptUri: `${origin}/dist/webview/flows.js`, styleUri: `${origin}/dist/webview/flows.css`, codiconsUri: `${origin}/codicons/codicon.css`, state }));
+      return;
+    }
+    for (const [prefix, dir] of Object.entries(roots)) {
+      if (!path.startsWith(prefix)) continue;
+      const file = normalize(join(dir, path.slice(prefix.length)));
+      if (file.startsWith(dir) && existsSync(file)) {
+        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+        res.end(readFileSync(file));
+        return;
+      }
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  origin = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  return { server, url: `${origin}/` };
+}
+
+/** Installed before the page's scripts: the VS Code API stub, a message log and CSP violations. */
+export const INIT_SCRIPT = `
+  window.__sent = [];
+  window.__violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+  let acquired = false;
+  window.acquireVsCodeApi = () => {
+    if (acquired) throw new Error('acquireVsCodeApi called twice');
+    acquired = true;
+    return { postMessage: (m) => window.__sent.push(JSON.parse(JSON.stringify(m))), getState: () => undefined, setState: () => undefined };
+  };
+`;
+
+export type SnapshotScript = 'ok' | 'fail' | 'hang';
+
+export class FakeFlowsHost {
+  readonly received: FromWebview<C>[] = [];
+  readonly rejected: string[] = [];
+  ready = false;
+  snapshotScript: SnapshotScript = 'ok';
+  private cursor = 0;
+
+  readonly commands: Handlers<C['commands']> = {
+    ready: () => { this.ready = true; },
+    clear: () => undefined,
+    pause: () => undefined,
+  };
+
+  constructor(private readonly page: Page, public snapshot: Snapshot) {}
+
+  /** Reads what the webview posted since the last call, validating each message. */
+  async drain(): Promise<FromWebview<C>[]> {
+    const all = (await this.page.evaluate('window.__sent')) as unknown[];
+    const fresh = all.slice(this.cursor);
+    this.cursor = all.length;
+    const out: FromWebview<C>[] = [];
+    for (const raw of fresh) {
+      const p = parseFromWebview(flowsGuards, raw);
+      if (!p.ok) { this.rejected.push(p.error); continue; }
+      out.push(p.value);
+      this.received.push(p.value);
+      await this.handle(p.value);
+    }
+    return out;
+  }
+
+  async notify(m: NotificationMessage<C>): Promise<void> {
+    await this.postRaw(m);
+  }
+
+  async postRaw(m: unknown): Promise<void> {
+    await this.page.evaluate((msg) => window.postMessage(msg, '*'), m as object);
+  }
+
+  private async handle(m: FromWebview<C>): Promise<void> {
+    if (m.kind === 'command') {
+      (this.commands[m.name] as (p: unknown) => void)(m.payload);
+      return;
+    }
+    if (this.snapshotScript === 'hang') return;
+    const reply: ResponseMessage = this.snapshotScript === 'ok'
+      ? { kind: 'response', id: m.id, ok: true, payload: this.snapshot }
+      : { kind: 'response', id: m.id, ok: false, error: 'scripted failure' };
+    await this.postRaw(reply);
+  }
+}
+
+export function row(id: number, src: string, dst: string, extra: Partial<FlowRow> = {}): FlowRow {
+  const ep = (s: string, ip: string, port?: number) => {
+    const [namespace, pod] = s.split('/');
+    return pod ? { ip, namespace, pod, ...(port ? { port } : {}) } : { ip: s, ...(port ? { port } : {}) };
+  };
+  return {
+    id, time: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, id)).toISOString(),
+    src: ep(src, `10.0.0.${id % 250}`, 40000 + id), dst: ep(dst, `10.0.1.${id % 250}`, 8080),
+    proto: 'TCP', flags: 'SYN', verdict: 'FORWARDED', direction: 'EGRESS', node: 'node-1', ...extra,
+  };
+}
