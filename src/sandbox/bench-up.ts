@@ -1,9 +1,8 @@
 // Benchmark: `sandbox up` time and memory for the demo scenario and a generated 50-pod scenario.
 // Run as root: npx tsx src/sandbox/bench-up.ts [--pods N] [--no-agent]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ownedProcesses } from './cleanup';
-import { daemonAlive, sandboxDown, sandboxUp } from './ops';
-import { DEFAULT_STATE_DIR, statePaths } from './state';
+import { ownedProcesses, runningDaemons } from './cleanup';
+import { sandboxDown, sandboxUp } from './ops';
 
 const STATE_DIR = '/run/flowlens/sandbox-bench';
 
@@ -78,7 +77,7 @@ async function measure(scenario: string, files: string[], agents: boolean): Prom
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root');
-  if (daemonAlive(statePaths(DEFAULT_STATE_DIR)) !== undefined) throw new Error('a sandbox is running: flowlens sandbox down first');
+  if (runningDaemons().length > 0) throw new Error(`a sandbox is running (${JSON.stringify(runningDaemons())}): flowlens sandbox down first`);
   const argv = process.argv.slice(2);
   const podsArg = argv.indexOf('--pods');
   const n = podsArg >= 0 ? Number(argv[podsArg + 1]) : 50;

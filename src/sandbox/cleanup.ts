@@ -27,6 +27,24 @@ export function ownedProcesses(owner: string): number[] {
   return out;
 }
 
+/** Live sandbox daemons on this host (any state dir): [pid, state dir]. */
+export function runningDaemons(): { pid: number; stateDir: string }[] {
+  const out: { pid: number; stateDir: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const d = args.indexOf('daemon');
+      const s = args.indexOf('--state-dir');
+      const isDaemon = d > 0 && (args[d - 1] === 'sandbox' || (args[d - 1] ?? '').endsWith('daemon-main.ts'));
+      if (isDaemon && s > d && args[s + 1]) out.push({ pid: Number(entry), stateDir: args[s + 1] ?? '' });
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
 function signal(pid: number, sig: NodeJS.Signals): void {
   try { process.kill(pid, sig); } catch { /* already gone */ }
 }

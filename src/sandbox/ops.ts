@@ -4,7 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupSandbox, ownedProcesses } from './cleanup';
+import { cleanupSandbox, ownedProcesses, runningDaemons } from './cleanup';
 import type { CleanupReport } from './cleanup';
 import { collectManifests } from './daemon';
 import { OWNER_ENV } from './net/names';
@@ -69,6 +69,8 @@ export async function sandboxUp(opts: UpOptions): Promise<UpResult> {
   const base = { elapsedMs: 0, notReady: [] as PodState[], cleaned: { processes: [], netns: [], links: [], chains: 0, etc: [], pins: [] } as CleanupReport };
   const running = daemonAlive(paths);
   if (running !== undefined) return { ...base, ok: false, message: `a sandbox is already running (daemon pid ${running}); run \`flowlens sandbox down\` first` };
+  const other = runningDaemons().find((d) => d.stateDir !== paths.dir);
+  if (other) return { ...base, ok: false, message: `another sandbox is running on this host (daemon pid ${other.pid}, state dir ${other.stateDir}); stop it first: flowlens sandbox down --state-dir ${other.stateDir}` };
   collectManifests(opts.files, opts.agents, root); // validation errors surface before anything starts
   ensurePodd(root);
   const cleaned = await cleanupSandbox(paths);

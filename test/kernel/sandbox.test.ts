@@ -5,20 +5,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ownedProcesses } from '../../src/sandbox/cleanup';
+import { ownedProcesses, runningDaemons } from '../../src/sandbox/cleanup';
 import { run } from '../../src/sandbox/net/exec';
 import { BRIDGE_PREFIX, NETNS_PREFIX, VETH_PREFIX } from '../../src/sandbox/net/names';
-import { daemonAlive, probe, sandboxDown, sandboxUp } from '../../src/sandbox/ops';
+import { probe, sandboxDown, sandboxUp } from '../../src/sandbox/ops';
 import type { ProbeResult } from '../../src/sandbox/ops';
 import { repoRoot } from '../../src/sandbox/paths';
-import { DEFAULT_STATE_DIR, isAlive, readState, statePaths } from '../../src/sandbox/state';
+import { isAlive, readState, statePaths } from '../../src/sandbox/state';
 import type { SandboxState } from '../../src/sandbox/state';
 
 const STATE_DIR = '/run/flowlens/sandbox-kernel-test';
 const root = repoRoot();
 const agents = process.env.FLOWLENS_TEST_NO_AGENT !== '1' && existsSync(join(root, 'dist/cli.js')) && existsSync(join(root, 'bpf/.output/flowlens-loader'));
 const skip = process.getuid?.() !== 0 ? 'needs root: network namespaces, veths, iptables'
-  : daemonAlive(statePaths(DEFAULT_STATE_DIR)) !== undefined ? 'a sandbox is running on this host (flowlens sandbox down first)' : false;
+  : runningDaemons().length > 0 ? `a sandbox is running on this host (${JSON.stringify(runningDaemons())}); flowlens sandbox down first` : false;
 
 async function up(): Promise<SandboxState> {
   const r = await sandboxUp({ stateDir: STATE_DIR, apiPort: 6559, files: [], agents, timeoutMs: 60_000, progress: () => undefined });
