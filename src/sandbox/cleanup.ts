@@ -9,7 +9,11 @@ import { removeAllRules } from './net/proxier';
 import type { StatePaths } from './state';
 import { isAlive, readPid } from './state';
 
-export interface CleanupReport { daemon?: number; processes: number[]; netns: string[]; links: string[]; chains: number; etc: string[]; pins: string[] }
+export interface CleanupReport {
+  daemon?: number; processes: number[]; netns: string[]; links: string[]; chains: number; etc: string[]; pins: string[];
+  /** Set when host-wide cleanup was skipped because another sandbox is running. */
+  skipped?: string;
+}
 
 /** PIDs whose environment has OWNER_ENV=owner (never this process). */
 export function ownedProcesses(owner: string): number[] {
@@ -101,6 +105,12 @@ export async function cleanupSandbox(paths: StatePaths): Promise<CleanupReport> 
   else daemon = undefined;
   const processes = ownedProcesses(paths.dir);
   await terminate(processes);
+  const other = runningDaemons().find((d) => d.stateDir !== paths.dir);
+  if (other) {
+    // the host-wide names belong to that live sandbox now: only our own processes and files go
+    for (const f of [paths.pidfile, paths.state, paths.kubeconfig]) rmSync(f, { force: true });
+    return { daemon, processes, netns: [], links: [], chains: 0, etc: [], pins: [], skipped: `sandbox ${other.stateDir} (pid ${other.pid}) is running` };
+  }
   const netns = await listNetns();
   await removeNetns(netns);
   const links = await listLinks();

@@ -23,7 +23,8 @@ export function describeCleanup(r: CleanupReport): string {
   const parts = [[r.processes.length, 'processes'], [r.netns.length, 'netns'], [r.links.length, 'links'], [r.chains, 'iptables chains/rules'], [r.etc.length, '/etc/netns entries'], [r.pins.length, 'bpffs pins']] as const;
   const found = parts.filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`);
   const left = found.length > 0 ? `leftovers removed: ${found.join(', ')}` : 'nothing left behind';
-  return r.daemon !== undefined ? `daemon ${r.daemon} stopped; ${left}` : left;
+  const skipped = r.skipped ? ` (host-wide cleanup skipped: ${r.skipped})` : '';
+  return (r.daemon !== undefined ? `daemon ${r.daemon} stopped; ${left}` : left) + skipped;
 }
 
 function daemonCommand(root: string, stateDir: string, opts: UpOptions): string[] {
@@ -74,7 +75,7 @@ export async function sandboxUp(opts: UpOptions): Promise<UpResult> {
   collectManifests(opts.files, opts.agents, root); // validation errors surface before anything starts
   ensurePodd(root);
   const cleaned = await cleanupSandbox(paths);
-  if (describeCleanup(cleaned) !== 'nothing left behind') opts.progress(`cleaned up after an earlier run: ${describeCleanup(cleaned)}`);
+  if (describeCleanup(cleaned) !== 'nothing left behind' || cleaned.skipped) opts.progress(`cleaned up after an earlier run: ${describeCleanup(cleaned)}`);
   const pid = spawnDaemon(root, paths, opts);
   opts.progress(`daemon started (pid ${pid}), log ${paths.daemonLog}`);
   const r = await waitReady(paths, pid, opts, started);

@@ -76,7 +76,7 @@ export class PodRunner {
     const key = podKey(pod);
     const have = this.pods.get(key);
     if (have && have.uid === (pod.metadata.uid ?? '')) {
-      if (have.role === 'podd' && !have.proc && !have.stopping && have.phase !== 'Failed') await this.startProcess(have, pod);
+      if (have.role === 'podd' && !have.proc && !have.stopping && have.phase !== 'Failed') await this.restart(have, pod);
       return have;
     }
     if (have) await this.remove(key);
@@ -103,6 +103,15 @@ export class PodRunner {
       this.deps.log(`pod ${key}: ${run.message}`);
     }
     return run;
+  }
+
+  /** Restarts a pod's process; rebuilds its network first if the netns went away. */
+  private async restart(run: RunningPod, pod: KubeObject): Promise<void> {
+    if (run.netns && run.veth && !existsSync(`/run/netns/${run.netns}`)) {
+      this.deps.log(`pod ${run.key}: netns ${run.netns} is gone, rebuilding it`);
+      await setupPodNetwork(this.deps.node, { namespace: run.namespace, name: run.name, netns: run.netns, veth: run.veth, ip: run.ip });
+    }
+    await this.startProcess(run, pod);
   }
 
   private async startProcess(run: RunningPod, pod: KubeObject): Promise<void> {
