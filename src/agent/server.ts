@@ -96,7 +96,7 @@ export class AgentServer {
     c.sub = sub;
     const backlog = sub.last ? this.opts.store.last(sub.last, (f) => matchesSimple(f, sub)) : [];
     for (let i = 0; i < backlog.length; i += BATCH_MAX) this.send(c, { type: 'flows', flows: backlog.slice(i, i + BATCH_MAX) });
-    if (!sub.follow) this.send(c, { type: 'end' });
+    this.send(c, sub.follow ? { type: 'caught_up' } : { type: 'end' });
   }
 
   private flush(): void {

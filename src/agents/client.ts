@@ -1,4 +1,5 @@
 // A WebSocket client for one agent, over any Duplex (a port-forward stream in practice).
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { type ClientMessage, type HelloMessage, type ServerMessage, PROTOCOL_VERSION, parseServerMessage } from './protocol';
@@ -16,7 +17,7 @@ export class AgentConnection {
     const ws = new WebSocket(url, {
       handshakeTimeout: timeoutMs,
       maxPayload: 64 * 1024 * 1024,
-      ...(transport ? { createConnection: () => transport as unknown as import('node:net').Socket } : {}),
+      ...(transport ? { createConnection: () => transport as unknown as Socket } : {}),
     });
     const hello = await new Promise<HelloMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no hello from agent')), timeoutMs);

@@ -68,7 +68,7 @@ export class AgentHub {
           onMessage: (m) => {
             if (m.type === 'flows') deliver(m.flows.map((f) => toResponse(enrichFlow(f, this.model))));
             else if (m.type === 'lost_events') { lost += m.count; status(); }
-            else if (m.type === 'end') { session.ended = true; maybeFinishBacklog(); }
+            else if (m.type === 'end' || m.type === 'caught_up') { session.ended = true; maybeFinishBacklog(); }
             else if (m.type === 'error') { lastError = `${ns}/${pod.metadata.name}: ${m.message}`; status(); }
           },
           onClose: (reason) => {

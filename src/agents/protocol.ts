@@ -37,9 +37,11 @@ export interface FlowsMessage { type: 'flows'; flows: Flow[] }
 export interface LostEventsMessage { type: 'lost_events'; source: string; count: number }
 /** Sent when a non-follow subscription has delivered everything. */
 export interface EndMessage { type: 'end' }
+/** Sent to a follow subscription once its stored flows are delivered; live flows follow. */
+export interface CaughtUpMessage { type: 'caught_up' }
 export interface PongMessage { type: 'pong'; id?: number }
 export interface ErrorMessage { type: 'error'; message: string }
-export type ServerMessage = HelloMessage | FlowsMessage | LostEventsMessage | EndMessage | PongMessage | ErrorMessage;
+export type ServerMessage = HelloMessage | FlowsMessage | LostEventsMessage | EndMessage | CaughtUpMessage | PongMessage | ErrorMessage;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -97,6 +99,7 @@ export function parseServerMessage(text: string): Parsed<ServerMessage> {
     case 'lost_events':
       return typeof v.source === 'string' && typeof v.count === 'number' ? { ok: true, value: v as unknown as LostEventsMessage } : { ok: false, error: 'bad lost_events' };
     case 'end':
+    case 'caught_up':
     case 'pong':
       return { ok: true, value: v as unknown as ServerMessage };
     case 'error':

@@ -52,8 +52,24 @@ export function loadClusterAccess(opts: { kubeconfig?: string; context?: string 
     context,
     server: cluster.server.replace(/\/+$/, ''),
     namespace: ctx.namespace ?? 'default',
-    authorize: (o) => kc.applyToHTTPSOptions(o),
+    authorize: cluster.server.startsWith('http:') ? plainHttpAuthorizer(kc) : (o) => kc.applyToHTTPSOptions(o),
   });
+}
+
+/**
+ * client-node refuses plain-http servers; local ones (the sandbox emulator) are legitimate.
+ * Apply only the credentials: TLS settings mean nothing without TLS.
+ */
+function plainHttpAuthorizer(kc: KubeConfig): ClusterAccess['authorize'] {
+  const plain = new KubeConfig();
+  plain.loadFromString(kc.exportConfig());
+  plain.setCurrentContext(kc.getCurrentContext());
+  const cluster = plain.getCurrentCluster();
+  if (cluster) (cluster as { skipTLSVerify: boolean }).skipTLSVerify = true;
+  return async (o) => {
+    await plain.applyToHTTPSOptions(o);
+    delete (o as { agent?: unknown }).agent;
+  };
 }
 
 export function listContexts(kubeconfig?: string): string[] {
