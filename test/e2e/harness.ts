@@ -155,11 +155,22 @@ export class Workbench {
     if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
   }
 
+  /** Right-clicks a row and picks a context menu item (retrying: menus ignore clicks right after opening). */
   async contextMenu(row: Locator, item: string): Promise<void> {
-    await row.click({ button: 'right' });
-    const entry = this.page.locator('.monaco-menu .action-item', { hasText: item }).first();
-    await entry.waitFor({ timeout: 10_000 });
-    await entry.click();
+    const menu = this.page.locator('.monaco-menu');
+    for (let attempt = 0; ; attempt++) {
+      if ((await menu.count()) === 0) await row.click({ button: 'right' });
+      const entry = menu.locator('.action-item', { hasText: item }).first();
+      await entry.waitFor({ timeout: 10_000 });
+      await this.page.waitForTimeout(300);
+      await entry.click();
+      try {
+        await menu.first().waitFor({ state: 'detached', timeout: 2000 });
+        return;
+      } catch (e) {
+        if (attempt >= 2) throw e;
+      }
+    }
   }
 
   async runCommand(title: string): Promise<void> {

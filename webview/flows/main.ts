@@ -68,6 +68,7 @@ function main(): void {
     status: (s) => {
       paused = s.paused;
       status.textContent = statusText(s);
+      status.title = status.textContent;
       status.classList.toggle('error', Boolean(s.error));
       pause.textContent = paused ? 'Resume' : 'Pause';
       pause.setAttribute('icon', paused ? 'debug-continue' : 'debug-pause');

@@ -1,0 +1,123 @@
+// The walking skeleton end to end, as root: the sandbox cluster (real netns pods, API emulator,
+// node agent) → real VS Code with the extension → Services tree → Trace Pod → live flows in the
+// Flows panel for traffic that the sandbox probe really sends.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { DEMO_SCENARIO } from '../../src/sandbox/scenarios/demo';
+import { ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
+
+interface ScenarioService { namespace: string; name: string; selector: Record<string, string>; ports: { port: number; protocol?: string }[]; type?: string }
+
+function scenario(): { namespaces: string[]; services: ScenarioService[]; policied: Record<string, string>[] } {
+  const docs = parseAllDocuments(DEMO_SCENARIO).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; spec?: Record<string, unknown> });
+  const namespaces = docs.filter((d) => d.kind === 'Namespace').map((d) => d.metadata.name);
+  const services = docs.filter((d) => d.kind === 'Service').map((d) => ({
+    namespace: d.metadata.namespace ?? 'default', name: d.metadata.name,
+    selector: (d.spec?.selector ?? {}) as Record<string, string>,
+    ports: (d.spec?.ports ?? []) as { port: number; protocol?: string }[],
+    type: d.spec?.type as string | undefined,
+  }));
+  const policied = docs.filter((d) => d.kind === 'NetworkPolicy').map((d) => ((d.spec?.podSelector as { matchLabels?: Record<string, string> })?.matchLabels ?? {}));
+  return { namespaces, services, policied };
+}
+
+const skip = process.getuid?.() !== 0 ? 'needs root: the sandbox creates network namespaces, veths and iptables rules' : missingPrerequisite();
+const CLI = join(ROOT, 'dist/cli.js');
+let wb: Workbench | undefined;
+let sandboxStarted = false;
+
+function cli(args: string[], timeoutMs = 180_000): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
+  if (r.status !== 0) throw new Error(`flowlens ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function kubectl(kubeconfig: string, args: string[]): string {
+  const r = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${r.stderr}`);
+  return r.stdout.trim();
+}
+
+function podsOf(kubeconfig: string, svc: ScenarioService): string[] {
+  const sel = Object.entries(svc.selector).map(([k, v]) => `${k}=${v}`).join(',');
+  return kubectl(kubeconfig, ['get', 'pods', '-n', svc.namespace, '-l', sel, '-o', 'jsonpath={.items[*].metadata.name}']).split(/\s+/).filter(Boolean).sort();
+}
+
+const matches = (labels: Record<string, string>, sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
+
+let kubeconfig = '';
+before(async () => {
+  if (skip) return;
+  buildExtension();
+  // Fails clearly when a sandbox is already running (there is one per host); only ours is taken down.
+  cli(['sandbox', 'up']);
+  sandboxStarted = true;
+  kubeconfig = cli(['sandbox', 'kubeconfig']).trim();
+  wb = await Workbench.start({ name: 'skeleton', kubeconfig, settings: process.env.FLOWLENS_E2E_PROXY_OFF ? { 'http.proxySupport': 'off' } : {} });
+});
+
+after(async () => {
+  await wb?.close();
+  if (sandboxStarted) cli(['sandbox', 'down'], 120_000);
+});
+
+test('Services tree → Trace Pod → live flows of that pod in the Flows panel', { skip, timeout: 240_000 }, async () => {
+  const w = wb as Workbench;
+  const sc = scenario();
+  // The traced pod backs the scenario's first Service; it calls another Service that no policy guards.
+  const traced = sc.services[0] as ScenarioService;
+  const callee = sc.services.find((s) => s !== traced && (s.ports[0]?.protocol ?? 'TCP') === 'TCP' && !sc.policied.some((p) => matches(s.selector, p)));
+  assert.ok(callee, 'the scenario has an unguarded TCP service to call');
+
+  await w.step('tree', async () => {
+    await w.openFlowlens();
+    for (const ns of sc.namespaces) await w.treeRow(ns).waitFor({ timeout: 30_000 });
+    await w.screenshot('namespaces');
+    await w.expand(w.treeRow(traced.namespace));
+    for (const s of sc.services.filter((x) => x.namespace === traced.namespace)) {
+      const row = w.treeRow(s.name);
+      await row.waitFor();
+      const description = await row.locator('.label-description').textContent();
+      assert.match(description ?? '', new RegExp(`^${s.type ?? 'ClusterIP'} 10\\.\\d+\\.\\d+\\.\\d+ · ${s.ports[0]?.port}`), `description of ${s.name}`);
+    }
+    await w.expand(w.treeRow(traced.name));
+  });
+  const backends = podsOf(kubeconfig, traced);
+  assert.ok(backends.length > 0, `${traced.name} has pods`);
+  const pod = backends[0] as string;
+  await w.step('backend', async () => {
+    for (const b of backends) await w.treeRow(b).waitFor({ timeout: 15_000 });
+    assert.match((await w.treeRow(pod).locator('.label-description').textContent()) ?? '', /^ready · /);
+    await w.screenshot('service-backends');
+  });
+
+  await w.step('trace', async () => {
+    await w.contextMenu(w.treeRow(pod), 'Trace Pod');
+    await w.page.locator('.tab', { hasText: `Flows — pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
+    await w.webview().locator('#scope', { hasText: `pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
+    await w.screenshot('flows-panel-open');
+  });
+
+  const probe = JSON.parse(cli(['sandbox', 'probe', '--from', `${traced.namespace}/${pod}`, '--to', `${callee.namespace}/${callee.name}`, '--port', String(callee.ports[0]?.port), '-o', 'json'], 30_000)) as { connected: boolean };
+  assert.equal(probe.connected, true, 'the probe connected');
+  const calleePods = podsOf(kubeconfig, callee).map((p) => `${callee.namespace}/${p}`);
+
+  await w.step('flows', async () => {
+    const frame = w.webview();
+    const rows = frame.locator('.flow-row:not([hidden])', { has: frame.locator('[data-col="src"]', { hasText: `${traced.namespace}/${pod}` }) });
+    await rows.first().waitFor({ timeout: 30_000 }).catch(async (e: unknown) => {
+      throw new Error(`no flow rows for the traced pod; panel status: "${await frame.locator('#status').textContent()}"`, { cause: e });
+    });
+    const dsts = await rows.locator('[data-col="dst"]').allTextContents();
+    assert.ok(dsts.some((d) => calleePods.includes(d)), `a row goes to a ${callee.name} pod: ${dsts.join(', ')}`);
+    const services = await rows.locator('[data-col="service"]').allTextContents();
+    assert.ok(services.includes(`${callee.namespace}/${callee.name}`), `a row names the service: ${services.join(', ')}`);
+    const srcs = await frame.locator('.flow-row:not([hidden]) [data-col="src"]').allTextContents();
+    const dstsAll = await frame.locator('.flow-row:not([hidden]) [data-col="dst"]').allTextContents();
+    srcs.forEach((s, i) => assert.ok(s === `${traced.namespace}/${pod}` || dstsAll[i] === `${traced.namespace}/${pod}`, `row ${i} involves the traced pod`));
+    await w.screenshot('flows');
+  });
+});
