@@ -39,6 +39,11 @@ export async function main(argv: string[]): Promise<number> {
 
 /** Runs the CLI with the process's arguments and sets the exit code. */
 export function run(): void {
+  // `flowlens … | head` closes stdout early: stop quietly like other CLIs.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then(
     (code) => { process.exitCode = code; },
     (e: unknown) => {
