@@ -1,0 +1,129 @@
+// The panel plumbing without vscode: envelope validation, request ids and timeouts, the Flows
+// contract's guards, flow → row mapping, the bounded row buffer and the secure shell.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FlowResponse } from '../../src/flows/flow';
+import { RequestClient, parseFromHost, parseFromWebview } from '../../src/panels/ipc';
+import { type FlowsContract, type Snapshot, flowsGuards, isFlowRow, panelTitle } from '../../src/panels/flows/protocol';
+import { RowBuffer, toRow } from '../../src/panels/flows/rows';
+import { contentSecurityPolicy, renderShell } from '../../src/panels/shell';
+
+function flow(i: number, over: Partial<FlowResponse['flow']> = {}): FlowResponse {
+  const time = new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
+  return {
+    time, node_name: 'node-1',
+    flow: {
+      time, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2', ipVersion: 'IPv4' },
+      l4: { TCP: { source_port: 40000 + i, destination_port: 8080, flags: { SYN: true, ACK: true } } },
+      source: { namespace: 'shop', pod_name: 'frontend-1' }, destination: { namespace: 'shop', pod_name: 'cart-1' },
+      Type: 'L3_L4', node_name: 'node-1', traffic_direction: 'EGRESS', destination_service: { namespace: 'shop', name: 'cart' },
+      extensions: { tcp_event: 'connect' }, ...over,
+    },
+  };
+}
+
+test('messages from the webview: known commands and requests with ids only', () => {
+  assert.deepEqual(parseFromWebview(flowsGuards, { kind: 'command', name: 'ready', payload: {} }), { ok: true, value: { kind: 'command', name: 'ready', payload: {} } });
+  assert.equal(parseFromWebview(flowsGuards, { kind: 'command', name: 'pause', payload: { paused: true } }).ok, true);
+  const bad = [
+    { kind: 'command', name: 'pause', payload: { paused: 'yes' } },
+    { kind: 'command', name: 'ready', payload: { extra: 1 } },
+    { kind: 'command', name: 'constructor', payload: {} },
+    { kind: 'command', name: '__proto__', payload: {} },
+    { kind: 'command', name: 'nope', payload: {} },
+    { kind: 'request', name: 'snapshot', payload: {} },
+    { kind: 'request', id: -1, name: 'snapshot', payload: {} },
+    { kind: 'request', id: 1.5, name: 'snapshot', payload: {} },
+    { kind: 'notification', name: 'reset', payload: {} },
+    'ready', null, [],
+  ];
+  for (const m of bad) assert.equal(parseFromWebview(flowsGuards, m).ok, false, JSON.stringify(m));
+  assert.deepEqual(parseFromWebview(flowsGuards, { kind: 'request', id: 7, name: 'snapshot', payload: {} }), { ok: true, value: { kind: 'request', id: 7, name: 'snapshot', payload: {} } });
+});
+
+test('messages from the host: notifications are validated, responses carry ids', () => {
+  const row = toRow(flow(1), 1);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, rows: [row] } }).ok, true);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, rows: [{ ...row, src: null }] } }).ok, false);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'status', payload: { agents: 1, connected: 1, paused: false } }).ok, true);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'status', payload: { agents: -1, connected: 1, paused: false } }).ok, false);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'hasOwnProperty', payload: {} }).ok, false);
+  assert.deepEqual(parseFromHost(flowsGuards, { kind: 'response', id: 3, ok: false }), { ok: true, value: { kind: 'response', id: 3, ok: false, error: 'request failed' } });
+  assert.equal(parseFromHost(flowsGuards, { kind: 'response', ok: true }).ok, false);
+});
+
+test('requests are matched by id, validated, and time out', async () => {
+  const posted: { id: number }[] = [];
+  const client = new RequestClient<FlowsContract>(flowsGuards.requests, (m) => posted.push(m), 50);
+  const a = client.request('snapshot', {});
+  const b = client.request('snapshot', {});
+  assert.equal(posted.length, 2);
+  const [ida, idb] = posted.map((m) => m.id);
+  assert.notEqual(ida, idb);
+  const snapB: Snapshot = { seq: 2, rows: [], filter: {}, maxRows: 10 };
+  assert.equal(client.settle({ kind: 'response', id: idb as number, ok: true, payload: snapB }), true);
+  assert.equal(client.settle({ kind: 'response', id: ida as number, ok: true, payload: { wrong: true } }), true);
+  assert.deepEqual(await b, snapB);
+  await assert.rejects(a, /malformed response/);
+  assert.equal(client.settle({ kind: 'response', id: 999, ok: true, payload: snapB }), false);
+  const c = client.request('snapshot', {});
+  await assert.rejects(c, /timed out after 50 ms/);
+  const d = client.request('snapshot', {});
+  client.settle({ kind: 'response', id: (posted.at(-1) as { id: number }).id, ok: false, error: 'boom' });
+  await assert.rejects(d, /boom/);
+});
+
+test('flows become rows: pods, ports, service, flags and lifecycle event', () => {
+  const r = toRow(flow(1), 42);
+  assert.deepEqual(r, {
+    id: 42, time: '2026-01-01T00:00:01.000Z',
+    src: { ip: '10.0.0.1', port: 40001, namespace: 'shop', pod: 'frontend-1' },
+    dst: { ip: '10.0.0.2', port: 8080, namespace: 'shop', pod: 'cart-1' },
+    proto: 'TCP', flags: 'connect SYN ACK', verdict: 'FORWARDED', direction: 'EGRESS', node: 'node-1', service: 'shop/cart',
+  });
+  assert.equal(isFlowRow(r), true);
+  const drop = toRow(flow(2, { verdict: 'DROPPED', drop_reason_desc: 'POLICY_DENIED', l4: { UDP: { source_port: 1, destination_port: 53 } }, source: {}, destination_service: undefined, extensions: undefined }), 1);
+  assert.deepEqual([drop.proto, drop.flags, drop.src, drop.service, drop.dropReason], ['UDP', '', { ip: '10.0.0.1', port: 1 }, undefined, 'POLICY_DENIED']);
+  const icmp = toRow(flow(3, { l4: { ICMPv4: { type: 8, code: 0 } }, extensions: undefined }), 1);
+  assert.deepEqual([icmp.proto, icmp.flags, icmp.dst.port], ['ICMPv4', 'type 8/0', undefined]);
+});
+
+test('the row buffer: sequence numbers, batches, snapshots and the maxRows bound', () => {
+  const buf = new RowBuffer(100);
+  assert.equal(buf.takeBatch(), undefined);
+  buf.add([flow(1), flow(2)]);
+  const b1 = buf.takeBatch();
+  assert.deepEqual([b1?.seq, b1?.rows.map((r) => r.id)], [1, [1, 2]]);
+  buf.add([flow(3)]);
+  const s = buf.snapshot({ pod: 'shop/cart-1' });
+  assert.deepEqual([s.seq, s.rows.map((r) => r.id), s.filter, s.maxRows], [2, [1, 2, 3], { pod: 'shop/cart-1' }, 100]);
+  assert.equal(buf.takeBatch(), undefined, 'the snapshot included the pending rows');
+  buf.add(Array.from({ length: 500 }, (_, i) => flow(i)));
+  const b = buf.takeBatch();
+  assert.equal(b?.seq, 3);
+  assert.equal(b?.rows.length, 100);
+  assert.equal(b?.rows.at(-1)?.id, 503);
+  const all = buf.snapshot({});
+  assert.equal(all.rows.length, 100);
+  assert.equal(all.rows[0]?.id, 404);
+  buf.clear();
+  assert.deepEqual(buf.snapshot({}).rows, []);
+});
+
+test('the shell: strict CSP with a nonce, state in a data attribute, escaped', () => {
+  const csp = contentSecurityPolicy('https://x.vscode-cdn.net', 'abc');
+  assert.match(csp, /^default-src 'none'; script-src 'nonce-abc'; style-src https:\/\/x\.vscode-cdn\.net; font-src https:\/\/x\.vscode-cdn\.net/);
+  assert.doesNotMatch(csp, /unsafe/);
+  const html = renderShell({ title: 'Flows — pod <x>', cspSource: 'https://x', nonce: 'n1', scriptUri: 'https://x/flows.js', styleUri: 'https://x/flows.css', codiconsUri: 'https://x/codicon.css', state: { filter: { pod: '"><script>alert(1)</script>' }, maxRows: 5 } });
+  assert.match(html, /<script type="module" nonce="n1" src="https:\/\/x\/flows.js"><\/script>/);
+  assert.equal((html.match(/<script/g) ?? []).length, 1, 'one script, by nonce');
+  assert.match(html, /data-state="\{&quot;filter&quot;:\{&quot;pod&quot;:&quot;\\&quot;&gt;&lt;script&gt;/);
+  assert.match(html, /<title>Flows — pod &lt;x&gt;<\/title>/);
+  assert.match(html, /id="vscode-codicon-stylesheet"/);
+});
+
+test('panel titles name the filter', () => {
+  assert.equal(panelTitle({}), 'Flows');
+  assert.equal(panelTitle({ pod: 'shop/cart-xyz' }), 'Flows — pod shop/cart-xyz');
+  assert.equal(panelTitle({ namespace: 'shop' }), 'Flows — namespace shop');
+});
