@@ -134,6 +134,11 @@ export class MemoryStore implements ObjectStore {
     return () => { this.listeners.delete(listener); };
   }
 
+  /** Live subscriptions (store subscribers and watches): lets tests check that nothing leaks. */
+  listenerCount(): number {
+    return this.listeners.size;
+  }
+
   /**
    * Replays the history after `resourceVersion` (or synthesizes ADDED for the current objects when
    * it is absent or "0"), then delivers live events, all synchronously and without gaps.
