@@ -11,6 +11,7 @@ import { MemoryStore } from '../../src/sandbox/apiserver/store';
 import { startApiServer } from '../../src/sandbox/apiserver/server';
 import type { ApiServer } from '../../src/sandbox/apiserver/server';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig';
+import { generateSelfSignedCert } from '../../src/sandbox/apiserver/tls';
 
 const HAVE_KUBECTL = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 const skip = HAVE_KUBECTL ? false : 'kubectl is not installed: the fidelity test needs the real kubectl v1.32';
@@ -254,4 +255,21 @@ test('delete -f removes everything', { skip }, async () => {
   assert.match(out.stdout, /namespace "shop2" deleted/);
   assert.equal(store.list('deployments', 'shop2').length, 0);
   assert.equal(store.get('namespaces', undefined, 'shop2'), undefined);
+});
+
+test('HTTPS with a bearer token: kubectl authenticates; a wrong token is refused', { skip }, async () => {
+  const tls = generateSelfSignedCert();
+  const secure = await startApiServer({ store, token: 'right', tls, dialPod: () => Promise.reject(new Error('unused')) });
+  try {
+    assert.match(secure.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    writeKubeconfig(join(dir, 'kubeconfig'), secure.url, { token: 'right', caCert: tls.cert });
+    assert.match(await ok('get', 'ns'), /^default\s+Active/m);
+    writeKubeconfig(join(dir, 'kubeconfig'), secure.url, { token: 'wrong', caCert: tls.cert });
+    const refused = await kubectl('get', 'ns');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /must be logged in|Unauthorized|provide credentials/);
+  } finally {
+    writeKubeconfig(join(dir, 'kubeconfig'), server.url);
+    await secure.close();
+  }
 });

@@ -105,3 +105,25 @@ test('routes', () => {
   assert.throws(() => parseRoute('/apis/apps/v1/pods'), /could not find/);
   assert.throws(() => parseRoute('/api/v1/namespaces/x/pods/p/exec'), /could not find/);
 });
+
+test('kubeconfig: valid YAML, mode 0600, token and CA only when given', async () => {
+  const { mkdtempSync, readFileSync, statSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { parse } = await import('yaml');
+  const { writeKubeconfig } = await import('../../src/sandbox/apiserver/kubeconfig');
+  const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+  try {
+    const p = join(dir, 'config');
+    writeKubeconfig(p, 'http://127.0.0.1:1234', { token: 't0k', namespace: 'shop' });
+    assert.equal(statSync(p).mode & 0o777, 0o600);
+    const kc = parse(readFileSync(p, 'utf8'));
+    assert.equal(kc['current-context'], 'flowlens-sandbox');
+    assert.equal(kc.clusters[0].cluster.server, 'http://127.0.0.1:1234');
+    assert.equal(kc.users[0].user.token, 't0k');
+    assert.equal(kc.contexts[0].context.namespace, 'shop');
+    writeKubeconfig(p, 'http://127.0.0.1:1234', { contextName: 'x' });
+    const plain = parse(readFileSync(p, 'utf8'));
+    assert.deepEqual([plain['current-context'], plain.users[0].user], ['x', {}]);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});

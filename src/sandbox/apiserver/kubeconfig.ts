@@ -2,7 +2,13 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 
-export interface KubeconfigOptions { token?: string; contextName?: string; namespace?: string }
+export interface KubeconfigOptions {
+  token?: string;
+  contextName?: string;
+  namespace?: string;
+  /** PEM of the server's (self-signed) certificate, for https URLs. */
+  caCert?: string;
+}
 
 export function kubeconfigYaml(url: string, opts: KubeconfigOptions = {}): string {
   const name = opts.contextName ?? 'flowlens-sandbox';
@@ -11,7 +17,7 @@ export function kubeconfigYaml(url: string, opts: KubeconfigOptions = {}): strin
   if (opts.namespace) context.namespace = opts.namespace;
   return stringify({
     apiVersion: 'v1', kind: 'Config', preferences: {},
-    clusters: [{ name, cluster: { server: url } }],
+    clusters: [{ name, cluster: { server: url, ...(opts.caCert ? { 'certificate-authority-data': Buffer.from(opts.caCert).toString('base64') } : {}) } }],
     users: [{ name, user }],
     contexts: [{ name, context }],
     'current-context': name,

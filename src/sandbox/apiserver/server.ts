@@ -1,6 +1,7 @@
 // The API-server emulator's HTTP server: discovery, resource verbs, watches, tables,
 // pods/portforward upgrades, bearer-token authentication. Plain HTTP on 127.0.0.1.
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
@@ -28,6 +29,8 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number;
   /** Watch duration when the client sets no timeoutSeconds (default 30 min). */
   watchTimeoutMs?: number;
+  /** Serve HTTPS with this certificate (see tls.ts); kubectl only sends tokens over TLS. */
+  tls?: { cert: string; key: string };
 }
 
 export interface ApiServer { url: string; port: number; close(): Promise<void> }
@@ -177,9 +180,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   });
   const watch: WatchOptions = { bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 10_000, defaultTimeoutMs: opts.watchTimeoutMs ?? 30 * 60_000 };
   let address = `${host}:0`;
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     handleRequest(req, res, opts, address, watch).catch((err: unknown) => sendError(res, err));
-  });
+  };
+  const server = opts.tls ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler) : createServer(handler);
   server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => handleUpgrade(req, socket, head, opts, wss));
   await new Promise<void>((resolve, reject) => {
@@ -189,7 +193,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const port = (server.address() as { port: number }).port;
   address = `${host}:${port}`;
   return {
-    url: `http://${address}`,
+    url: `${opts.tls ? 'https' : 'http'}://${address}`,
     port,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
