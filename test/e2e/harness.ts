@@ -2,7 +2,7 @@
 // (code-server 4.100.3 from test/e2e/.code-server) driven through Debian's Chromium with
 // playwright-core. Everything it starts or creates is torn down by close(), also after failures.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -124,6 +124,7 @@ export class Workbench {
 
   /** Opens the Flowlens view container from the activity bar (found by its aria-label). */
   async openFlowlens(): Promise<void> {
+    if (await this.servicesView().isVisible()) return; // clicking the active item would hide it
     const item = this.page.locator('.activitybar [aria-label^="Flowlens"]').first();
     await item.waitFor({ timeout: 60_000 });
     await item.click();
@@ -196,6 +197,30 @@ export class Workbench {
     const file = join(this.outDir, `${String(++this.shot).padStart(2, '0')}-${step}.png`);
     await this.page.screenshot({ path: file });
     return file;
+  }
+
+  /**
+   * Sets a string setting the way a user does, in the Settings editor (code-server does not pick
+   * up edits to the settings file on disk), then closes the editor. `machine` settings live in
+   * the Remote tab under code-server.
+   */
+  async setStringSetting(key: string, value: string, tab: 'User' | 'Remote' = 'User'): Promise<void> {
+    await this.runCommand('Preferences: Open User Settings');
+    const editor = this.page.locator('.settings-editor');
+    await editor.waitFor();
+    await editor.locator('.settings-header .suggest-input-container textarea, .settings-header input').first().fill(`@id:${key}`);
+    if (tab !== 'User') await editor.locator('.settings-tabs-widget .action-label', { hasText: new RegExp(`^${tab}`) }).first().click();
+    const input = editor.locator(`.setting-item-contents[data-key="${key}"] input, .setting-item[data-id="${key}"] input`).first();
+    await input.waitFor({ timeout: 15_000 });
+    await input.fill(value);
+    await input.press('Enter');
+    await this.page.waitForTimeout(500);
+    await this.page.keyboard.press('Control+W');
+  }
+
+  /** A scratch directory removed by close(). */
+  get scratch(): string {
+    return this.tmp;
   }
 
   /** Runs a test body; on failure saves a screenshot named after the step, then rethrows. */
