@@ -120,4 +120,16 @@ test('Services tree → Trace Pod → live flows of that pod in the Flows panel'
     srcs.forEach((s, i) => assert.ok(s === `${traced.namespace}/${pod}` || dstsAll[i] === `${traced.namespace}/${pod}`, `row ${i} involves the traced pod`));
     await w.screenshot('flows');
   });
+
+  await w.step('resync', async () => {
+    // Hide the panel behind another editor, then bring it back: the webview is rebuilt and the
+    // host resends the whole table after the new ready handshake.
+    await w.runCommand('Preferences: Open User Settings');
+    await w.page.locator('.tab.active', { hasText: 'Settings' }).waitFor();
+    assert.equal(await w.page.locator('iframe.webview.ready').count(), 0, 'the hidden panel has no live webview');
+    await w.page.locator('.tab', { hasText: `Flows — pod ${traced.namespace}/${pod}` }).click();
+    const frame = w.webview();
+    await frame.locator('.flow-row:not([hidden]) [data-col="src"]', { hasText: `${traced.namespace}/${pod}` }).first().waitFor({ timeout: 15_000 });
+    await w.screenshot('flows-after-resync');
+  });
 });

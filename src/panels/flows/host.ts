@@ -65,7 +65,9 @@ export class FlowsPanel implements vscode.Disposable {
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       panel.onDidChangeViewState(() => {
-        if (panel.visible) this.needsReset = true;
+        // Without retainContextWhenHidden a hidden webview is torn down: wait for its next ready.
+        if (!panel.visible) this.ready = false;
+        this.needsReset = true;
       }),
       panel.onDidDispose(() => this.dispose()),
     );
