@@ -27,10 +27,11 @@ const EXTENSION_OUTPUTS = ['dist/extension.js', 'dist/webview/flows.js', 'dist/w
 /**
  * `node scripts/build.mjs` once per process. The extension and webview bundles must be fresh after
  * it; a failure in another entry point (the CLI) is reported but does not stop these tests.
+ * FLOWLENS_E2E_NO_BUILD=1 uses dist/ as it is (for trying a locally built variant).
  */
 let built = false;
 export function buildExtension(): void {
-  if (built) return;
+  if (built || process.env.FLOWLENS_E2E_NO_BUILD) return;
   const start = Date.now() - 1000;
   const r = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
   const stale = EXTENSION_OUTPUTS.filter((f) => !existsSync(join(ROOT, f)) || statSync(join(ROOT, f)).mtimeMs < start);
