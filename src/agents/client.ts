@@ -1,4 +1,5 @@
 // A WebSocket client for one agent, over any Duplex (a port-forward stream in practice).
+import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
@@ -9,15 +10,34 @@ export interface AgentConnectionHandlers {
   onClose(reason: string): void;
 }
 
+/**
+ * Hands ws the port-forward stream as its connection. An http.Agent (rather than ws's
+ * createConnection option) survives VS Code's proxy support, which patches http.request and
+ * replaces connection factories for hosts other than localhost.
+ */
+class StreamAgent extends Agent {
+  constructor(private readonly stream: Duplex) {
+    super();
+  }
+  override createConnection(): Socket {
+    // http treats the connection as a net.Socket: give the stream the socket calls it makes.
+    const s = this.stream as Duplex & Partial<Record<'setTimeout' | 'setNoDelay' | 'setKeepAlive' | 'ref' | 'unref', () => unknown>>;
+    for (const m of ['setTimeout', 'setNoDelay', 'setKeepAlive', 'ref', 'unref'] as const) s[m] ??= () => s;
+    return s as unknown as Socket;
+  }
+}
+
 export class AgentConnection {
   private constructor(private readonly ws: WebSocket, readonly hello: HelloMessage) {}
 
   /** Connects through `transport` (or to a URL when none is given) and waits for the agent's hello. */
   static async connect(url: string, transport: Duplex | undefined, handlers: AgentConnectionHandlers, timeoutMs = 10_000): Promise<AgentConnection> {
-    const ws = new WebSocket(url, {
+    // Over a stream the host name is never resolved; 127.0.0.1 keeps proxy logic out of the way.
+    const target = transport ? `ws://127.0.0.1${new URL(url).pathname}` : url;
+    const ws = new WebSocket(target, {
       handshakeTimeout: timeoutMs,
       maxPayload: 64 * 1024 * 1024,
-      ...(transport ? { createConnection: () => transport as unknown as Socket } : {}),
+      ...(transport ? { agent: new StreamAgent(transport) } : {}),
     });
     const hello = await new Promise<HelloMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no hello from agent')), timeoutMs);
