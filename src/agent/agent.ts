@@ -52,7 +52,10 @@ export class Agent {
   constructor(private readonly opts: AgentOptions) {
     this.store = new FlowRing(opts.storeSize);
     const ct = new ConntrackTable();
-    this.builder = new TcpFlowBuilder(opts.node, (s, sp, d, dp) => ct.lookup('tcp', s, sp, d, dp));
+    this.builder = new TcpFlowBuilder(opts.node, {
+      translated: (s, sp, d, dp) => ct.lookup('tcp', s, sp, d, dp),
+      original: (p, pp, l, lp) => ct.originalDestination('tcp', p, pp, l, lp),
+    });
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
     this.server = new AgentServer({ host: opts.host, port: opts.port, node: opts.node, store: this.store, ready: () => this.loaderReady });

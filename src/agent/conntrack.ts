@@ -8,7 +8,11 @@ function tupleKey(proto: string, src: string, sport: number, dst: string, dport:
   return `${proto} ${src}:${sport} ${dst}:${dport}`;
 }
 
-/** Parses /proc/net/nf_conntrack text into original tuple → translated destination (DNAT only). */
+/**
+ * Parses /proc/net/nf_conntrack text (DNAT entries only) into two maps: original tuple → the
+ * backend it was translated to, and the backend's view (client → backend) → the original
+ * destination (the Service VIP), for the server side of a connection.
+ */
 export function parseConntrack(text: string): Map<string, Translation> {
   const out = new Map<string, Translation>();
   for (const line of text.split('\n')) {
@@ -25,6 +29,9 @@ export function parseConntrack(text: string): Map<string, Translation> {
     if (!os || !od || !osp || !odp || !rs || !rsp) continue;
     if (rs === od && rsp === odp) continue;
     out.set(tupleKey(proto, os, Number(osp), od, Number(odp)), { ip: rs, port: Number(rsp) });
+    // Server side: the backend sees the reply tuple's destination as its peer (SNAT-aware).
+    const [rd, rdp] = [get('dst', 1), get('dport', 1)];
+    if (rd && rdp) out.set(`reply ${tupleKey(proto, rd, Number(rdp), rs, Number(rsp))}`, { ip: od, port: Number(odp) });
   }
   return out;
 }
@@ -38,8 +45,16 @@ export class ConntrackTable {
   constructor(private readonly path = '/proc/net/nf_conntrack', private readonly maxAgeMs = 25) {}
 
   /** The translated destination of a connection, or undefined if it was not translated. */
-  async lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number): Promise<Translation | undefined> {
-    const key = tupleKey(proto, src, sport, dst, dport);
+  lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number): Promise<Translation | undefined> {
+    return this.find(tupleKey(proto, src, sport, dst, dport));
+  }
+
+  /** For a connection as the server saw it (peer → local), the destination the client dialled. */
+  originalDestination(proto: 'tcp' | 'udp', peer: string, peerPort: number, local: string, localPort: number): Promise<Translation | undefined> {
+    return this.find(`reply ${tupleKey(proto, peer, peerPort, local, localPort)}`);
+  }
+
+  private async find(key: string): Promise<Translation | undefined> {
     const hit = this.table.get(key);
     if (hit || !this.available) return hit;
     if (Date.now() - this.readAt > this.maxAgeMs) await this.refresh();

@@ -5,7 +5,12 @@ import { isoFromNs } from '../flows/time';
 import type { TcpStateRecord } from './records';
 import type { Translation } from './conntrack';
 
-export type TranslationLookup = (src: string, sport: number, dst: string, dport: number) => Promise<Translation | undefined>;
+export interface TranslationLookup {
+  /** Client side: where the connection to dst:dport was really sent. */
+  translated(src: string, sport: number, dst: string, dport: number): Promise<Translation | undefined>;
+  /** Server side: the destination the client dialled before translation. */
+  original(peer: string, peerPort: number, local: string, localPort: number): Promise<Translation | undefined>;
+}
 
 interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
 
@@ -37,10 +42,7 @@ export class TcpFlowBuilder {
       return undefined;
     }
     if (r.oldState === 'SYN_SENT' && r.newState === 'ESTABLISHED') return this.connected(r);
-    if (r.oldState === 'SYN_RECV' && r.newState === 'ESTABLISHED') {
-      this.remember(r.skaddr, { startMono: r.monoNs, role: 'server' });
-      return this.flow(r, 'server', 'accept', {});
-    }
+    if (r.oldState === 'SYN_RECV' && r.newState === 'ESTABLISHED') return this.accepted(r);
     if (r.newState === 'CLOSE') return this.closed(r);
     return undefined;
   }
@@ -56,21 +58,28 @@ export class TcpFlowBuilder {
 
   private async connected(r: TcpStateRecord): Promise<Flow> {
     const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
-    const tr = await this.translate(r.saddr, r.sport, r.daddr, r.dport);
+    const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport);
     st.translation = tr;
     this.remember(r.skaddr, st);
     return this.flow(r, 'client', 'connect', { connect_latency_ns: Number(r.monoNs - st.startMono) }, tr);
+  }
+
+  private async accepted(r: TcpStateRecord): Promise<Flow> {
+    const vip = await this.translate.original(r.daddr, r.dport, r.saddr, r.sport);
+    this.remember(r.skaddr, { startMono: r.monoNs, role: 'server', vip });
+    return this.flow(r, 'server', 'accept', vip ? { original_destination: vip } : {});
   }
 
   private async closed(r: TcpStateRecord): Promise<Flow | undefined> {
     const st = this.conns.get(r.skaddr);
     this.conns.delete(r.skaddr);
     if (r.oldState === 'SYN_SENT') {
-      const tr = await this.translate(r.saddr, r.sport, r.daddr, r.dport);
+      const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport);
       return this.flow(r, 'client', 'connect_failed', {}, tr);
     }
     if (!st) return undefined;
-    return this.flow(r, st.role, 'close', { duration_ns: Number(r.monoNs - st.startMono) }, st.translation);
+    const ext = { duration_ns: Number(r.monoNs - st.startMono), ...(st.vip ? { original_destination: st.vip } : {}) };
+    return this.flow(r, st.role, 'close', ext, st.translation);
   }
 
   private flow(r: TcpStateRecord, role: 'client' | 'server', event: FlowExtensions['tcp_event'], ext: FlowExtensions, tr?: Translation): Flow {

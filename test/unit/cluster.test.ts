@@ -37,5 +37,6 @@ test('conntrack: DNAT entries map the original tuple to the backend; others are 
   const m = parseConntrack(text);
   assert.deepEqual(m.get('tcp 10.244.0.5:40000 10.96.0.20:80'), { ip: '10.244.0.7', port: 8080 });
   assert.deepEqual(m.get('udp 10.244.0.5:5353 10.96.0.10:53'), { ip: '10.244.0.1', port: 53 });
-  assert.equal(m.size, 2);
+  assert.deepEqual(m.get('reply tcp 10.244.0.5:40000 10.244.0.7:8080'), { ip: '10.96.0.20', port: 80 }, 'the backend side maps back to the VIP');
+  assert.equal(m.size, 4);
 });

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TcpFlowBuilder } from '../../src/agent/tcpflows';
+import type { TcpStateRecord, TcpState } from '../../src/agent/records';
+
+function rec(sk: bigint, oldState: TcpState, newState: TcpState, saddr: string, sport: number, daddr: string, dport: number, mono: bigint): TcpStateRecord {
+  return { type: 'tcp_state', timeNs: 1_700_000_000_000_000_000n + mono, monoNs: mono, skaddr: sk, netns: 1, pid: 1, tid: 1, comm: 'x', family: 4, saddr, daddr, sport, dport, oldState, newState } as TcpStateRecord;
+}
+
+const lookup = {
+  translated: async (_s: string, _sp: number, d: string, dp: number) => (d === '10.96.0.20' && dp === 80 ? { ip: '10.244.0.7', port: 8080 } : undefined),
+  original: async (p: string, pp: number, l: string, lp: number) => (p === '10.244.0.5' && pp === 40000 && l === '10.244.0.7' && lp === 8080 ? { ip: '10.96.0.20', port: 80 } : undefined),
+};
+
+test('a connection through a VIP gives connect, accept and close flows oriented client → backend', async () => {
+  const b = new TcpFlowBuilder('node-1', lookup);
+  assert.equal(await b.onRecord(rec(1n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.96.0.20', 80, 100n)), undefined);
+  const connect = await b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 600n));
+  const accept = await b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 650n));
+  const close = await b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 1600n));
+  assert.deepEqual([connect?.IP.source, connect?.IP.destination, connect?.l4.TCP?.destination_port], ['10.244.0.5', '10.244.0.7', 8080]);
+  assert.deepEqual(connect?.extensions?.original_destination, { ip: '10.96.0.20', port: 80 });
+  assert.equal(connect?.extensions?.connect_latency_ns, 500);
+  assert.equal(connect?.traffic_direction, 'EGRESS');
+  assert.deepEqual([accept?.IP.source, accept?.l4.TCP?.source_port, accept?.IP.destination], ['10.244.0.5', 40000, '10.244.0.7']);
+  assert.deepEqual(accept?.extensions?.original_destination, { ip: '10.96.0.20', port: 80 });
+  assert.equal(accept?.traffic_direction, 'INGRESS');
+  assert.equal(close?.extensions?.tcp_event, 'close');
+  assert.equal(close?.extensions?.duration_ns, 1500);
+  assert.deepEqual(close?.l4.TCP?.flags, { FIN: true });
+  assert.equal(b.tracked, 1, 'the server socket is still open');
+});
+
+test('a refused connect is connect_failed; loopback and unknown closes make no flow', async () => {
+  const b = new TcpFlowBuilder('node-1', lookup);
+  await b.onRecord(rec(3n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.244.0.9', 81, 0n));
+  const failed = await b.onRecord(rec(3n, 'SYN_SENT', 'CLOSE', '10.244.0.5', 41000, '10.244.0.9', 81, 10n));
+  assert.equal(failed?.extensions?.tcp_event, 'connect_failed');
+  assert.deepEqual(failed?.l4.TCP?.flags, { SYN: true, RST: true });
+  assert.equal(await b.onRecord(rec(4n, 'SYN_SENT', 'ESTABLISHED', '127.0.0.1', 5, '127.0.0.1', 6, 0n)), undefined);
+  assert.equal(await b.onRecord(rec(5n, 'ESTABLISHED', 'CLOSE', '10.244.0.5', 1, '10.244.0.6', 2, 0n)), undefined);
+  assert.equal(b.tracked, 0);
+});
