@@ -21,5 +21,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? (dirs.some((d) => d.includes('unit')) ? '2' : '1');
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+// The sandbox is one per host (bridge, address ranges, name prefixes): tiers that bring it up
+// take a host-wide lock, so two runs wait for each other instead of tearing each other down.
+const exclusive = files.some((f) => /test\/(kernel|e2e)\//.test(f)) && process.getuid?.() === 0;
+const r = exclusive
+  ? spawnSync('flock', ['/run/flowlens-tests.lock', process.execPath, ...args], { stdio: 'inherit' })
+  : spawnSync(process.execPath, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);
