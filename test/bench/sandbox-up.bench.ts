@@ -1,8 +1,8 @@
 // Benchmark: `sandbox up` time and memory for the demo scenario and a generated 50-pod scenario.
 // Run as root: npx tsx src/sandbox/bench-up.ts [--pods N] [--no-agent]
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ownedProcesses, runningDaemons } from './cleanup';
-import { sandboxDown, sandboxUp } from './ops';
+import { ownedProcesses, runningDaemons } from '../../src/sandbox/cleanup';
+import { sandboxDown, sandboxUp } from '../../src/sandbox/ops';
 
 const STATE_DIR = '/run/flowlens/sandbox-bench';
 
