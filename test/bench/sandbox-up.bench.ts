@@ -1,5 +1,5 @@
 // Benchmark: `sandbox up` time and memory for the demo scenario and a generated 50-pod scenario.
-// Run as root: npx tsx src/sandbox/bench-up.ts [--pods N] [--no-agent]
+// Run as root: npm run bench -- sandbox-up  (or npx tsx test/bench/sandbox-up.bench.ts [--pods N] [--no-agent])
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ownedProcesses, runningDaemons } from '../../src/sandbox/cleanup';
 import { sandboxDown, sandboxUp } from '../../src/sandbox/ops';
