@@ -6,6 +6,7 @@ export interface Host {
   showWarningMessage(message: string, ...items: string[]): Thenable<string | undefined>;
   showErrorMessage(message: string, ...items: string[]): Thenable<string | undefined>;
   showQuickPick(items: string[], options: { placeHolder: string }): Thenable<string | undefined>;
+  showInputBox(options: { prompt: string; value?: string; placeHolder?: string }): Thenable<string | undefined>;
 }
 
 export const vscodeHost: Host = {
@@ -13,4 +14,5 @@ export const vscodeHost: Host = {
   showWarningMessage: (m, ...items) => vscode.window.showWarningMessage(m, ...items),
   showErrorMessage: (m, ...items) => vscode.window.showErrorMessage(m, ...items),
   showQuickPick: (items, options) => vscode.window.showQuickPick(items, options),
+  showInputBox: (options) => vscode.window.showInputBox(options),
 };

@@ -8,6 +8,7 @@ import { affectsSession, readConfig } from './config';
 import { Ctx } from './ctx';
 import { vscodeHost } from './host';
 import { makeSessionFactory } from './session';
+import { LiveFeed } from './live/feed';
 import { ServicesTree } from './services/tree';
 
 function coreCommands(): CommandSpec[] {
@@ -31,7 +32,8 @@ export function activate(extension: vscode.ExtensionContext): Ctx {
   const ctx = new Ctx(extension, vscodeHost, makeSessionFactory(), readConfig);
   extension.subscriptions.push(ctx);
   registerCommands(ctx, coreCommands());
-  ServicesTree.register(ctx);
+  const live = LiveFeed.register(ctx);
+  ServicesTree.register(ctx, live);
   FlowsFeature.register(ctx);
   ctx.pushExtCleanup(vscode.workspace.onDidChangeConfiguration((e) => {
     if (affectsSession(e)) void ctx.connect();

@@ -3,7 +3,7 @@
 import type { Ctx } from '../../extension/ctx';
 import { type CommandSpec, registerCommands } from '../../extension/commands';
 import type { Session } from '../../extension/session';
-import { isPodNode } from '../../extension/services/nodes';
+import { isPodNode, isServiceNode } from '../../extension/services/nodes';
 import { FlowsPanel } from './host';
 import type { PanelFilter } from './protocol';
 
@@ -40,7 +40,9 @@ export class FlowsFeature {
     let pod: string | undefined;
     if (isPodNode(arg)) pod = `${arg.pod.namespace}/${arg.pod.name}`;
     else {
-      const names = session.model.pods().map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
+      const svc = isServiceNode(arg) ? session.model.services(arg.namespace).find((s) => s.metadata.name === arg.name) : undefined;
+      const pods = svc ? session.model.backendsOf(svc).flatMap((b) => (b.pod ? [b.pod] : [])) : session.model.pods();
+      const names = pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
       pod = await this.ctx.host.showQuickPick(names, { placeHolder: 'Pod to trace' });
     }
     if (pod) this.show(session, { pod });
