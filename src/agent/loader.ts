@@ -3,8 +3,8 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { repoRoot } from '../util/repo';
 import { RecordDecodeError, RecordDecoder } from './records';
 import type { DecodedRecord, HelloRecord } from './records';
 
@@ -29,12 +29,7 @@ export interface LoaderOptions {
 }
 
 /** Folder holding package.json, walking up from `start`. */
-export function findRepoRoot(start: string = __dirname): string {
-  for (let dir = resolve(start); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}`);
-  }
-}
+export const findRepoRoot = repoRoot;
 
 /** $FLOWLENS_LOADER, else <repo root>/bpf/.output/flowlens-loader. */
 export function defaultLoaderPath(): string {

@@ -1,16 +1,9 @@
 // Locations inside the repository (works from the esbuild bundle in dist/ and from tsx sources).
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { repoRoot } from '../util/repo';
 
-export function repoRoot(from = __dirname): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the repository root (package.json) above ${from}`);
-    dir = up;
-  }
-}
+export { repoRoot };
+
 
 export function poddPath(root = repoRoot()): string {
   return join(root, 'src/sandbox/native/.output/flowlens-podd');
