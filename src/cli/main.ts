@@ -7,6 +7,7 @@ Usage:
   flowlens observe [--kubeconfig F] [--kube-context C] [--last N] [--follow] [-n NS] [--pod NS/NAME] [-o json|compact]
   flowlens agent --node NAME [--listen 127.0.0.1:4260] [--kubeconfig F] [--store-size N]
   flowlens sandbox up|down|status|kubeconfig|exec|probe ...
+  flowlens policy check|whatif|advise ...
   flowlens version
 `;
 
@@ -17,6 +18,7 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent')).agentCommand,
   'agent-probe': async () => (await import('./agent')).agentProbeCommand,
   sandbox: async () => (await import('./sandbox')).sandboxCommand,
+  policy: async () => (await import('./policy')).policyCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
