@@ -1,31 +1,74 @@
-// The agent's listener: WebSocket flow subscriptions plus /healthz and /readyz, on 127.0.0.1
-// by default (clients come through the API server's RBAC-gated port-forward).
+// The agent's listener: WebSocket flow subscriptions plus /healthz, /readyz and /metrics, on
+// 127.0.0.1 by default (clients come through the API server's RBAC-gated port-forward). Filters run
+// here, so a client receives only what it asked for; each client has a bounded queue, and a slow
+// client loses flows (counted, reported) without slowing the others.
 import * as http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Flow } from '../flows/flow';
-import { matchesSimple } from '../flows/match';
+import { compileFilterSet, type FlowPredicate } from '../flows/filter-compile';
 import type { FlowRing } from '../flows/store';
-import { CloseCode, MAX_CLIENT_FRAME, PROTOCOL_VERSION, type ServerMessage, type SubscribeRequest, parseClientMessage } from '../agents/protocol';
+import {
+  CloseCode, MAX_BATCH, MAX_CLIENT_FRAME, type NodeStatusMessage, PROTOCOL_VERSION, type ServerMessage, type SubscribeRequest, parseClientMessage,
+} from '../agents/protocol';
 
-/** Frames queued for one slow client before it starts losing flows (counted, reported). */
-const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** Bytes queued in one client's socket before it starts losing flows. */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** Flows waiting for one client's next batch before it starts losing flows. */
+export const MAX_PENDING_FLOWS = 16_384;
 const BATCH_MS = 50;
-const BATCH_MAX = 512;
+const HEARTBEAT_MS = 30_000;
 
-interface Client { ws: WebSocket; sub?: SubscribeRequest; pending: Flow[]; dropped: number }
+interface Client { ws: WebSocket; sub?: SubscribeRequest; match: FlowPredicate; pending: Flow[]; lost: number; alive: boolean }
 
-export interface AgentServerOptions { host: string; port: number; node: string; store: FlowRing; ready: () => boolean }
+export interface ServerHooks {
+  /** Prometheus text for GET /metrics. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** Counts flows a client lost because it was too slow. */
+  onClientLost?: (count: number) => void;
+  /** The node's status, sent after hello and on get_status. */
+  status?: () => Omit<NodeStatusMessage, 'type' | 'clients'>;
+}
+
+export interface AgentServerOptions extends ServerHooks {
+  host: string;
+  port: number;
+  node: string;
+  store: FlowRing;
+  ready: () => boolean;
+  /** When set, the WebSocket upgrade must carry `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+/** Each flow is serialised once, however many clients receive it. */
+const encoded = new WeakMap<Flow, string>();
+function encode(f: Flow): string {
+  let s = encoded.get(f);
+  if (s === undefined) {
+    s = JSON.stringify(f);
+    encoded.set(f, s);
+  }
+  return s;
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1] as string);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 export class AgentServer {
-  private http = http.createServer((req, res) => this.onHttp(req, res));
+  private http = http.createServer((req, res) => void this.onHttp(req, res));
   private wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME });
   private clients = new Set<Client>();
   private timer = setInterval(() => this.flush(), BATCH_MS);
+  private heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
 
   constructor(private readonly opts: AgentServerOptions) {
-    this.http.on('upgrade', (req, socket, head) => {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws));
-    });
+    this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -45,8 +88,9 @@ export class AgentServer {
   /** Offers a new flow to every following subscriber whose filter matches. */
   publish(flow: Flow): void {
     for (const c of this.clients) {
-      if (!c.sub?.follow || !matchesSimple(flow, c.sub)) continue;
-      c.pending.push(flow);
+      if (!c.sub?.follow || !c.match(flow)) continue;
+      if (c.pending.length >= MAX_PENDING_FLOWS) this.lose(c, 1);
+      else c.pending.push(flow);
     }
   }
 
@@ -55,62 +99,129 @@ export class AgentServer {
     for (const c of this.clients) if (c.sub) this.send(c, { type: 'lost_events', source, count });
   }
 
+  /** Sends the node status to every subscriber (readiness changed, loader restarted). */
+  broadcastStatus(): void {
+    for (const c of this.clients) if (c.sub) this.sendStatus(c);
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.heartbeat);
     for (const c of this.clients) c.ws.close(CloseCode.goingAway, 'agent shutting down');
     this.wss.close();
+    this.http.closeAllConnections();
     await new Promise<void>((r) => this.http.close(() => r()));
   }
 
-  private onHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (req.url === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-    if (req.url === '/readyz') {
+  private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.opts.token !== undefined && !tokenMatches(req.headers.authorization, this.opts.token)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nflowlens agent: missing or wrong bearer token\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onClient(ws));
+  }
+
+  private async onHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { 'Content-Type': 'text/plain' }).end('method not allowed\n');
+    if (path === '/healthz') return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+    if (path === '/readyz') {
       const ok = this.opts.ready();
       return void res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+    }
+    if (path === '/metrics' && this.opts.metrics) {
+      try {
+        const m = await this.opts.metrics();
+        return void res.writeHead(200, { 'Content-Type': m.contentType }).end(m.body);
+      } catch (e) {
+        return void res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${String(e)}\n`);
+      }
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   }
 
   private send(c: Client, msg: ServerMessage): void {
-    c.ws.send(JSON.stringify(msg));
+    if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(msg));
+  }
+
+  private sendFlows(c: Client, flows: Flow[]): void {
+    for (let i = 0; i < flows.length; i += MAX_BATCH) {
+      const parts: string[] = [];
+      for (let j = i; j < Math.min(flows.length, i + MAX_BATCH); j++) parts.push(encode(flows[j] as Flow));
+      if (c.ws.readyState === c.ws.OPEN) c.ws.send(`{"type":"flows","flows":[${parts.join(',')}]}`);
+    }
+  }
+
+  private sendStatus(c: Client): void {
+    if (this.opts.status) this.send(c, { type: 'node_status', ...this.opts.status(), clients: this.clients.size });
   }
 
   private onClient(ws: WebSocket): void {
-    const c: Client = { ws, pending: [], dropped: 0 };
+    const c: Client = { ws, match: () => true, pending: [], lost: 0, alive: true };
     this.clients.add(c);
     this.send(c, { type: 'hello', version: PROTOCOL_VERSION, node: this.opts.node, agent: 'flowlens' });
+    ws.on('pong', () => (c.alive = true));
     ws.on('message', (data, isBinary) => {
       const m = isBinary ? { ok: false as const, error: 'binary frames are not accepted' } : parseClientMessage(data.toString());
-      if (!m.ok) {
-        this.send(c, { type: 'error', message: m.error });
-        return ws.close(CloseCode.badMessage, m.error.slice(0, 100));
-      }
-      if (m.value.type === 'ping') return this.send(c, { type: 'pong', id: m.value.id });
+      if (!m.ok) return this.reject(c, m.error);
+      if (m.value.type === 'ping') return this.send(c, { type: 'pong', ...(m.value.id === undefined ? {} : { id: m.value.id }) });
+      if (m.value.type === 'get_status') return this.sendStatus(c);
       this.subscribe(c, m.value);
     });
     ws.on('close', () => this.clients.delete(c));
     ws.on('error', () => this.clients.delete(c));
   }
 
+  private reject(c: Client, error: string): void {
+    this.send(c, { type: 'error', message: error });
+    c.ws.close(CloseCode.badMessage, error.slice(0, 100));
+  }
+
   private subscribe(c: Client, sub: SubscribeRequest): void {
+    const pred = compileFilterSet(sub.filters ?? { allowlist: [], denylist: [] });
+    if (!pred.ok) return this.reject(c, `invalid filters: ${pred.error}`);
     c.sub = sub;
-    const backlog = sub.last ? this.opts.store.last(sub.last, (f) => matchesSimple(f, sub)) : [];
-    for (let i = 0; i < backlog.length; i += BATCH_MAX) this.send(c, { type: 'flows', flows: backlog.slice(i, i + BATCH_MAX) });
+    c.match = pred.value;
+    c.pending = [];
+    this.sendStatus(c);
+    const stored = sub.last !== undefined || sub.first !== undefined || sub.since !== undefined || sub.until !== undefined;
+    if (stored) {
+      const last = sub.first === undefined ? sub.last : undefined;
+      const flows = last === 0 ? [] : this.opts.store.query({ since: sub.since, until: sub.follow ? undefined : sub.until, first: sub.first, last, filter: pred.value });
+      this.sendFlows(c, flows);
+    }
     this.send(c, sub.follow ? { type: 'caught_up' } : { type: 'end' });
+  }
+
+  private lose(c: Client, n: number): void {
+    c.lost += n;
+    this.opts.onClientLost?.(n);
   }
 
   private flush(): void {
     for (const c of this.clients) {
-      if (c.pending.length === 0) continue;
-      if (c.ws.bufferedAmount > MAX_QUEUED_BYTES) {
-        c.dropped += c.pending.length;
-        this.send(c, { type: 'lost_events', source: 'agent_client_queue', count: c.pending.length });
+      if (c.pending.length > 0) {
+        const flows = c.pending;
         c.pending = [];
+        if (c.ws.bufferedAmount > MAX_QUEUED_BYTES) this.lose(c, flows.length);
+        else this.sendFlows(c, flows);
+      }
+      if (c.lost > 0 && c.ws.bufferedAmount <= MAX_QUEUED_BYTES) {
+        this.send(c, { type: 'lost_events', source: 'agent_client_queue', count: c.lost });
+        c.lost = 0;
+      }
+    }
+  }
+
+  private beat(): void {
+    for (const c of this.clients) {
+      if (!c.alive) {
+        c.ws.terminate();
+        this.clients.delete(c);
         continue;
       }
-      const flows = c.pending;
-      c.pending = [];
-      for (let i = 0; i < flows.length; i += BATCH_MAX) this.send(c, { type: 'flows', flows: flows.slice(i, i + BATCH_MAX) });
+      c.alive = false;
+      c.ws.ping();
     }
   }
 }

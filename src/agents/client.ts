@@ -3,7 +3,29 @@ import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { type ClientMessage, type HelloMessage, type ServerMessage, PROTOCOL_VERSION, parseServerMessage } from './protocol';
+import type { ClusterAccess } from '../cluster/kubeconfig';
+import { requestJSON } from '../cluster/http';
+import { type ClientMessage, type HelloMessage, MAX_SERVER_FRAME, type ServerMessage, PROTOCOL_VERSION, parseServerMessage } from './protocol';
+
+export const TOKEN_SECRET = { namespace: 'flowlens-system', name: 'flowlens-agent-token', key: 'token' } as const;
+
+/**
+ * The agent token for clients: $FLOWLENS_AGENT_TOKEN, else the Secret flowlens-system/flowlens-agent-token
+ * when the user's RBAC allows reading it (403/404: no token; agents that require one then refuse
+ * the upgrade with 401, and the error says how to get it).
+ */
+export async function resolveAgentToken(access: ClusterAccess, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  if (env.FLOWLENS_AGENT_TOKEN) return env.FLOWLENS_AGENT_TOKEN;
+  try {
+    const s = await requestJSON<{ data?: Record<string, string> }>(access, 'GET', `/api/v1/namespaces/${TOKEN_SECRET.namespace}/secrets/${TOKEN_SECRET.name}`);
+    const b64 = s.data?.[TOKEN_SECRET.key];
+    return b64 ? Buffer.from(b64, 'base64').toString('utf8').trim() || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ConnectOptions { timeoutMs?: number; token?: string }
 
 export interface AgentConnectionHandlers {
   onMessage(msg: ServerMessage): void;
@@ -31,17 +53,25 @@ export class AgentConnection {
   private constructor(private readonly ws: WebSocket, readonly hello: HelloMessage) {}
 
   /** Connects through `transport` (or to a URL when none is given) and waits for the agent's hello. */
-  static async connect(url: string, transport: Duplex | undefined, handlers: AgentConnectionHandlers, timeoutMs = 10_000): Promise<AgentConnection> {
+  static async connect(url: string, transport: Duplex | undefined, handlers: AgentConnectionHandlers, opts: ConnectOptions = {}): Promise<AgentConnection> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
     // Over a stream the host name is never resolved; 127.0.0.1 keeps proxy logic out of the way.
     const target = transport ? `ws://127.0.0.1${new URL(url).pathname}` : url;
     const ws = new WebSocket(target, {
       handshakeTimeout: timeoutMs,
-      maxPayload: 64 * 1024 * 1024,
+      maxPayload: MAX_SERVER_FRAME,
+      ...(opts.token ? { headers: { Authorization: `Bearer ${opts.token}` } } : {}),
       ...(transport ? { agent: new StreamAgent(transport) } : {}),
     });
     const hello = await new Promise<HelloMessage>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no hello from agent')), timeoutMs);
       ws.once('error', (e) => { clearTimeout(timer); reject(e); });
+      ws.once('unexpected-response', (_req, res) => {
+        clearTimeout(timer);
+        reject(new Error(res.statusCode === 401
+          ? `the agent requires a token (HTTP 401): set FLOWLENS_AGENT_TOKEN, or get read access to secret ${TOKEN_SECRET.namespace}/${TOKEN_SECRET.name}`
+          : `agent refused the connection: HTTP ${res.statusCode}`));
+      });
       ws.once('close', (code, reason) => { clearTimeout(timer); reject(new Error(`agent closed the connection (${code} ${reason.toString()})`)); });
       ws.once('message', (data: Buffer) => {
         clearTimeout(timer);

@@ -1,49 +1,162 @@
-// `flowlens observe`: flows from every agent, reached through port-forward like the extension.
-import { AgentHub } from '../agents/hub';
+// `flowlens observe`: flows from every agent, reached through port-forward like the extension, with
+// `hubble observe`'s filter flags (parsed in order by src/flows/filter-args.ts, so `--not` applies
+// to the next filter) and selection flags (--since/--until/--last/--first/--follow/--all).
+import { AgentHub, type HubRequest } from '../agents/hub';
 import { loadClusterAccess } from '../cluster/kubeconfig';
 import { ClusterModel } from '../cluster/model';
-import type { Endpoint, FlowResponse } from '../flows/flow';
-import { UsageError, intOption, parse, usageFailure } from './args';
+import { type Errorable, fail, ok } from '../cluster/errorable';
+import { type FilterSet, validateFlowFilter } from '../flows/filter';
+import { FILTER_FLAGS, FilterBuilder, filterFlagOf } from '../flows/filter-args';
+import { parseTimeArg } from '../flows/filter-time';
+import type { Endpoint, FlowResponse, PolicyRef } from '../flows/flow';
+import { usageFailure } from './args';
+
+const OUTPUTS = ['compact', 'json', 'jsonpb', 'table', 'tab'] as const;
+type Output = (typeof OUTPUTS)[number];
+const VALUE_OPTS = new Set(['kubeconfig', 'kube-context', 'since', 'until', 'last', 'first', 'output', 'node', 'allowlist', 'denylist']);
+const BOOL_OPTS = new Set(['follow', 'all', 'print-policy-names', 'print-node-name', 'print-raw-filters']);
+const SHORT: Record<string, string> = { f: 'follow', o: 'output' };
+
+export interface ObserveArgs { request: HubRequest; output: Output; kubeconfig?: string; context?: string; policyNames: boolean; nodeNames: boolean; printRawFilters: boolean }
+
+function count(v: string | undefined, name: string): Errorable<number | undefined> {
+  if (v === undefined) return ok(undefined);
+  return /^\d{1,15}$/.test(v) ? ok(Number(v)) : fail(`--${name} must be a non-negative integer, got "${v}"`);
+}
+
+function rawFilters(values: string[], name: string): Errorable<FilterSet['allowlist']> {
+  const out: FilterSet['allowlist'] = [];
+  for (const v of values) {
+    let parsed: unknown;
+    try { parsed = JSON.parse(v); } catch { return fail(`invalid --${name} flag: not JSON: ${v.slice(0, 80)}`); }
+    const f = validateFlowFilter(parsed, `--${name}`);
+    if (!f.ok) return f;
+    out.push(f.value);
+  }
+  return ok(out);
+}
+
+/** Splits argv into filter flags (in order, through the one filter parser) and observe options. */
+export function parseObserveArgs(argv: string[], now = Date.now()): Errorable<ObserveArgs> {
+  const b = new FilterBuilder();
+  const opts = new Map<string, string[]>();
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i] as string;
+    const ff = filterFlagOf(w);
+    if (ff) {
+      let value = ff.inline;
+      if (FILTER_FLAGS.get(ff.flag) && value === undefined) {
+        if (i + 1 >= argv.length) return fail(`--${ff.flag} needs a value`);
+        value = argv[++i];
+      }
+      const err = b.set(ff.flag, value);
+      if (err) return fail(err);
+      continue;
+    }
+    const m = /^(?:--([a-z-]+)|-([a-z]))(?:=(.*))?$/s.exec(w);
+    const name = m ? m[1] ?? SHORT[m[2] as string] : undefined;
+    if (!name || (!VALUE_OPTS.has(name) && !BOOL_OPTS.has(name))) return fail(m ? `unknown flag ${w.split('=')[0]}` : `unexpected argument "${w}"`);
+    let value = m?.[3];
+    if (VALUE_OPTS.has(name) && value === undefined) {
+      if (i + 1 >= argv.length) return fail(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    opts.set(name, [...(opts.get(name) ?? []), value ?? 'true']);
+  }
+  const filters = b.finish();
+  if (!filters.ok) return filters;
+  return buildArgs(opts, filters.value, now);
+}
+
+function buildArgs(opts: Map<string, string[]>, filters: FilterSet, now: number): Errorable<ObserveArgs> {
+  const one = (k: string) => opts.get(k)?.at(-1);
+  const output = (one('output') ?? 'compact') as Output;
+  if (!OUTPUTS.includes(output)) return fail(`invalid output format "${output}" (expected ${OUTPUTS.join(', ')})`);
+  const last = count(one('last'), 'last');
+  const first = count(one('first'), 'first');
+  if (!last.ok) return last;
+  if (!first.ok) return first;
+  const follow = opts.has('follow');
+  const all = opts.has('all');
+  if (first.value && last.value) return fail('cannot set both --first and --last');
+  if (first.value && all) return fail('cannot set both --first and --all');
+  if (first.value && follow) return fail('cannot set both --first and --follow');
+  if (last.value && all) return fail('cannot set both --last and --all');
+  if ((output === 'table' || output === 'tab') && follow) return fail('table output format is not compatible with follow mode');
+  const allow = rawFilters(opts.get('allowlist') ?? [], 'allowlist');
+  const deny = rawFilters(opts.get('denylist') ?? [], 'denylist');
+  if (!allow.ok) return allow;
+  if (!deny.ok) return deny;
+  const request: HubRequest = { follow };
+  const fs: FilterSet = { allowlist: [...filters.allowlist, ...allow.value], denylist: [...filters.denylist, ...deny.value] };
+  if (fs.allowlist.length || fs.denylist.length) request.filters = fs;
+  for (const k of ['since', 'until'] as const) {
+    const v = one(k);
+    if (v === undefined || (k === 'until' && follow)) continue;
+    const t = parseTimeArg(v, now);
+    if (!t.ok) return fail(`failed to parse the ${k} time: ${t.error}`);
+    request[k] = t.value;
+  }
+  if (first.value) request.first = first.value;
+  else if (last.value) request.last = last.value;
+  else if (all) request.last = Number.MAX_SAFE_INTEGER;
+  else if (!request.since && !request.until && !follow) request.last = 20;
+  else if (follow && !request.since) request.last = 0;
+  const nodes = opts.get('node');
+  if (nodes) request.nodes = nodes;
+  return ok({ request, output, kubeconfig: one('kubeconfig'), context: one('kube-context'), policyNames: opts.has('print-policy-names'), nodeNames: opts.has('print-node-name'), printRawFilters: opts.has('print-raw-filters') });
+}
 
 function endpointText(e: Endpoint, ip: string, port: number | undefined): string {
   const who = e.pod_name ? `${e.namespace}/${e.pod_name}` : ip;
   return port === undefined ? who : `${who}:${port}`;
 }
 
-export function compactLine(r: FlowResponse): string {
+function policyText(refs: PolicyRef[] | undefined, what: string): string {
+  return refs?.length ? ` ${what}: ${refs.map((r) => `${r.namespace}/${r.name}`).join(', ')}` : '';
+}
+
+/** The policies that decided this flow, as `--print-policy-names` shows them. */
+export function policyNames(r: FlowResponse): string {
+  const f = r.flow;
+  const t = policyText(f.ingress_denied_by, 'ingress denied by') + policyText(f.egress_denied_by, 'egress denied by')
+    + policyText(f.ingress_allowed_by, 'ingress allowed by') + policyText(f.egress_allowed_by, 'egress allowed by');
+  return t ? ` [${t.trim()}]` : '';
+}
+
+export function compactLine(r: FlowResponse, opts: { policyNames?: boolean; nodeName?: boolean } = {}): string {
   const f = r.flow;
   const l4 = f.l4.TCP ?? f.l4.UDP;
   const t = new Date(f.time);
   const time = `${t.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })} ${String(t.getUTCDate()).padStart(2, '0')} ${f.time.slice(11, 23)}`;
   const svc = f.destination_service ? ` (svc ${f.destination_service.namespace}/${f.destination_service.name})` : '';
   const arrow = f.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint';
-  return `${time}: ${endpointText(f.source, f.IP.source, l4?.source_port)} -> ${endpointText(f.destination, f.IP.destination, l4?.destination_port)}${svc} ${arrow} ${f.verdict} (${f.Summary ?? f.Type})`;
+  const node = opts.nodeName ? ` [${r.node_name}]` : '';
+  const drop = f.verdict === 'DROPPED' && f.drop_reason_desc ? ` ${f.drop_reason_desc}` : '';
+  return `${time}${node}: ${endpointText(f.source, f.IP.source, l4?.source_port)} -> ${endpointText(f.destination, f.IP.destination, l4?.destination_port)}${svc} ${arrow} ${f.verdict}${drop} (${f.Summary ?? f.Type})${opts.policyNames ? policyNames(r) : ''}`;
+}
+
+/** `-o table` (Hubble's tab output): aligned columns, printed once all flows arrived. */
+export function tableText(rows: FlowResponse[]): string {
+  const lines = [['TIMESTAMP', 'SOURCE', 'DESTINATION', 'TYPE', 'VERDICT', 'SUMMARY']];
+  for (const r of rows) {
+    const f = r.flow;
+    const l4 = f.l4.TCP ?? f.l4.UDP;
+    lines.push([f.time, endpointText(f.source, f.IP.source, l4?.source_port), endpointText(f.destination, f.IP.destination, l4?.destination_port), f.Type, f.verdict, f.Summary ?? '']);
+  }
+  const widths = lines[0]?.map((_, i) => Math.max(...lines.map((l) => (l[i] ?? '').length))) ?? [];
+  return lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd()).join('\n') + '\n';
 }
 
 export async function observeCommand(argv: string[]): Promise<number> {
-  const a = parse(argv, {
-    kubeconfig: { type: 'string' },
-    'kube-context': { type: 'string' },
-    last: { type: 'string' },
-    follow: { type: 'boolean', short: 'f' },
-    namespace: { type: 'string', short: 'n' },
-    pod: { type: 'string' },
-    output: { type: 'string', short: 'o' },
-  });
-  if (!a.ok) return usageFailure('observe', a.error);
-  const v = a.value.values;
-  const output = (v.output as string | undefined) ?? 'compact';
-  if (output !== 'json' && output !== 'compact' && output !== 'jsonpb') return usageFailure('observe', `-o must be json or compact, got "${output}"`);
-  let last: number | undefined;
-  try {
-    last = intOption(v.last, 'last', 1);
-  } catch (e) {
-    if (e instanceof UsageError) return usageFailure('observe', e.message);
-    throw e;
+  const parsed = parseObserveArgs(argv);
+  if (!parsed.ok) return usageFailure('observe', parsed.error);
+  const a = parsed.value;
+  if (a.printRawFilters) {
+    process.stdout.write(JSON.stringify(a.request.filters ?? { allowlist: [], denylist: [] }, null, 2) + '\n');
+    return 0;
   }
-  const follow = Boolean(v.follow);
-  if (last === undefined && !follow) last = 20;
-  const acc = loadClusterAccess({ kubeconfig: v.kubeconfig as string | undefined, context: v['kube-context'] as string | undefined });
+  const acc = loadClusterAccess({ kubeconfig: a.kubeconfig, context: a.context });
   if (!acc.ok) return usageFailure('observe', acc.error);
   const model = new ClusterModel(acc.value);
   try {
@@ -53,12 +166,13 @@ export async function observeCommand(argv: string[]): Promise<number> {
     model.stop();
     return 1;
   }
-  const hub = new AgentHub(acc.value, model);
+  const table: FlowResponse[] = [];
   let lastError: string | undefined;
-  const sub = hub.subscribe(
-    { last, follow, namespace: v.namespace as string | undefined, pod: v.pod as string | undefined },
+  const sub = new AgentHub(acc.value, model).subscribe(
+    a.request,
     (flows) => {
-      const text = flows.map((r) => (output === 'compact' ? compactLine(r) : JSON.stringify(r))).join('\n');
+      if (a.output === 'table' || a.output === 'tab') return void table.push(...flows);
+      const text = flows.map((r) => (a.output === 'compact' ? compactLine(r, { policyNames: a.policyNames, nodeName: a.nodeNames }) : JSON.stringify(r))).join('\n');
       if (text) process.stdout.write(text + '\n');
     },
     (s) => {
@@ -70,6 +184,7 @@ export async function observeCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await sub.done;
+  if (table.length) process.stdout.write(tableText(table));
   model.stop();
-  return lastError && !follow ? 1 : 0;
+  return lastError && !a.request.follow ? 1 : 0;
 }

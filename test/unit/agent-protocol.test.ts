@@ -4,7 +4,8 @@ import { parseClientMessage, parseServerMessage } from '../../src/agents/protoco
 import { ChannelDecoder, encodeDataFrame } from '../../src/agents/portforward';
 
 test('client frames are validated with clear errors', () => {
-  assert.deepEqual(parseClientMessage('{"type":"subscribe","last":5,"follow":true,"pod":"a/b"}'), { ok: true, value: { type: 'subscribe', last: 5, follow: true, namespace: undefined, pod: 'a/b' } });
+  assert.deepEqual(parseClientMessage('{"type":"subscribe","last":5,"follow":true,"filters":{"allowlist":[{"source_pod":["a/b"]}]}}'), { ok: true, value: { type: 'subscribe', last: 5, follow: true, filters: { allowlist: [{ source_pod: ['a/b'] }], denylist: [] } } });
+  assert.deepEqual(parseClientMessage('{"type":"subscribe","since":"2026-01-01T01:00:00+01:00"}'), { ok: true, value: { type: 'subscribe', since: '2026-01-01T00:00:00.000000000Z' } });
   const bad: [string, RegExp][] = [
     ['not json', /not JSON/],
     ['[]', /JSON object/],
@@ -12,7 +13,10 @@ test('client frames are validated with clear errors', () => {
     ['{"type":"subscribe","last":-1}', /last must be a non-negative integer/],
     ['{"type":"subscribe","last":1.5}', /last must be/],
     ['{"type":"subscribe","follow":"yes"}', /follow must be a boolean/],
-    [`{"type":"subscribe","namespace":"${'x'.repeat(300)}"}`, /namespace must be a string/],
+    ['{"type":"subscribe","pod":"a/b"}', /unknown field "pod"/],
+    ['{"type":"subscribe","first":1,"last":1}', /both first and last/],
+    ['{"type":"subscribe","since":"yesterday"}', /since must be an RFC 3339 time/],
+    ['{"type":"subscribe","filters":{"allowlist":[{"source_pod":"x"}]}}', /filters\.allowlist\[0\]\.source_pod must be an array/],
     ['x'.repeat(70_000), /too large/],
   ];
   for (const [text, err] of bad) {
@@ -23,7 +27,7 @@ test('client frames are validated with clear errors', () => {
 });
 
 test('server frames are validated', () => {
-  assert.equal(parseServerMessage('{"type":"hello","version":1,"node":"n","agent":"flowlens"}').ok, true);
+  assert.equal(parseServerMessage('{"type":"hello","version":2,"node":"n","agent":"flowlens"}').ok, true);
   assert.equal(parseServerMessage('{"type":"flows","flows":[1]}').ok, false);
   assert.equal(parseServerMessage('{"type":"lost_events","source":"x"}').ok, false);
 });

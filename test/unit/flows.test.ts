@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowRing } from '../../src/flows/store';
 import { enrichFlow, workloadsOf } from '../../src/flows/enrich';
-import { matchesSimple } from '../../src/flows/match';
+import { parseFilterText } from '../../src/flows/filter-args';
+import { compileFilterSet } from '../../src/flows/filter-compile';
 import { isoFromNs } from '../../src/flows/time';
 import { labelStrings, type Flow } from '../../src/flows/flow';
 import { pod, service } from '../helpers/builders';
@@ -49,11 +50,18 @@ test('workloads fall back to the direct owner', () => {
 
 test('namespace and pod filters match either end', () => {
   const f = flow('1', '2', { source: { namespace: 'shop', pod_name: 'frontend-1' }, destination: { namespace: 'data', pod_name: 'redis-0' } });
-  assert.ok(matchesSimple(f, { namespace: 'data' }));
-  assert.ok(!matchesSimple(f, { namespace: 'payments' }));
-  assert.ok(matchesSimple(f, { pod: 'shop/frontend' }));
-  assert.ok(matchesSimple(f, { pod: 'data/redis-0' }));
-  assert.ok(!matchesSimple(f, { pod: 'shop/redis-0' }));
+  const matches = (text: string) => {
+    const set = parseFilterText(text);
+    assert.ok(set.ok, text);
+    const p = compileFilterSet(set.value);
+    assert.ok(p.ok, text);
+    return p.value(f);
+  };
+  assert.ok(matches('--namespace data'));
+  assert.ok(!matches('--namespace payments'));
+  assert.ok(matches('--pod shop/frontend'));
+  assert.ok(matches('--pod data/redis-0'));
+  assert.ok(!matches('--pod shop/redis-0'));
 });
 
 test('times print as RFC 3339 with nanoseconds', () => {
