@@ -1,6 +1,7 @@
 // Runs every *.test.ts under the given folders with node's test runner (TypeScript through tsx).
 // Tiers are folders; each tier's files decide for themselves (loudly) when they cannot run.
-import { readdirSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,11 +22,24 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? (dirs.some((d) => d.includes('unit')) ? '2' : '1');
-const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+// spec for people, TAP into a file for the counts (summed over tiers by scripts/test.sh).
+const tapDir = mkdtempSync(join(tmpdir(), 'flowlens-tap-'));
+const tap = join(tapDir, 'out.tap');
+const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files];
 // The sandbox is one per host (bridge, address ranges, name prefixes): tiers that bring it up
 // take a host-wide lock, so two runs wait for each other instead of tearing each other down.
 const exclusive = files.some((f) => /test\/(kernel|e2e)\//.test(f)) && process.getuid?.() === 0;
 const r = exclusive
   ? spawnSync('flock', ['/run/flowlens-tests.lock', process.execPath, ...args], { stdio: 'inherit' })
   : spawnSync(process.execPath, args, { stdio: 'inherit' });
+let counts = { pass: 0, fail: 1, skipped: 0 };
+try {
+  const text = readFileSync(tap, 'utf8');
+  const count = (name) => Number(text.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? 0);
+  counts = { pass: count('pass'), fail: count('fail'), skipped: count('skipped') };
+} catch {
+  // No TAP output: the runner itself failed; counted as one failure.
+}
+rmSync(tapDir, { recursive: true, force: true });
+if (process.env.FLOWLENS_TEST_SUMMARY) appendFileSync(process.env.FLOWLENS_TEST_SUMMARY, `${counts.pass} ${counts.fail} ${counts.skipped}\n`);
 process.exit(r.status ?? 1);

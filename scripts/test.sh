@@ -4,6 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+export FLOWLENS_TEST_SUMMARY
+FLOWLENS_TEST_SUMMARY=$(mktemp)
+summary() {
+  # The one closing line over every tier; a tier that died before reporting counts as a failure.
+  awk '{p+=$1; f+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$FLOWLENS_TEST_SUMMARY"
+  rm -f "$FLOWLENS_TEST_SUMMARY"
+}
+trap summary EXIT
 bash scripts/setup.sh
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint --max-warnings 0 .
