@@ -8,10 +8,11 @@ export FLOWLENS_TEST_SUMMARY
 FLOWLENS_TEST_SUMMARY=$(mktemp)
 summary() {
   # The one closing line over every tier; a tier that died before reporting counts as a failure.
-  awk '{p+=$1; f+=$2; s+=$3} END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$FLOWLENS_TEST_SUMMARY"
+  # A failed static check or setup step counts as one failure too.
+  awk -v rc="$1" '{p+=$1; f+=$2; s+=$3} END {if (rc != 0 && f == 0) f = 1; printf "%d passed, %d failed, %d skipped\n", p, f, s}' "$FLOWLENS_TEST_SUMMARY"
   rm -f "$FLOWLENS_TEST_SUMMARY"
 }
-trap summary EXIT
+trap 'summary $?' EXIT
 bash scripts/setup.sh
 echo "== typecheck"; npx tsc --noEmit -p .
 echo "== lint"; npx eslint --max-warnings 0 .
