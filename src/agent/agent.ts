@@ -5,7 +5,9 @@ import { Informer } from '../cluster/informer';
 import { enrichFlow, type IdentityIndex } from '../flows/enrich';
 import { FlowRing } from '../flows/store';
 import type { KubeObject } from '../sandbox/apiserver/types';
+import { readFileSync } from 'node:fs';
 import { ConntrackTable } from './conntrack';
+import { AgentMetrics } from './metrics';
 import { LoaderProcess } from './loader';
 import type { DecodedRecord } from './records';
 import { AgentServer } from './server';
@@ -19,6 +21,27 @@ export interface AgentOptions {
   storeSize: number;
   loaderPath?: string;
   log?: (msg: string) => void;
+  /** WebSocket token; default: the file named by $FLOWLENS_AGENT_TOKEN_FILE, else $FLOWLENS_AGENT_TOKEN, else none. */
+  token?: string;
+  /** Process metrics (CPU, memory, GC) in /metrics; default true. */
+  processMetrics?: boolean;
+}
+
+/** The agent's token from its environment (the DaemonSet mounts the optional Secret as a file). */
+export function tokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.FLOWLENS_AGENT_TOKEN_FILE) {
+    try {
+      return readFileSync(env.FLOWLENS_AGENT_TOKEN_FILE, 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return env.FLOWLENS_AGENT_TOKEN || undefined;
+}
+
+/** Delay before restarting a crashed loader: immediate at first, capped at 1 s, so a restart takes well under 2 s. */
+export function restartDelayMs(consecutive: number): number {
+  return Math.min(1000, 100 * Math.max(0, consecutive - 1));
 }
 
 class LocalPods implements IdentityIndex {
@@ -46,6 +69,11 @@ export class Agent {
   private stopping = false;
   private loaderReady = false;
   private restarts = 0;
+  private consecutiveCrashes = 0;
+  private exitedAt: number | undefined;
+  private startedAt = Date.now();
+  private lostBySource = new Map<string, number>();
+  readonly metrics: AgentMetrics;
   private chain: Promise<void> = Promise.resolve();
   lost = 0;
 
@@ -58,7 +86,21 @@ export class Agent {
     });
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
-    this.server = new AgentServer({ host: opts.host, port: opts.port, node: opts.node, store: this.store, ready: () => this.loaderReady });
+    this.metrics = new AgentMetrics(opts.node, { processMetrics: opts.processMetrics });
+    this.server = new AgentServer({
+      host: opts.host, port: opts.port, node: opts.node, store: this.store, ready: () => this.loaderReady, token: opts.token ?? tokenFromEnv(),
+      metrics: () => {
+        this.metrics.clients.set(this.server.clientCount);
+        this.metrics.stored.set(this.store.size);
+        this.metrics.ready.set(this.loaderReady ? 1 : 0);
+        return this.metrics.text();
+      },
+      onClientLost: (n) => this.countLost('agent_client_queue', n),
+      status: () => ({
+        node: opts.node, ready: this.loaderReady, loader_restarts: this.restarts, flows_stored: this.store.size, store_capacity: this.store.capacity,
+        lost: Object.fromEntries(this.lostBySource), uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      }),
+    });
   }
 
   private log(msg: string): void {
@@ -83,12 +125,17 @@ export class Agent {
       // Keep order across records: each batch is handled after the previous one.
       this.chain = this.chain.then(() => this.onRecords(records)).catch((e: unknown) => this.log(`record handling failed: ${String(e)}`));
     });
+    const started = Date.now();
     loader.on('exit', (code: number | null, signal: string | null, stderr: string) => {
       this.loaderReady = false;
       if (this.stopping) return;
       this.restarts++;
+      this.metrics.loaderRestarts.inc();
+      this.exitedAt ??= Date.now();
+      this.consecutiveCrashes = Date.now() - started > 30_000 ? 1 : this.consecutiveCrashes + 1;
+      this.server.broadcastStatus();
       this.log(`loader exited (code ${code}, signal ${signal}): ${stderr.trim().split('\n').slice(-3).join(' | ')}; restarting`);
-      setTimeout(() => this.startLoader(), Math.min(2000, 200 * this.restarts));
+      setTimeout(() => { if (!this.stopping) this.startLoader(); }, restartDelayMs(this.consecutiveCrashes));
     });
     loader.start();
   }
@@ -97,6 +144,7 @@ export class Agent {
     for (const r of records) {
       if (r.type === 'hello') {
         this.loaderReady = true;
+        this.onAttached();
         continue;
       }
       if (r.type === 'lost') {
@@ -107,6 +155,7 @@ export class Agent {
       if (!flow) continue;
       enrichFlow(flow, this.pods);
       this.store.push(flow);
+      this.metrics.observe(flow);
       this.server.publish(flow);
     }
   }
@@ -120,7 +169,28 @@ export class Agent {
     this.lostTotals.set(source, total);
     if (delta === 0n) return;
     this.lost += Number(delta);
+    this.countLost(source, Number(delta));
     this.server.reportLost(source, Number(delta));
+  }
+
+  private countLost(source: string, n: number): void {
+    this.lostBySource.set(source, (this.lostBySource.get(source) ?? 0) + n);
+    this.metrics.lostEvents(source, n);
+  }
+
+  /**
+   * The loader (re)attached. After a crash, the time without programs attached is a gap nobody
+   * observed: it is reported as one `loader_restart` lost event with its length in `gap_ms`.
+   */
+  private onAttached(): void {
+    this.server.broadcastStatus();
+    if (this.exitedAt === undefined) return;
+    const gapMs = Date.now() - this.exitedAt;
+    this.exitedAt = undefined;
+    this.lost += 1;
+    this.countLost('loader_restart', 1);
+    this.server.reportLost('loader_restart', 1, gapMs);
+    this.log(`loader attached again after a ${gapMs} ms gap`);
   }
 
   async stop(): Promise<void> {
