@@ -95,8 +95,8 @@ export class AgentServer {
   }
 
   /** Tells every subscriber that `count` events were lost at `source`. */
-  reportLost(source: string, count: number): void {
-    for (const c of this.clients) if (c.sub) this.send(c, { type: 'lost_events', source, count });
+  reportLost(source: string, count: number, gapMs?: number): void {
+    for (const c of this.clients) if (c.sub) this.send(c, { type: 'lost_events', source, count, ...(gapMs === undefined ? {} : { gap_ms: gapMs }) });
   }
 
   /** Sends the node status to every subscriber (readiness changed, loader restarted). */

@@ -49,7 +49,14 @@ export type ClientMessage = SubscribeRequest | PingMessage | StatusRequest;
 
 export interface HelloMessage { type: 'hello'; version: number; node: string; agent: string }
 export interface FlowsMessage { type: 'flows'; flows: Flow[] }
-export interface LostEventsMessage { type: 'lost_events'; source: string; count: number }
+export interface LostEventsMessage {
+  type: 'lost_events';
+  /** ringbuf_reserve (kernel ring buffer full), agent_client_queue (this client too slow), loader_restart (programs detached while the loader restarted). */
+  source: string;
+  count: number;
+  /** loader_restart: how long nothing was observed. */
+  gap_ms?: number;
+}
 /** Sent when a non-follow subscription has delivered everything. */
 export interface EndMessage { type: 'end' }
 /** Sent to a follow subscription once its stored flows are delivered; live flows follow. */

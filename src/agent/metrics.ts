@@ -1,0 +1,61 @@
+// Prometheus metrics of one agent (prom-client, one Registry per agent so several agents can live
+// in one process in tests). Names follow Hubble's metrics where one exists (hubble_flows_processed_total
+// → flowlens_flows_processed_total, hubble_drop_total → flowlens_drop_total, ...).
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Flow, TcpFlags } from '../flows/flow';
+
+const TCP_FLAGS: (keyof TcpFlags)[] = ['SYN', 'FIN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
+
+function protocolOf(f: Flow): string {
+  const l4 = f.l4;
+  return l4.TCP ? 'TCP' : l4.UDP ? 'UDP' : l4.ICMPv4 ? 'ICMPv4' : l4.ICMPv6 ? 'ICMPv6' : 'unknown';
+}
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private flows: Counter<'type' | 'subtype' | 'verdict'>;
+  private drops: Counter<'reason' | 'protocol'>;
+  private dns: Counter<'rcode' | 'qtypes'>;
+  private http: Counter<'method' | 'status'>;
+  private tcpFlags: Counter<'flag' | 'family'>;
+  private lost: Counter<'source'>;
+  readonly loaderRestarts: Counter;
+  readonly clients: Gauge;
+  readonly stored: Gauge;
+  readonly ready: Gauge;
+
+  constructor(node: string, opts: { processMetrics?: boolean } = {}) {
+    const r = [this.registry];
+    this.registry.setDefaultLabels({ node });
+    this.flows = new Counter({ name: 'flowlens_flows_processed_total', help: 'Flows processed, by type, subtype and verdict', labelNames: ['type', 'subtype', 'verdict'], registers: r });
+    this.drops = new Counter({ name: 'flowlens_drop_total', help: 'Dropped flows, by drop reason and protocol', labelNames: ['reason', 'protocol'], registers: r });
+    this.dns = new Counter({ name: 'flowlens_dns_queries_total', help: 'DNS queries and responses, by response code', labelNames: ['rcode', 'qtypes'], registers: r });
+    this.http = new Counter({ name: 'flowlens_http_requests_total', help: 'HTTP requests, by method and response status', labelNames: ['method', 'status'], registers: r });
+    this.tcpFlags = new Counter({ name: 'flowlens_tcp_flags_total', help: 'TCP flags seen on flows', labelNames: ['flag', 'family'], registers: r });
+    this.lost = new Counter({ name: 'flowlens_lost_events_total', help: 'Events lost, by where they were lost', labelNames: ['source'], registers: r });
+    this.loaderRestarts = new Counter({ name: 'flowlens_loader_restarts_total', help: 'eBPF loader restarts', registers: r });
+    this.clients = new Gauge({ name: 'flowlens_clients', help: 'Connected WebSocket clients', registers: r });
+    this.stored = new Gauge({ name: 'flowlens_store_flows', help: 'Flows in the store', registers: r });
+    this.ready = new Gauge({ name: 'flowlens_ready', help: '1 when the eBPF loader is attached', registers: r });
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'flowlens_' });
+  }
+
+  /** Counts one flow in every metric it concerns. */
+  observe(f: Flow): void {
+    this.flows.inc({ type: f.Type, subtype: f.extensions?.tcp_event ?? '', verdict: f.verdict });
+    if (f.verdict === 'DROPPED') this.drops.inc({ reason: f.drop_reason_desc ?? 'UNKNOWN', protocol: protocolOf(f) });
+    const l7 = f.l7 as { dns?: { rcode?: number; qtypes?: string[] }; http?: { method?: string; code?: number } } | undefined;
+    if (l7?.dns) this.dns.inc({ rcode: String(l7.dns.rcode ?? ''), qtypes: (l7.dns.qtypes ?? []).join(',') });
+    if (l7?.http) this.http.inc({ method: l7.http.method ?? '', status: l7.http.code ? String(l7.http.code) : '' });
+    const flags = f.l4.TCP?.flags;
+    if (flags) for (const k of TCP_FLAGS) if (flags[k]) this.tcpFlags.inc({ flag: k, family: f.IP.ipVersion });
+  }
+
+  lostEvents(source: string, count: number): void {
+    if (count > 0) this.lost.inc({ source }, count);
+  }
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
