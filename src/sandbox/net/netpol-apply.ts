@@ -1,0 +1,99 @@
+// Applies NetworkPolicy enforcement: store objects -> policy engine model -> compiled allow lists
+// -> iptables-restore (atomic, --noflush: only our chains are declared), coalescing bursts of
+// changes into one apply, then makes sure FORWARD and INPUT jump into our chains first.
+import { compileCluster } from '../../policy/compile';
+import { InputError, parseNamespace, parsePod, parsePolicy } from '../../policy/parse';
+import type { Cluster, Namespace, Pod, Policy } from '../../policy/types';
+import type { ObjectStore } from '../apiserver/types';
+import { run, runOk } from './exec';
+import { parseChains } from './iptables';
+import { buildNetpolRestore, NETPOL_JUMPS } from './netpol';
+import type { EnforcedPod } from './netpol';
+
+export interface NetpolSnapshot { cluster: Cluster; veths: Map<string, string>; errors: string[] }
+
+function tryParse<T>(errors: string[], f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError) { errors.push(e.message); return undefined; }
+    throw e;
+  }
+}
+
+/** The cluster as the engine sees it, and the veth of every pod running on this node. */
+export function snapshotFromStore(store: Pick<ObjectStore, 'list'>, vethOf: (ns: string, name: string) => string | undefined): NetpolSnapshot {
+  const errors: string[] = [];
+  const namespaces = store.list('namespaces').map((o) => tryParse(errors, () => parseNamespace({ where: `namespace ${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Namespace => x !== undefined);
+  const pods = store.list('pods').map((o) => tryParse(errors, () => parsePod({ where: `pod ${o.metadata.namespace}/${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Pod => x !== undefined);
+  const policies = store.list('networkpolicies').map((o) => tryParse(errors, () => parsePolicy({ where: `networkpolicy ${o.metadata.namespace}/${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Policy => x !== undefined);
+  const veths = new Map<string, string>();
+  for (const p of pods) {
+    const v = vethOf(p.namespace, p.name);
+    if (v) veths.set(`${p.namespace}/${p.name}`, v);
+  }
+  return { cluster: { namespaces, pods, policies }, veths, errors };
+}
+
+export function enforcedPods(s: NetpolSnapshot): EnforcedPod[] {
+  return compileCluster(s.cluster, (p) => s.veths.has(`${p.namespace}/${p.name}`))
+    .filter((e) => e.ingress || e.egress)
+    .map((e) => ({ ...e, veth: s.veths.get(`${e.pod.namespace}/${e.pod.name}`) as string }));
+}
+
+export class NetpolEnforcer {
+  private pending: NetpolSnapshot | undefined;
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private lastText = '';
+  applyCount = 0;
+  lastError: string | undefined;
+
+  constructor(private readonly log: (msg: string) => void, private readonly delayMs = 20) {}
+
+  update(snapshot: NetpolSnapshot): void {
+    this.pending = snapshot;
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.kick(); }, this.delayMs);
+  }
+
+  async flush(): Promise<void> {
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    await this.kick();
+    while (this.running) await this.running;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = undefined;
+  }
+
+  private async kick(): Promise<void> {
+    if (this.running) return this.running.then(() => this.kick());
+    const s = this.pending;
+    if (!s) return;
+    this.pending = undefined;
+    this.running = this.apply(s).finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async apply(s: NetpolSnapshot): Promise<void> {
+    try {
+      for (const e of s.errors) this.log(`networkpolicy enforcement: skipped invalid object: ${e}`);
+      const pods = enforcedPods(s);
+      if (pods.length === 0 && this.applyCount === 0 && this.lastText === '') return; // nothing ever enforced
+      const existing = parseChains(await runOk('iptables-save', ['-t', 'filter'])).filter;
+      const text = buildNetpolRestore({ pods, existing });
+      await runOk('iptables-restore', ['-w', '--noflush'], text);
+      for (const j of NETPOL_JUMPS) {
+        if ((await run('iptables', ['-w', '-C', j.chain, '-j', j.target])).code !== 0) await runOk('iptables', ['-w', '-I', j.chain, '1', '-j', j.target]);
+      }
+      this.lastText = text;
+      this.applyCount++;
+      this.lastError = undefined;
+    } catch (e) {
+      this.lastError = (e as Error).message;
+      this.log(`networkpolicy enforcement apply failed: ${this.lastError}`);
+    }
+  }
+}
