@@ -8,6 +8,7 @@ import { corednsPod, kubeDnsService, kubernetesService, nodeObject } from './boo
 import type { ClusterRecords } from './dns/server';
 import { buildEndpointSlice, SERVICE_NAME_LABEL, servicePortRules } from './endpoints';
 import { Ipam } from './net/ipam';
+import { NetpolEnforcer, snapshotFromStore } from './net/netpol-apply';
 import type { Proxier } from './net/proxier';
 import { PodRunner, podKey, podStatus } from './podrunner';
 import type { RunnerDeps, RunningPod } from './podrunner';
@@ -21,11 +22,13 @@ export interface ControllerOptions extends Omit<RunnerDeps, 'ipam' | 'changed'> 
   concurrency?: number;
 }
 
-type Kind = 'pods' | 'services' | 'deployments' | 'replicasets' | 'daemonsets' | 'proxy' | 'gc';
-const WATCHED = new Set<Resource>(['pods', 'services', 'deployments', 'replicasets', 'daemonsets', 'endpointslices', 'nodes']);
+type Kind = 'pods' | 'services' | 'deployments' | 'replicasets' | 'daemonsets' | 'proxy' | 'gc' | 'netpol';
+const WATCHED = new Set<Resource>(['pods', 'services', 'deployments', 'replicasets', 'daemonsets', 'endpointslices', 'nodes', 'networkpolicies', 'namespaces']);
 
 export class SandboxController {
   readonly runner: PodRunner;
+  /** NetworkPolicy enforcement (iptables on the pod veths), re-applied on every policy/pod/namespace change. */
+  readonly netpol: NetpolEnforcer;
   private readonly store: ObjectStore;
   private readonly queue = new Set<string>();
   private readonly inFlight = new Set<string>();
@@ -39,6 +42,7 @@ export class SandboxController {
     this.store = opts.store;
     const ipam = new Ipam(opts.node.podCidr, 2);
     this.runner = new PodRunner({ ...opts, ipam, changed: (key) => this.enqueue('pods', key) });
+    this.netpol = new NetpolEnforcer(opts.log);
   }
 
   /** Creates the Node and the cluster add-ons, then follows the store. */
@@ -53,12 +57,14 @@ export class SandboxController {
       for (const o of this.store.list(r)) this.enqueue(r, `${o.metadata.namespace}/${o.metadata.name}`);
     }
     this.enqueue('proxy', '');
+    this.enqueue('netpol', '');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.unsubscribe?.();
     this.queue.clear();
+    this.netpol.stop();
     while (this.active > 0) await new Promise((r) => setTimeout(r, 20));
     await this.runner.removeAll();
   }
@@ -100,6 +106,8 @@ export class SandboxController {
     if (this.stopped || !WATCHED.has(e.resource)) return;
     const m = e.object.metadata;
     const key = `${m.namespace}/${m.name}`;
+    if (e.resource === 'networkpolicies' || e.resource === 'namespaces' || e.resource === 'pods') this.enqueue('netpol', '');
+    if (e.resource === 'networkpolicies' || e.resource === 'namespaces') return;
     if (e.resource === 'endpointslices' || e.resource === 'nodes') {
       this.enqueue('proxy', '');
       if (e.resource === 'nodes') for (const ds of this.store.list('daemonsets')) this.enqueue('daemonsets', `${ds.metadata.namespace}/${ds.metadata.name}`);
@@ -164,6 +172,7 @@ export class SandboxController {
     else if (kind === 'replicasets') this.reconcileReplicaSet(ns, name);
     else if (kind === 'daemonsets') this.reconcileDaemonSet(ns, name);
     else if (kind === 'gc') this.collectGarbage(ns, name);
+    else if (kind === 'netpol') this.netpol.update(snapshotFromStore(this.store, (pns, pname) => this.runner.get(`${pns}/${pname}`)?.veth));
     else this.opts.proxier.update(servicePortRules(this.store.list('services'), this.store.list('endpointslices')));
   }
 
