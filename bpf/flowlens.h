@@ -9,7 +9,8 @@
  *
  * Byte order: unless a field says otherwise, integers are in HOST byte order
  * (the loader and the agent always run on the same machine; the decoder reads
- * little-endian, i.e. x86_64 and arm64). Addresses are raw network-order bytes.
+ * little-endian, i.e. x86_64 and arm64). Addresses are raw network-order bytes
+ * (IPv4 in bytes 0..3, rest zero). Ports are host order.
  *
  * Rules: fixed-width fields only, largest first, explicit padding (always
  * zero), sizes pinned by _Static_assert. Changing a layout means bumping
@@ -22,24 +23,88 @@
 #include <linux/types.h>
 #endif
 
-#define FL_REC_VERSION 1
+#define FL_REC_VERSION 2
 
 /* Record types (fl_hdr.type). */
 #define FL_REC_HELLO 1
 #define FL_REC_TCP_STATE 2
 #define FL_REC_LOST 3
+#define FL_REC_FLOW 4        /* loader: aggregated tc flow (start/update/end/timeout) */
+#define FL_REC_DNS 5         /* tc: one DNS message (UDP 53), payload copied */
+#define FL_REC_HTTP 6        /* tc: first bytes of an HTTP/1.x request or response */
+#define FL_REC_DROP 7        /* tracepoint skb:kfree_skb */
+#define FL_REC_DROP_REASON 8 /* loader: one name of enum skb_drop_reason (from BTF), at start */
+#define FL_REC_TCP_EVENT 9   /* tracepoints tcp:tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset */
+#define FL_REC_CMD_RESULT 10 /* loader: answer to one stdin command */
+#define FL_REC_SOCK_ADDR 11  /* cgroup/connect4 + sendmsg4: destination before any socket-level rewrite */
 
 /* Largest record the loader will ever forward; the decoder rejects more. */
 #define FL_REC_MAX_BYTES 4096
 
 #define FL_COMM_LEN 16
 #define FL_ADDR_LEN 16
+#define FL_DNS_MAX 512   /* bytes of a DNS message copied (classic UDP DNS limit) */
+#define FL_HTTP_MAX 192  /* first bytes of an HTTP message copied (request line up to ~180) */
+#define FL_REASON_NAME_LEN 56
+#define FL_RELEASE_LEN 64
 
-/* fl_hello.attached bits: one per BPF program the loader attached. */
+/* fl_hello.attached bits: one per BPF program the loader attached (or loaded, for tc). */
 #define FL_PROG_TCP_STATE (1u << 0)
+#define FL_PROG_TC_INGRESS (1u << 1)
+#define FL_PROG_TC_EGRESS (1u << 2)
+#define FL_PROG_KFREE_SKB (1u << 3)
+#define FL_PROG_TCP_RETRANSMIT (1u << 4)
+#define FL_PROG_TCP_SEND_RESET (1u << 5)
+#define FL_PROG_TCP_RECV_RESET (1u << 6)
+#define FL_PROG_CONNECT4 (1u << 7)
+#define FL_PROG_SENDMSG4 (1u << 8)
 
-/* fl_lost.source values. */
-#define FL_LOST_RINGBUF_RESERVE 1
+/* fl_hello.features bits: what the running kernel offers (probed at start). */
+#define FL_FEAT_BTF (1ull << 0)              /* /sys/kernel/btf/vmlinux loads */
+#define FL_FEAT_RINGBUF (1ull << 1)          /* BPF_MAP_TYPE_RINGBUF (5.8) */
+#define FL_FEAT_LRU_PERCPU_HASH (1ull << 2)  /* BPF_MAP_TYPE_LRU_PERCPU_HASH */
+#define FL_FEAT_SCHED_CLS (1ull << 3)        /* tc programs */
+#define FL_FEAT_TRACEPOINT (1ull << 4)
+#define FL_FEAT_CGROUP_SOCK_ADDR (1ull << 5) /* cgroup/connect4, sendmsg4 */
+#define FL_FEAT_DROP_REASON_ENUM (1ull << 6) /* enum skb_drop_reason in BTF (5.17+) */
+#define FL_FEAT_KFREE_SKB_REASON (1ull << 7) /* skb:kfree_skb has a reason field */
+#define FL_FEAT_TCP_RETRANSMIT_TP (1ull << 8)
+#define FL_FEAT_TCP_RESET_TPS (1ull << 9)    /* tcp_send_reset + tcp_receive_reset */
+#define FL_FEAT_SOCK_STATE_TP (1ull << 10)   /* sock:inet_sock_set_state (4.16) */
+#define FL_FEAT_MAP_BATCH (1ull << 11)       /* BPF_MAP_LOOKUP_BATCH on hash maps (5.6) */
+#define FL_FEAT_CGROUP2 (1ull << 12)         /* cgroup v2 mounted on /sys/fs/cgroup */
+
+/* fl_lost.source values: one per place where a record can be lost. */
+#define FL_LOST_RB_TCP_STATE 1  /* ring buffer reserve failed in tcp_state */
+#define FL_LOST_RB_DNS 2        /* ... in the tc DNS capture */
+#define FL_LOST_RB_HTTP 3       /* ... in the tc HTTP capture */
+#define FL_LOST_RB_DROP 4       /* ... in kfree_skb */
+#define FL_LOST_RB_TCP_EVENT 5  /* ... in the TCP health tracepoints */
+#define FL_LOST_RB_SOCK_ADDR 6  /* ... in cgroup connect4/sendmsg4 */
+#define FL_LOST_FLOW_CREATE 7   /* a new flow could not be inserted in the flow map */
+#define FL_LOST_FLOW_EVICTED 8  /* the LRU flow map evicted a flow before the loader emitted its end */
+#define FL_LOST_MAX 9           /* size of the per-CPU `lost` array */
+
+/* fl_flow.event */
+#define FL_FLOW_START 1   /* first time the loader saw the flow */
+#define FL_FLOW_UPDATE 2  /* periodic flush: counters changed */
+#define FL_FLOW_END 3     /* TCP FIN both ways or RST, then quiet for the end grace time */
+#define FL_FLOW_TIMEOUT 4 /* idle for the idle timeout */
+
+/* Hooks (fl_flow.origin, fl_pkt.hook): seen on the host-side veth, i.e. relative to the pod. */
+#define FL_HOOK_FROM_POD 1 /* tc ingress on the host-side interface: the pod sent it */
+#define FL_HOOK_TO_POD 2   /* tc egress on the host-side interface: the pod receives it */
+
+/* fl_tcp_event.kind */
+#define FL_TCP_RETRANSMIT 1
+#define FL_TCP_SEND_RESET 2
+#define FL_TCP_RECV_RESET 3
+
+/* fl_cmd_result.cmd */
+#define FL_CMD_ATTACH 1
+#define FL_CMD_DETACH 2
+#define FL_CMD_FLUSH 3
+#define FL_CMD_RUN 4 /* --prog-run mode: one BPF_PROG_RUN of a tc program */
 
 struct fl_hdr {
 	__u16 type;    /* FL_REC_*, host order */
@@ -53,10 +118,14 @@ struct fl_hello {
 	__s64 mono_to_wall_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC in ns at start, host order;
 	                        * wall = ts_ns (bpf_ktime_get_ns) + mono_to_wall_ns */
 	__u64 ringbuf_bytes;   /* ring buffer size in bytes, host order */
+	__u64 features;        /* FL_FEAT_* bits, host order */
 	__u32 loader_version;  /* FL_LOADER_VERSION, host order */
 	__u32 attached;        /* FL_PROG_* bitmask of attached programs, host order */
 	__u32 attached_count;  /* number of attached programs, host order */
 	__u32 ncpus;           /* possible CPUs (size of per-CPU maps), host order */
+	__u32 flow_entries;    /* max entries of the flow map, host order */
+	__u32 flush_ms;        /* flow map scan interval, host order */
+	char kernel_release[FL_RELEASE_LEN]; /* uname -r, NUL padded */
 };
 
 /* From tracepoint sock/inet_sock_set_state, IPPROTO_TCP only. */
@@ -79,8 +148,8 @@ struct fl_tcp_state {
 	__u8 pad[2];               /* zero */
 };
 
-/* Emitted by the loader: once after HELLO (baseline), then at most once a
- * second whenever the total changed. Totals are cumulative since start. */
+/* Emitted by the loader: once per source after HELLO (baseline 0), then at most
+ * once a second per source whose total changed. Totals are cumulative since start. */
 struct fl_lost {
 	struct fl_hdr hdr;
 	__u64 total;  /* records lost so far from this source, host order */
@@ -88,9 +157,164 @@ struct fl_lost {
 	__u32 pad;    /* zero */
 };
 
+/* The flow map's key (kernel side; oriented initiator -> responder). */
+struct fl_flow_key {
+	__u8 saddr[FL_ADDR_LEN]; /* initiator, network order */
+	__u8 daddr[FL_ADDR_LEN]; /* responder, network order */
+	__u32 ifindex;           /* interface of the tc hook */
+	__u16 sport;             /* host order; ICMP echo: the identifier (both ports) */
+	__u16 dport;             /* host order */
+	__u8 family;             /* 4 or 6 */
+	__u8 proto;              /* IPPROTO_* */
+	__u8 pad[2];             /* zero */
+};
+
+/* The flow map's per-CPU value. Index 0 = initiator -> responder, 1 = reply. */
+struct fl_flow_val {
+	__u64 first_ns;   /* first packet on this CPU (bpf_ktime_get_ns) */
+	__u64 last_ns;    /* last packet on this CPU */
+	__u64 bytes[2];   /* IP bytes (header + payload) */
+	__u64 payload[2]; /* L4 payload bytes */
+	__u64 pkts[2];
+	__u8 flags[2];    /* TCP flags seen (FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 ECE 0x40 CWR 0x80) */
+	__u8 origin;      /* FL_HOOK_* the initiator's packets pass (0 on CPUs that did not create it) */
+	__u8 icmp_type;   /* first ICMP type/code seen from the initiator */
+	__u8 icmp_code;
+	__u8 pad[3];
+};
+
+/* Made by the loader from the flow map (sum over CPUs). */
+struct fl_flow {
+	struct fl_hdr hdr;
+	__u64 first_ns;             /* CLOCK_MONOTONIC ns, host order */
+	__u64 last_ns;
+	__u64 bytes[2];             /* [0] initiator -> responder, [1] reply; host order */
+	__u64 payload[2];
+	__u64 pkts[2];
+	__u8 saddr[FL_ADDR_LEN];    /* initiator, network order */
+	__u8 daddr[FL_ADDR_LEN];    /* responder, network order */
+	__u32 ifindex;              /* host order */
+	__u16 sport;                /* host order */
+	__u16 dport;                /* host order */
+	__u8 family;                /* 4 or 6 */
+	__u8 proto;                 /* IPPROTO_* */
+	__u8 event;                 /* FL_FLOW_* */
+	__u8 origin;                /* FL_HOOK_* of the initiator's packets */
+	__u8 flags[2];              /* TCP flags seen per direction */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 pad[4];
+};
+
+/* What the tc programs know of one packet; first part of DNS and HTTP records. */
+struct fl_pkt {
+	__u64 ts_ns;              /* bpf_ktime_get_ns(), host order */
+	__u8 saddr[FL_ADDR_LEN];  /* network order */
+	__u8 daddr[FL_ADDR_LEN];  /* network order */
+	__u32 ifindex;            /* host order */
+	__u16 sport;              /* host order */
+	__u16 dport;              /* host order */
+	__u16 payload_len;        /* L4 payload bytes in the packet (may exceed what was copied) */
+	__u16 captured;           /* bytes copied into data[] */
+	__u8 family;              /* 4 or 6 */
+	__u8 proto;               /* IPPROTO_UDP or IPPROTO_TCP */
+	__u8 hook;                /* FL_HOOK_* */
+	__u8 pad;                 /* zero */
+};
+
+struct fl_dns {
+	struct fl_hdr hdr;
+	struct fl_pkt pkt;
+	__u8 data[FL_DNS_MAX];    /* the DNS message, as on the wire */
+};
+
+struct fl_http {
+	struct fl_hdr hdr;
+	struct fl_pkt pkt;
+	__u8 data[FL_HTTP_MAX];   /* first bytes of the TCP payload ("GET /x HTTP/1.1..." or "HTTP/1.1 200 ...") */
+};
+
+/* From tracepoint skb:kfree_skb (IPv4/IPv6 packets with a drop reason other than "consumed"). */
+struct fl_drop {
+	struct fl_hdr hdr;
+	__u64 ts_ns;              /* host order */
+	__u64 location;           /* kernel address of the dropping function, host order */
+	__u8 saddr[FL_ADDR_LEN];  /* network order */
+	__u8 daddr[FL_ADDR_LEN];  /* network order */
+	__u32 reason;             /* enum skb_drop_reason value (0: kernel without reasons), host order */
+	__u32 ifindex;            /* skb->dev (0: none), host order */
+	__u32 netns;              /* netns inode of skb->dev, else of the socket, host order */
+	__u16 sport;              /* host order (0: not TCP/UDP or not readable) */
+	__u16 dport;
+	__u8 family;              /* 4 or 6 */
+	__u8 proto;               /* IPPROTO_* */
+	__u8 pad[6];
+};
+
+/* Written by the loader at start, after HELLO: the running kernel's reason names. */
+struct fl_drop_reason {
+	struct fl_hdr hdr;
+	__u32 value;                      /* enum value, host order */
+	__u32 pad;
+	char name[FL_REASON_NAME_LEN];    /* without the SKB_DROP_REASON_ prefix, NUL padded */
+};
+
+/* TCP health, tuple from the socket (or, for a reset sent without one, from the segment). */
+struct fl_tcp_event {
+	struct fl_hdr hdr;
+	__u64 ts_ns;              /* host order */
+	__u64 skaddr;             /* 0 when no socket */
+	__u8 saddr[FL_ADDR_LEN];  /* local, network order */
+	__u8 daddr[FL_ADDR_LEN];  /* remote, network order */
+	__u32 netns;              /* host order; 0 when unknown */
+	__u16 sport;              /* local, host order */
+	__u16 dport;              /* remote, host order */
+	__u8 family;              /* 4 or 6 */
+	__u8 kind;                /* FL_TCP_* */
+	__u8 state;               /* TCP_* state of the socket (0: none) */
+	__u8 pad;
+};
+
+/* Answer to a stdin command. */
+struct fl_cmd_result {
+	struct fl_hdr hdr;
+	__s32 err;      /* 0 or -errno; for FL_CMD_RUN: the program's return value */
+	__u32 cmd;      /* FL_CMD_* */
+	__u32 arg;      /* ifindex (attach/detach/run) */
+	__u32 seq;      /* the command's sequence number (1, 2, ... in stdin order) */
+};
+
+/* cgroup/connect4, sendmsg4: where a socket was pointed before any socket-level rewrite. */
+struct fl_sock_addr {
+	struct fl_hdr hdr;
+	__u64 ts_ns;             /* host order */
+	__u64 cookie;            /* bpf_get_socket_cookie(), host order */
+	__u64 skaddr;            /* connect4: the socket (emitted from tcp_state at CLOSE->SYN_SENT, same
+	                          * id as fl_tcp_state.skaddr); sendmsg4: 0 */
+	__u8 daddr[FL_ADDR_LEN]; /* the destination user space asked for, network order */
+	char comm[FL_COMM_LEN];
+	__u32 netns;             /* host order */
+	__u32 pid;               /* host order */
+	__u16 dport;             /* host order */
+	__u8 family;             /* 4 */
+	__u8 proto;              /* IPPROTO_TCP (connect4) or IPPROTO_UDP (sendmsg4) */
+	__u8 pad[4];
+};
+
 _Static_assert(sizeof(struct fl_hdr) == 8, "fl_hdr size");
-_Static_assert(sizeof(struct fl_hello) == 40, "fl_hello size");
+_Static_assert(sizeof(struct fl_hello) == 120, "fl_hello size");
 _Static_assert(sizeof(struct fl_tcp_state) == 96, "fl_tcp_state size");
 _Static_assert(sizeof(struct fl_lost) == 24, "fl_lost size");
+_Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
+_Static_assert(sizeof(struct fl_flow_val) == 72, "fl_flow_val size");
+_Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
+_Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
+_Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");
+_Static_assert(sizeof(struct fl_http) == 8 + 56 + FL_HTTP_MAX, "fl_http size");
+_Static_assert(sizeof(struct fl_drop) == 80, "fl_drop size");
+_Static_assert(sizeof(struct fl_drop_reason) == 72, "fl_drop_reason size");
+_Static_assert(sizeof(struct fl_tcp_event) == 72, "fl_tcp_event size");
+_Static_assert(sizeof(struct fl_cmd_result) == 24, "fl_cmd_result size");
+_Static_assert(sizeof(struct fl_sock_addr) == 80, "fl_sock_addr size");
 
 #endif /* FLOWLENS_H */

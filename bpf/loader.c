@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * flowlens-loader: loads and attaches the Flowlens BPF programs, then copies
- * every ring-buffer record unchanged to stdout (binary, framed by fl_hdr.len).
- * First record: HELLO; then a LOST baseline; then TCP_STATE records, and a LOST
- * record at most once a second whenever the reserve-failure total changed.
+ * flowlens-loader: loads and attaches the Flowlens BPF programs (bpf/flowlens.bpf.c), copies
+ * every ring-buffer record unchanged to stdout (binary, framed by fl_hdr.len), and turns the
+ * per-CPU flow map into fl_flow records (flowscan.c).
+ * Output order: HELLO; one LOST baseline per source; DROP_REASON names; then records as they
+ * come, a LOST record at most once a second per source whose total changed, and a CMD_RESULT
+ * per stdin command (commands.c: attach/detach IFINDEX, flush).
  *
- * Exits 0 on SIGTERM/SIGINT or when the reader of stdout goes away (EPIPE);
- * 1 on errors (human-readable message on stderr). Nothing is pinned: the
- * programs are detached and unloaded when this process exits.
+ * Exits 0 on SIGTERM/SIGINT or when the reader of stdout goes away (EPIPE); 1 on errors
+ * (human-readable message on stderr). Nothing is pinned; tracepoint and cgroup links go away
+ * with the process, tc filters are removed on exit (a SIGKILLed loader leaves them: the next
+ * one replaces them on attach, same handle and priority).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -22,32 +26,15 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/utsname.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
-#include "flowlens.h"
-#include "tcp_state.skel.h"
+#include "loader.h"
+#include "flowlens.skel.h"
 
-#define FL_LOADER_VERSION 1
 #define STDOUT_BUF_BYTES (1 << 20)
 #define POLL_TIMEOUT_MS 100
 #define LOST_INTERVAL_NS 1000000000ull
-
-struct options {
-	__u64 ringbuf_bytes;
-	__u32 netns;
-	unsigned int poll_delay_ms;
-	bool verbose;
-};
-
-struct state {
-	struct tcp_state_bpf *skel;
-	struct ring_buffer *rb;
-	int ncpus;
-	__u64 *percpu;
-	__u64 lost_total;
-	bool output_gone;
-	bool bad_record;
-};
 
 static volatile sig_atomic_t exiting;
 static bool verbose;
@@ -68,13 +55,21 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flowlens-loader [--ringbuf-bytes N] [--netns INODE] [--poll-delay-ms N] [--verbose]\n"
-		"  --ringbuf-bytes N  ring buffer size: a power of two, multiple of the page size\n"
-		"                     (default %u)\n"
-		"  --netns INODE      only sockets of this network namespace (default: all)\n"
-		"  --poll-delay-ms N  sleep N ms between polls (testing: provokes ring buffer loss)\n"
-		"  --verbose          libbpf debug output on stderr\n"
-		"Writes fixed-width records (bpf/flowlens.h) to stdout.\n",
+		"usage: flowlens-loader [options]\n"
+		"  --ringbuf-bytes N      ring buffer size: a power of two, multiple of the page size (default %u)\n"
+		"  --netns INODE          tcp_state: only sockets of this network namespace (default: all)\n"
+		"  --flow-entries N       flow map size (default 65536)\n"
+		"  --flush-ms N           flow map scan interval (default 250)\n"
+		"  --end-grace-ms N       quiet time after FIN both ways/RST before END (default 1000)\n"
+		"  --idle-timeout-ms N    quiet time before TIMEOUT (default 30000)\n"
+		"  --update-ms N          least time between UPDATE records of one flow (default 10000)\n"
+		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
+		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
+		"  --prog-run             load the tc programs only, attach nothing; stdin: run HOOK IFINDEX HEX\n"
+		"  --features             print the kernel features as JSON and exit\n"
+		"  --poll-delay-ms N      sleep N ms between polls (testing: provokes ring buffer loss)\n"
+		"  --verbose              libbpf debug output on stderr\n"
+		"Writes fixed-width records (bpf/flowlens.h) to stdout; reads commands on stdin (commands.c).\n",
 		4u * 1024 * 1024);
 }
 
@@ -106,45 +101,73 @@ static int check_ringbuf_bytes(__u64 n)
 	return 0;
 }
 
+static int parse_u32_opt(int c, const char *arg, struct options *o)
+{
+	static const struct { int c; const char *name; __u64 min, max; size_t off; } t[] = {
+		{ 'n', "--netns", 0, UINT_MAX, offsetof(struct options, netns) },
+		{ 'e', "--flow-entries", 64, 1u << 24, offsetof(struct options, flow_entries) },
+		{ 'f', "--flush-ms", 10, 60000, offsetof(struct options, flush_ms) },
+		{ 'g', "--end-grace-ms", 0, 600000, offsetof(struct options, end_grace_ms) },
+		{ 'i', "--idle-timeout-ms", 100, 3600000, offsetof(struct options, idle_timeout_ms) },
+		{ 'u', "--update-ms", 0, 3600000, offsetof(struct options, update_ms) },
+		{ 'd', "--poll-delay-ms", 0, 60000, offsetof(struct options, poll_delay_ms) },
+	};
+	__u64 v;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (t[i].c != c)
+			continue;
+		if (parse_u64(t[i].name, arg, t[i].max, &v))
+			return -1;
+		if (v < t[i].min) {
+			fprintf(stderr, "flowlens-loader: %s must be at least %llu\n", t[i].name,
+				(unsigned long long)t[i].min);
+			return -1;
+		}
+		*(__u32 *)((char *)o + t[i].off) = (__u32)v;
+		return 0;
+	}
+	return 1;
+}
+
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "ringbuf-bytes", required_argument, NULL, 'r' },
-		{ "netns", required_argument, NULL, 'n' },
-		{ "poll-delay-ms", required_argument, NULL, 'd' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "ringbuf-bytes", required_argument, NULL, 'r' }, { "netns", required_argument, NULL, 'n' },
+		{ "poll-delay-ms", required_argument, NULL, 'd' }, { "flow-entries", required_argument, NULL, 'e' },
+		{ "flush-ms", required_argument, NULL, 'f' }, { "end-grace-ms", required_argument, NULL, 'g' },
+		{ "idle-timeout-ms", required_argument, NULL, 'i' }, { "update-ms", required_argument, NULL, 'u' },
+		{ "cgroup", required_argument, NULL, 'c' }, { "no-tc", no_argument, NULL, 'T' },
+		{ "no-cgroup", no_argument, NULL, 'C' }, { "no-http", no_argument, NULL, 'H' },
+		{ "no-dns", no_argument, NULL, 'D' }, { "no-drops", no_argument, NULL, 'K' },
+		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	__u64 v;
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "r:n:d:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		r = parse_u32_opt(c, optarg, o);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			continue;
 		switch (c) {
 		case 'r':
 			if (parse_u64("--ringbuf-bytes", optarg, ~0ull, &o->ringbuf_bytes) ||
 			    check_ringbuf_bytes(o->ringbuf_bytes))
 				return -1;
 			break;
-		case 'n':
-			if (parse_u64("--netns", optarg, UINT_MAX, &v))
-				return -1;
-			o->netns = (__u32)v;
-			break;
-		case 'd':
-			if (parse_u64("--poll-delay-ms", optarg, 60000, &v))
-				return -1;
-			o->poll_delay_ms = (unsigned int)v;
-			break;
-		case 'v':
-			o->verbose = true;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		default:
-			usage(stderr);
-			return -1;
+		case 'c': o->cgroup = optarg; break;
+		case 'T': o->no_tc = true; break;
+		case 'C': o->no_cgroup = true; break;
+		case 'H': o->no_http = true; break;
+		case 'D': o->no_dns = true; break;
+		case 'K': o->no_drops = true; break;
+		case 'P': o->prog_run = true; break;
+		case 'F': o->features_only = true; break;
+		case 'v': o->verbose = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
 		}
 	}
 	if (optind < argc) {
@@ -182,8 +205,13 @@ static __u64 clock_ns(clockid_t id)
 	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
+__u64 clock_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
 /* Returns false when stdout is gone (EPIPE) or broken. */
-static bool emit(struct state *st, const void *data, size_t len)
+bool emit(struct state *st, const void *data, size_t len)
 {
 	if (st->output_gone)
 		return false;
@@ -217,9 +245,10 @@ static bool stdout_closed(void)
 	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
 }
 
-static void emit_hello(struct state *st, const struct options *o)
+static void emit_hello(struct state *st)
 {
 	struct fl_hello h;
+	struct utsname u;
 	__u64 wall1 = clock_ns(CLOCK_REALTIME);
 	__u64 mono = clock_ns(CLOCK_MONOTONIC);
 	__u64 wall2 = clock_ns(CLOCK_REALTIME);
@@ -229,15 +258,20 @@ static void emit_hello(struct state *st, const struct options *o)
 	h.hdr.version = FL_REC_VERSION;
 	h.hdr.len = sizeof(h);
 	h.mono_to_wall_ns = (__s64)(wall1 + (wall2 - wall1) / 2) - (__s64)mono;
-	h.ringbuf_bytes = o->ringbuf_bytes;
+	h.ringbuf_bytes = st->o->ringbuf_bytes;
+	h.features = st->features;
 	h.loader_version = FL_LOADER_VERSION;
-	h.attached = FL_PROG_TCP_STATE;
-	h.attached_count = 1;
+	h.attached = st->attached;
+	h.attached_count = st->attached_count;
 	h.ncpus = (__u32)st->ncpus;
+	h.flow_entries = st->o->flow_entries;
+	h.flush_ms = st->o->flush_ms;
+	if (!uname(&u))
+		memcpy(h.kernel_release, u.release, strnlen(u.release, sizeof(h.kernel_release) - 1));
 	emit(st, &h, sizeof(h));
 }
 
-static void emit_lost(struct state *st)
+static void emit_lost(struct state *st, __u32 source, __u64 total)
 {
 	struct fl_lost l;
 
@@ -245,17 +279,20 @@ static void emit_lost(struct state *st)
 	l.hdr.type = FL_REC_LOST;
 	l.hdr.version = FL_REC_VERSION;
 	l.hdr.len = sizeof(l);
-	l.total = st->lost_total;
-	l.source = FL_LOST_RINGBUF_RESERVE;
+	l.total = total;
+	l.source = source;
 	emit(st, &l, sizeof(l));
 }
 
-static int read_lost(struct state *st, __u64 *total)
+static int read_lost(struct state *st, __u32 source, __u64 *total)
 {
-	__u32 key = 0;
 	int err, i;
 
-	err = bpf_map__lookup_elem(st->skel->maps.lost, &key, sizeof(key), st->percpu,
+	if (source == FL_LOST_FLOW_EVICTED) {
+		*total = st->evicted;
+		return 0;
+	}
+	err = bpf_map__lookup_elem(st->skel->maps.lost, &source, sizeof(source), st->percpu,
 				   sizeof(__u64) * (size_t)st->ncpus, 0);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: reading lost counters: %s\n", strerror(-err));
@@ -267,14 +304,34 @@ static int read_lost(struct state *st, __u64 *total)
 	return 0;
 }
 
+static void emit_lost_changes(struct state *st, bool baseline)
+{
+	__u64 total;
+
+	for (__u32 s = 1; s < FL_LOST_MAX; s++) {
+		if (read_lost(st, s, &total))
+			return;
+		if (baseline || total != st->lost_totals[s]) {
+			st->lost_totals[s] = total;
+			emit_lost(st, s, total);
+		}
+	}
+}
+
+static const size_t rec_sizes[] = {
+	[FL_REC_TCP_STATE] = sizeof(struct fl_tcp_state), [FL_REC_DNS] = sizeof(struct fl_dns),
+	[FL_REC_HTTP] = sizeof(struct fl_http), [FL_REC_DROP] = sizeof(struct fl_drop),
+	[FL_REC_TCP_EVENT] = sizeof(struct fl_tcp_event), [FL_REC_SOCK_ADDR] = sizeof(struct fl_sock_addr),
+};
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct state *st = ctx;
 	const struct fl_hdr *h = data;
 
 	if (size < sizeof(*h) || size > FL_REC_MAX_BYTES || h->len != size ||
-	    h->version != FL_REC_VERSION || h->type != FL_REC_TCP_STATE ||
-	    size != sizeof(struct fl_tcp_state)) {
+	    h->version != FL_REC_VERSION || h->type >= sizeof(rec_sizes) / sizeof(rec_sizes[0]) ||
+	    rec_sizes[h->type] != size) {
 		if (!st->bad_record)
 			fprintf(stderr, "flowlens-loader: dropping malformed ring buffer record "
 				"(%zu bytes, type %u, version %u, len %u)\n",
@@ -286,64 +343,175 @@ static int on_record(void *ctx, void *data, size_t size)
 	return emit(st, data, size) ? 0 : -EPIPE;
 }
 
-static int setup(struct state *st, const struct options *o)
+struct prog_spec {
+	struct bpf_program *prog;
+	struct bpf_link **link;
+	__u32 bit;
+	bool want;
+	bool required; /* attach failure is fatal */
+	bool cgroup;
+	const char *what;
+};
+
+static size_t prog_specs(struct state *st, struct prog_spec *ps)
 {
+	struct flowlens_bpf *s = st->skel;
+	const struct options *o = st->o;
+	__u64 f = st->features;
+	bool run = !o->prog_run;
+	bool tc = !o->no_tc && (f & FL_FEAT_SCHED_CLS) && (f & FL_FEAT_LRU_PERCPU_HASH);
+	bool drops = run && !o->no_drops && tracepoint_exists("skb", "kfree_skb");
+	bool resets = run && (f & FL_FEAT_TCP_RESET_TPS);
+	bool cg = run && !o->no_cgroup && (f & FL_FEAT_CGROUP_SOCK_ADDR) && (f & FL_FEAT_CGROUP2);
+	size_t n = 0;
+
+	ps[n++] = (struct prog_spec){ s->progs.tcp_state, &s->links.tcp_state, FL_PROG_TCP_STATE, run, true, false,
+				      "tracepoint sock/inet_sock_set_state" };
+	ps[n++] = (struct prog_spec){ s->progs.tc_ingress, NULL, FL_PROG_TC_INGRESS, tc, false, false, "tc ingress" };
+	ps[n++] = (struct prog_spec){ s->progs.tc_egress, NULL, FL_PROG_TC_EGRESS, tc, false, false, "tc egress" };
+	ps[n++] = (struct prog_spec){ s->progs.kfree_skb, &s->links.kfree_skb, FL_PROG_KFREE_SKB, drops, false, false,
+				      "tracepoint skb/kfree_skb" };
+	ps[n++] = (struct prog_spec){ s->progs.tcp_retransmit, &s->links.tcp_retransmit, FL_PROG_TCP_RETRANSMIT,
+				      run && (f & FL_FEAT_TCP_RETRANSMIT_TP), false, false, "tracepoint tcp/tcp_retransmit_skb" };
+	ps[n++] = (struct prog_spec){ s->progs.tcp_send_reset, &s->links.tcp_send_reset, FL_PROG_TCP_SEND_RESET,
+				      resets, false, false, "tracepoint tcp/tcp_send_reset" };
+	ps[n++] = (struct prog_spec){ s->progs.tcp_recv_reset, &s->links.tcp_recv_reset, FL_PROG_TCP_RECV_RESET,
+				      resets, false, false, "tracepoint tcp/tcp_receive_reset" };
+	ps[n++] = (struct prog_spec){ s->progs.connect4, &s->links.connect4, FL_PROG_CONNECT4, cg, false, true,
+				      "cgroup/connect4" };
+	ps[n++] = (struct prog_spec){ s->progs.sendmsg4, &s->links.sendmsg4, FL_PROG_SENDMSG4, cg, false, true,
+				      "cgroup/sendmsg4" };
+	return n;
+}
+
+static int open_skel(struct state *st)
+{
+	const struct options *o = st->o;
 	int err;
 
-	st->skel = tcp_state_bpf__open();
+	st->skel = flowlens_bpf__open();
 	if (!st->skel) {
 		fprintf(stderr, "flowlens-loader: failed to open BPF skeleton: %s\n", strerror(errno));
 		return -1;
 	}
 	st->skel->rodata->targ_netns = o->netns;
+	st->skel->rodata->http_capture = !o->no_http;
+	st->skel->rodata->dns_capture = !o->no_dns;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
-		err = tcp_state_bpf__load(st->skel);
+		err = bpf_map__set_max_entries(st->skel->maps.flows, o->flow_entries);
+	if (err)
+		fprintf(stderr, "flowlens-loader: sizing maps: %s\n", strerror(-err));
+	return err;
+}
+
+static int attach_one(struct state *st, struct prog_spec *p, int cg_fd)
+{
+	if (!p->link) { /* tc: attached per interface by command */
+		st->attached |= p->bit;
+		st->attached_count++;
+		return 0;
+	}
+	if (p->cgroup && cg_fd < 0)
+		return p->required ? -1 : 0;
+	*p->link = p->cgroup ? bpf_program__attach_cgroup(p->prog, cg_fd) : bpf_program__attach(p->prog);
+	if (!*p->link) {
+		int err = -errno;
+
+		fprintf(stderr, "flowlens-loader: failed to attach %s: %s%s\n", p->what, strerror(-err),
+			p->required ? "" : " (continuing without it)");
+		return p->required ? -1 : 0;
+	}
+	st->attached |= p->bit;
+	st->attached_count++;
+	return 0;
+}
+
+static int setup(struct state *st)
+{
+	struct prog_spec ps[16];
+	size_t n;
+	int err, cg_fd = -1;
+
+	if (open_skel(st))
+		return -1;
+	n = prog_specs(st, ps);
+	for (size_t i = 0; i < n; i++)
+		bpf_program__set_autoload(ps[i].prog, ps[i].want);
+	err = flowlens_bpf__load(st->skel);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: failed to load BPF programs: %s\n", strerror(-err));
 		return -1;
 	}
 	ensure_tracefs();
-	err = tcp_state_bpf__attach(st->skel);
-	if (err) {
-		fprintf(stderr, "flowlens-loader: failed to attach tcp_state "
-			"(tracepoint sock/inet_sock_set_state): %s\n", strerror(-err));
-		return -1;
+	if (ps[n - 1].want) {
+		const char *cg = st->o->cgroup ? st->o->cgroup : find_cgroup2();
+
+		cg_fd = cg ? open(cg, O_RDONLY | O_DIRECTORY) : -1;
+		if (cg_fd < 0)
+			fprintf(stderr, "flowlens-loader: cgroup %s: %s (no connect4/sendmsg4)\n", cg ? cg : "v2",
+				cg ? strerror(errno) : "not mounted");
 	}
+	for (size_t i = 0; i < n && !err; i++)
+		if (ps[i].want)
+			err = attach_one(st, &ps[i], cg_fd);
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (err)
+		return -1;
 	st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), on_record, st, NULL);
 	if (!st->rb) {
-		fprintf(stderr, "flowlens-loader: failed to create ring buffer reader: %s\n",
-			strerror(errno));
+		fprintf(stderr, "flowlens-loader: failed to create ring buffer reader: %s\n", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static void maybe_emit_lost(struct state *st, __u64 *next_ns)
+static int poll_once(struct state *st, __u64 next_scan)
 {
-	__u64 now = clock_ns(CLOCK_MONOTONIC), total;
+	struct pollfd fds[2] = {
+		{ .fd = ring_buffer__epoll_fd(st->rb), .events = POLLIN },
+		{ .fd = st->stdin_eof ? -1 : STDIN_FILENO, .events = POLLIN },
+	};
+	__u64 now = clock_mono_ns();
+	int timeout = POLL_TIMEOUT_MS, err;
 
-	if (now < *next_ns)
-		return;
-	*next_ns = now + LOST_INTERVAL_NS;
-	if (read_lost(st, &total) == 0 && total != st->lost_total) {
-		st->lost_total = total;
-		emit_lost(st);
-	}
+	if (next_scan > now && (next_scan - now) / 1000000 < (__u64)timeout)
+		timeout = (int)((next_scan - now) / 1000000);
+	else if (next_scan <= now)
+		timeout = 0;
+	if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+		return -errno;
+	err = ring_buffer__consume(st->rb);
+	if (err < 0 && err != -EINTR && err != -EPIPE)
+		return err;
+	if (fds[1].revents & (POLLIN | POLLHUP | POLLERR))
+		read_commands(st);
+	return 0;
 }
 
-static int run(struct state *st, const struct options *o)
+static int run(struct state *st)
 {
-	__u64 next_lost = 0;
+	const struct options *o = st->o;
+	__u64 next_lost = 0, next_scan = clock_mono_ns() + o->flush_ms * 1000000ull, now;
 	int err;
 
+	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	while (!exiting) {
-		err = ring_buffer__poll(st->rb, POLL_TIMEOUT_MS);
-		if (err < 0 && err != -EINTR && err != -EPIPE) {
+		err = poll_once(st, next_scan);
+		if (err) {
 			fprintf(stderr, "flowlens-loader: polling ring buffer: %s\n", strerror(-err));
 			return 1;
 		}
-		maybe_emit_lost(st, &next_lost);
+		now = clock_mono_ns();
+		if (now >= next_scan && !o->prog_run) {
+			flow_scan(st, false);
+			next_scan = now + o->flush_ms * 1000000ull;
+		}
+		if (now >= next_lost) {
+			next_lost = now + LOST_INTERVAL_NS;
+			emit_lost_changes(st, false);
+		}
 		if (!flush_out(st) || stdout_closed())
 			return 0;
 		if (o->poll_delay_ms)
@@ -363,10 +531,25 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static int features_only(__u64 features)
+{
+	struct utsname u;
+
+	uname(&u);
+	printf("{\"loader_version\":%d,\"kernel\":\"%s\",\"features\":", FL_LOADER_VERSION, u.release);
+	print_features(stdout, features);
+	printf("}\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct options o = { .ringbuf_bytes = 4u * 1024 * 1024 };
-	struct state st = { 0 };
+	struct options o = {
+		.ringbuf_bytes = 4u * 1024 * 1024, .flow_entries = 65536, .flush_ms = 250,
+		.end_grace_ms = 1000, .idle_timeout_ms = 30000, .update_ms = 10000,
+	};
+	struct state st = { .o = &o };
+	struct btf *btf;
 	int rc = 1;
 
 	if (parse_args(argc, argv, &o))
@@ -375,6 +558,15 @@ int main(int argc, char **argv)
 	install_signals();
 	libbpf_set_print(print_libbpf);
 	raise_memlock();
+	ensure_tracefs();
+	btf = btf__load_vmlinux_btf();
+	if (libbpf_get_error(btf))
+		btf = NULL;
+	st.features = probe_features(btf);
+	if (o.features_only) {
+		btf__free(btf);
+		return features_only(st.features);
+	}
 	st.ncpus = libbpf_num_possible_cpus();
 	if (st.ncpus <= 0) {
 		fprintf(stderr, "flowlens-loader: cannot count possible CPUs: %s\n", strerror(-st.ncpus));
@@ -383,14 +575,19 @@ int main(int argc, char **argv)
 	st.percpu = calloc((size_t)st.ncpus, sizeof(__u64));
 	if (!st.percpu || setvbuf(stdout, NULL, _IOFBF, STDOUT_BUF_BYTES))
 		goto out;
-	if (setup(&st, &o))
+	if (setup(&st))
 		goto out;
-	emit_hello(&st, &o);
-	emit_lost(&st);
-	rc = flush_out(&st) ? run(&st, &o) : 0;
+	emit_hello(&st);
+	emit_lost_changes(&st, true);
+	emit_drop_reasons(&st, btf);
+	rc = flush_out(&st) ? run(&st) : 0;
 out:
+	tc_detach_all(&st);
 	ring_buffer__free(st.rb);
-	tcp_state_bpf__destroy(st.skel);
+	flowlens_bpf__destroy(st.skel);
+	flowtab_free(st.tab);
+	btf__free(btf);
+	free(st.tc_ifindexes);
 	free(st.percpu);
 	return rc;
 }

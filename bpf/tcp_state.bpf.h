@@ -1,41 +1,11 @@
-// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * TCP connection lifecycle: one fl_tcp_state record per state change of a TCP
  * socket, from the sock/inet_sock_set_state tracepoint, into a BPF ring buffer.
  * Failed reserves are counted per CPU in `lost` so nothing is dropped silently.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
-#include "flowlens.h"
-
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-
-/* Settings, written by the loader between open and load. */
-const volatile __u32 targ_netns = 0; /* 0: every network namespace */
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 * 1024 * 1024); /* default; the loader may resize before load */
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost SEC(".maps");
-
-static __always_inline void count_lost(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-
-	if (n)
-		*n += 1; /* per-CPU slot: no atomics needed */
-}
+#ifndef FL_TCP_STATE_BPF_H
+#define FL_TCP_STATE_BPF_H
 
 static __always_inline __u32 sock_netns(const struct sock *sk)
 {
@@ -76,9 +46,11 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (targ_netns && netns != targ_netns)
 		return 0;
 
+	if (ctx->oldstate == 7 /* CLOSE */ && ctx->newstate == 2 /* SYN_SENT */ && family == AF_INET)
+		sock_addr_at_connect(sk);
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
-		count_lost();
+		count_lost(FL_LOST_RB_TCP_STATE);
 		return 0;
 	}
 	__builtin_memset(rec, 0, sizeof(*rec)); /* reserved memory is not zeroed */
@@ -103,4 +75,4 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
+#endif

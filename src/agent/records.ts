@@ -10,43 +10,34 @@
 // after that (framing may be lost), so the decoder stays failed: every later push() throws the
 // same error. The records decoded before the bad one are on `error.records`.
 
-export const RECORD_VERSION = 1;
-export const HEADER_BYTES = 8;
-export const RECORD_MAX_BYTES = 4096;
+import {
+  FEATURE_NAMES, HEADER_BYTES, LAYOUT, LOST_SOURCE_NAMES, PROG_NAMES, RECORD_VERSION, RecordType,
+} from './layout';
+import type { RecordTypeCode } from './layout';
+import {
+  decodeCmdResult, decodeDns, decodeDrop, decodeDropReason, decodeFlow, decodeHttp, decodeSockAddr, decodeTcpEvent,
+} from './datarecords';
+import type {
+  CmdResultRecord, DnsRecord, DropReasonRecord, DropRecord, FlowRecord, HttpRecord, SockAddrRecord, TcpEventRecord,
+} from './datarecords';
+import { Invalid, fail, formatIPv4, formatIPv6, readCString } from './wire';
 
-export const RecordType = { HELLO: 1, TCP_STATE: 2, LOST: 3 } as const;
-export type RecordTypeCode = (typeof RecordType)[keyof typeof RecordType];
-
-export const LostSource = { RINGBUF_RESERVE: 1 } as const;
-const LOST_SOURCE_NAMES: Readonly<Record<number, string>> = { 1: 'ringbuf_reserve' };
-
-export const PROG_NAMES: readonly string[] = ['tcp_state']; // bit i of HelloRecord.attached
-
-/** [offset, size] of every field, as printed by bpf/layout.c. */
-export const LAYOUT = {
-  hdr: { size: 8, fields: { type: [0, 2], version: [2, 2], len: [4, 4] } },
-  hello: {
-    size: 40,
-    fields: {
-      mono_to_wall_ns: [8, 8], ringbuf_bytes: [16, 8], loader_version: [24, 4],
-      attached: [28, 4], attached_count: [32, 4], ncpus: [36, 4],
-    },
-  },
-  tcp_state: {
-    size: 96,
-    fields: {
-      ts_ns: [8, 8], skaddr: [16, 8], saddr: [24, 16], daddr: [40, 16], comm: [56, 16],
-      netns: [72, 4], pid: [76, 4], tid: [80, 4], sport: [84, 2], dport: [86, 2],
-      family: [88, 2], protocol: [90, 2], oldstate: [92, 1], newstate: [93, 1], pad: [94, 2],
-    },
-  },
-  lost: { size: 24, fields: { total: [8, 8], source: [16, 4], pad: [20, 4] } },
-} as const;
+export { HEADER_BYTES, LAYOUT, LostSource, RECORD_MAX_BYTES, RECORD_VERSION, RecordType, PROG_NAMES } from './layout';
+export type { RecordTypeCode } from './layout';
+export { formatIPv4, formatIPv6 } from './wire';
 
 export const RECORD_SIZES: Readonly<Record<RecordTypeCode, number>> = {
   [RecordType.HELLO]: LAYOUT.hello.size,
   [RecordType.TCP_STATE]: LAYOUT.tcp_state.size,
   [RecordType.LOST]: LAYOUT.lost.size,
+  [RecordType.FLOW]: LAYOUT.flow.size,
+  [RecordType.DNS]: LAYOUT.dns.size,
+  [RecordType.HTTP]: LAYOUT.http.size,
+  [RecordType.DROP]: LAYOUT.drop.size,
+  [RecordType.DROP_REASON]: LAYOUT.drop_reason.size,
+  [RecordType.TCP_EVENT]: LAYOUT.tcp_event.size,
+  [RecordType.CMD_RESULT]: LAYOUT.cmd_result.size,
+  [RecordType.SOCK_ADDR]: LAYOUT.sock_addr.size,
 };
 
 /** Index = kernel TCP_* value (include/net/tcp_states.h). */
@@ -71,6 +62,11 @@ export interface HelloRecord {
   attachedPrograms: string[];
   attachedCount: number;
   ncpus: number;
+  /** Kernel features (FEATURE_NAMES), probed by the loader at start. */
+  features: Record<string, boolean>;
+  flowEntries: number;
+  flushMs: number;
+  kernelRelease: string;
 }
 
 export interface TcpStateRecord {
@@ -103,7 +99,11 @@ export interface LostRecord {
   total: bigint;
 }
 
-export type DecodedRecord = HelloRecord | TcpStateRecord | LostRecord;
+export type DecodedRecord = HelloRecord | TcpStateRecord | LostRecord | FlowRecord | DnsRecord | HttpRecord | DropRecord |
+  DropReasonRecord | TcpEventRecord | CmdResultRecord | SockAddrRecord;
+export type {
+  CmdResultRecord, DnsRecord, DropReasonRecord, DropRecord, FlowRecord, HttpRecord, SockAddrRecord, TcpEventRecord,
+} from './datarecords';
 
 export class RecordDecodeError extends Error {
   override readonly name = 'RecordDecodeError';
@@ -118,44 +118,12 @@ export class RecordDecodeError extends Error {
   }
 }
 
-class Invalid extends Error {}
-
-function fail(message: string): never {
-  throw new Invalid(message);
-}
-
-export function formatIPv4(buf: Buffer, off: number): string {
-  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
-}
-
-/** RFC 5952: lowercase, no leading zeros, longest zero run (>= 2 groups, first on tie) as '::'. */
-export function formatIPv6(buf: Buffer, off: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${formatIPv4(buf, off + 12)}`; // IPv4-mapped, RFC 5952 section 5
-  }
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) [bestStart, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
-}
-
 function tcpState(value: number, what: string): TcpState {
   return TCP_STATES[value] ?? fail(`${what} ${value} is not a TCP state (1..12)`);
 }
 
-function readComm(buf: Buffer, off: number, size: number): string {
-  const nul = buf.indexOf(0, off);
-  const end = nul < 0 || nul > off + size ? off + size : nul;
-  return buf.toString('utf8', off, end);
+function featureMap(bits: bigint): Record<string, boolean> {
+  return Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, ((bits >> BigInt(i)) & 1n) === 1n]));
 }
 
 function decodeHello(buf: Buffer, at: number): HelloRecord {
@@ -172,6 +140,10 @@ function decodeHello(buf: Buffer, at: number): HelloRecord {
     attachedPrograms: PROG_NAMES.filter((_, i) => (attached & (1 << i)) !== 0),
     attachedCount: buf.readUInt32LE(at + f.attached_count[0]),
     ncpus: buf.readUInt32LE(at + f.ncpus[0]),
+    features: featureMap(buf.readBigUInt64LE(at + f.features[0])),
+    flowEntries: buf.readUInt32LE(at + f.flow_entries[0]),
+    flushMs: buf.readUInt32LE(at + f.flush_ms[0]),
+    kernelRelease: readCString(buf, at + f.kernel_release[0], f.kernel_release[1]),
   };
 }
 
@@ -198,7 +170,7 @@ function decodeTcpState(buf: Buffer, at: number, monoToWallNs: bigint): TcpState
     netns: buf.readUInt32LE(at + f.netns[0]),
     pid: buf.readUInt32LE(at + f.pid[0]),
     tid: buf.readUInt32LE(at + f.tid[0]),
-    comm: readComm(buf, at + f.comm[0], f.comm[1]),
+    comm: readCString(buf, at + f.comm[0], f.comm[1]),
     family: af === AF_INET ? 4 : 6,
     saddr: fmt(buf, at + f.saddr[0]),
     daddr: fmt(buf, at + f.daddr[0]),
@@ -270,11 +242,24 @@ export class RecordDecoder {
         this.monoToWallNs = hello.monoToWallNs;
         return hello;
       }
-      case RecordType.LOST:
-        return decodeLost(buf, at);
-      case RecordType.TCP_STATE:
-        if (this.monoToWallNs === undefined) fail('TCP_STATE record before HELLO');
-        return decodeTcpState(buf, at, this.monoToWallNs);
+      case RecordType.LOST: return decodeLost(buf, at);
+      case RecordType.DROP_REASON: return decodeDropReason(buf, at);
+      case RecordType.CMD_RESULT: return decodeCmdResult(buf, at);
+      default: return this.decodeTimed(type, buf, at);
+    }
+  }
+
+  private decodeTimed(type: RecordTypeCode, buf: Buffer, at: number): DecodedRecord {
+    const wall = this.monoToWallNs ?? fail(`record type ${type} before HELLO`);
+    switch (type) {
+      case RecordType.TCP_STATE: return decodeTcpState(buf, at, wall);
+      case RecordType.FLOW: return decodeFlow(buf, at, wall);
+      case RecordType.DNS: return decodeDns(buf, at, wall);
+      case RecordType.HTTP: return decodeHttp(buf, at, wall);
+      case RecordType.DROP: return decodeDrop(buf, at, wall);
+      case RecordType.TCP_EVENT: return decodeTcpEvent(buf, at, wall);
+      case RecordType.SOCK_ADDR: return decodeSockAddr(buf, at, wall);
+      default: return fail(`record type ${type} is not decodable here`);
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   RecordDecoder, RecordType, formatIPv6,
 } from '../../src/agent/records';
 import type { DecodedRecord } from '../../src/agent/records';
+import { LOST_SOURCE_NAMES } from '../../src/agent/layout';
 
 const BPF_DIR = resolve(__dirname, '..', '..', 'bpf');
 const LAYOUT_BIN = join(BPF_DIR, '.output', 'layout');
@@ -26,22 +27,55 @@ function cSample(): Buffer {
   return Buffer.from(execFileSync(layoutBin(), ['--sample'], { encoding: 'utf8' }).trim(), 'hex');
 }
 
+const FEATURES_SAMPLE = Object.fromEntries([
+  'btf', 'ringbuf', 'lru_percpu_hash', 'sched_cls', 'tracepoint', 'cgroup_sock_addr', 'drop_reason_enum', 'kfree_skb_reason',
+  'tcp_retransmit_tp', 'tcp_reset_tps', 'sock_state_tp', 'map_batch', 'cgroup2',
+].map((n) => [n, n === 'btf' || n === 'ringbuf' || n === 'drop_reason_enum']));
+const T = 1700000005000000000n;
+const SK = 0xffff888123456780n;
+
+// What bpf/layout.c --sample writes, field by field (see sample_*() there).
 const EXPECTED_SAMPLE: DecodedRecord[] = [
   {
-    type: 'hello', loaderVersion: 1, monoToWallNs: 1700000000000000000n, ringbufBytes: 4194304,
-    attached: 1, attachedPrograms: ['tcp_state'], attachedCount: 1, ncpus: 2,
+    type: 'hello', loaderVersion: 2, monoToWallNs: 1700000000000000000n, ringbufBytes: 4194304,
+    attached: 9, attachedPrograms: ['tcp_state', 'kfree_skb'], attachedCount: 2, ncpus: 2,
+    features: FEATURES_SAMPLE, flowEntries: 65536, flushMs: 250, kernelRelease: '6.18.0-test',
   },
-  { type: 'lost', source: 'ringbuf_reserve', total: 7n },
+  { type: 'lost', source: 'ringbuf_reserve.tcp_state', total: 7n },
+  { type: 'drop_reason', value: 12, name: 'NETFILTER_DROP' },
   {
-    type: 'tcp_state', timeNs: 1700000005000000000n, monoNs: 5000000000n, skaddr: 0xffff888123456780n,
+    type: 'tcp_state', timeNs: T, monoNs: 5000000000n, skaddr: SK,
     netns: 4026531840, pid: 4242, tid: 4243, comm: 'node', family: 4, saddr: '10.0.0.1',
     daddr: '192.168.1.254', sport: 40000, dport: 8080, oldState: 'SYN_SENT', newState: 'ESTABLISHED',
   },
   {
-    type: 'tcp_state', timeNs: 1700000005000000000n, monoNs: 5000000000n, skaddr: 0xffff888123456780n,
+    type: 'tcp_state', timeNs: T, monoNs: 5000000000n, skaddr: SK,
     netns: 4026531840, pid: 4242, tid: 4243, comm: 'curl', family: 6, saddr: '2001:db8::1',
     daddr: 'fe80::211:22ff:fe33:4455', sport: 40000, dport: 8080, oldState: 'LISTEN', newState: 'SYN_RECV',
   },
+  {
+    type: 'flow', event: 'end', firstNs: T, lastNs: T + 300000n, family: 4, proto: 6, saddr: '10.244.0.5', daddr: '10.96.0.10',
+    sport: 41000, dport: 80, ifindex: 17, origin: 'from_pod', bytes: [400, 900], payload: [100, 600], packets: [6, 5],
+    tcpFlags: [0x1b, 0x13], icmpType: 0, icmpCode: 0,
+  },
+  {
+    type: 'dns', timeNs: T, family: 4, proto: 17, saddr: '10.244.0.5', daddr: '10.96.0.10', sport: 5353, dport: 53, ifindex: 17,
+    hook: 'from_pod', payloadLen: 12, data: Buffer.from('123401000001000000000000', 'hex'),
+  },
+  {
+    type: 'http', timeNs: T, family: 6, proto: 6, saddr: '2001:db8::1', daddr: 'fe80::211:22ff:fe33:4455', sport: 41000, dport: 80,
+    ifindex: 17, hook: 'to_pod', payloadLen: 300, data: Buffer.from('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'),
+  },
+  {
+    type: 'drop', timeNs: T, reason: 12, location: 0xffffffff81000000n, family: 4, proto: 6, saddr: '10.244.0.5', daddr: '10.244.0.6',
+    sport: 41000, dport: 9090, ifindex: 17, netns: 4026531840,
+  },
+  {
+    type: 'tcp_event', kind: 'retransmit', timeNs: T, skaddr: SK, family: 4, saddr: '10.244.0.5', daddr: '10.244.0.6', sport: 41000,
+    dport: 80, netns: 4026531840, state: 1,
+  },
+  { type: 'cmd_result', cmd: 'attach', arg: 17, seq: 3, err: -19 },
+  { type: 'sock_addr', timeNs: T, cookie: 99n, skaddr: SK, daddr: '10.96.0.10', dport: 80, proto: 6, pid: 4242, comm: 'curl' },
 ];
 
 test('TypeScript layout equals the C layout of bpf/flowlens.h', () => {
@@ -52,9 +86,15 @@ test('TypeScript layout equals the C layout of bpf/flowlens.h', () => {
   assert.deepEqual(c.records, JSON.parse(JSON.stringify(LAYOUT)));
   assert.equal(c.version, RECORD_VERSION);
   assert.equal(c.maxBytes, RECORD_MAX_BYTES);
-  assert.deepEqual(c.types, { hello: RecordType.HELLO, tcp_state: RecordType.TCP_STATE, lost: RecordType.LOST });
-  assert.deepEqual(c.lostSources, { ringbuf_reserve: LostSource.RINGBUF_RESERVE });
+  assert.deepEqual(c.types, {
+    hello: RecordType.HELLO, tcp_state: RecordType.TCP_STATE, lost: RecordType.LOST, flow: RecordType.FLOW, dns: RecordType.DNS,
+    http: RecordType.HTTP, drop: RecordType.DROP, drop_reason: RecordType.DROP_REASON, tcp_event: RecordType.TCP_EVENT,
+    cmd_result: RecordType.CMD_RESULT, sock_addr: RecordType.SOCK_ADDR,
+  });
+  assert.deepEqual(Object.values(c.lostSources), Object.values(LostSource));
+  for (const [name, code] of Object.entries(c.lostSources)) assert.equal(LOST_SOURCE_NAMES[code], name);
   assert.equal(RECORD_SIZES[RecordType.TCP_STATE], 96);
+  for (const [name, size] of Object.entries(LAYOUT)) if (name !== 'hdr') assert.equal(RECORD_SIZES[RecordType[name.toUpperCase() as keyof typeof RecordType]], size.size);
 });
 
 test('decodes records written by C', () => {
@@ -89,7 +129,7 @@ test('reassembles a stream fed one byte at a time, and across two split points',
 test('holds back an incomplete record until the rest arrives', () => {
   const stream = cSample();
   const d = new RecordDecoder();
-  assert.deepEqual(d.push(stream.subarray(0, 40 + 10)), [EXPECTED_SAMPLE[0]]);
+  assert.deepEqual(d.push(stream.subarray(0, 120 + 10)), [EXPECTED_SAMPLE[0]]);
   assert.equal(d.bufferedBytes, 10);
 });
 
@@ -99,12 +139,20 @@ function corrupt(edit: (b: Buffer) => void): Buffer {
   return b;
 }
 
-const HELLO = 40;
+const HELLO = 120;
 const LOST = 24;
-const TCP4 = HELLO + LOST; // offset of the first TCP_STATE in the sample
+const REASON = 72;
+const TCP4 = HELLO + LOST + REASON; // offset of the first TCP_STATE in the sample
+const FLOW = TCP4 + 96 * 2;
+const DNS = FLOW + 128;
+const HTTP = DNS + 576;
+const DROP = HTTP + 256;
+const TCPEV = DROP + 80;
+const CMD = TCPEV + 72;
+const SOCK = CMD + 24;
 const GARBAGE: Array<[string, (b: Buffer) => void, RegExp, number]> = [
   ['unknown type', (b) => b.writeUInt16LE(99, TCP4), /unknown record type 99/, TCP4],
-  ['wrong version', (b) => b.writeUInt16LE(2, TCP4 + 2), /version 2, expected 1/, TCP4],
+  ['wrong version', (b) => b.writeUInt16LE(1, TCP4 + 2), /version 1, expected 2/, TCP4],
   ['wrong len', (b) => b.writeUInt32LE(100, TCP4 + 4), /len 100, expected 96/, TCP4],
   ['len below header', (b) => b.writeUInt32LE(0, HELLO + 4), /len 0, expected 24/, HELLO],
   ['bad family', (b) => b.writeUInt16LE(7, TCP4 + 88), /family 7/, TCP4],
@@ -112,7 +160,20 @@ const GARBAGE: Array<[string, (b: Buffer) => void, RegExp, number]> = [
   ['bad new state', (b) => b.writeUInt8(13, TCP4 + 93), /newstate 13 is not a TCP state/, TCP4],
   ['bad old state', (b) => b.writeUInt8(0, TCP4 + 92), /oldstate 0 is not a TCP state/, TCP4],
   ['unknown lost source', (b) => b.writeUInt32LE(9, HELLO + 16), /LOST source 9 unknown/, HELLO],
+  ['reason name not an enum name', (b) => b.write('x;', HELLO + LOST + 16), /DROP_REASON name "x;TFILTER_DROP" is not an enum name/, HELLO + LOST],
+  ['flow event 0', (b) => b.writeUInt8(0, FLOW + 114), /FLOW event 0 unknown/, FLOW],
+  ['flow family 5', (b) => b.writeUInt8(5, FLOW + 112), /FLOW family 5/, FLOW],
+  ['flow origin 3', (b) => b.writeUInt8(3, FLOW + 115), /FLOW origin 3 unknown/, FLOW],
+  ['flow counter beyond 2^53', (b) => b.writeBigUInt64LE(1n << 60n, FLOW + 24), /counter .* too large/, FLOW],
+  ['dns captured > payload', (b) => b.writeUInt16LE(13, DNS + 58), /DNS captured 13 bytes of 12/, DNS],
+  ['dns hook 0', (b) => b.writeUInt8(0, DNS + 62), /DNS hook 0 unknown/, DNS],
+  ['http captured > 192', (b) => { b.writeUInt16LE(1000, HTTP + 56); b.writeUInt16LE(193, HTTP + 58); }, /HTTP captured 193 bytes of 1000 \(max 192\)/, HTTP],
+  ['drop family 0', (b) => b.writeUInt8(0, DROP + 72), /DROP family 0/, DROP],
+  ['tcp event kind 4', (b) => b.writeUInt8(4, TCPEV + 65), /TCP_EVENT kind 4 unknown/, TCPEV],
+  ['cmd 9', (b) => b.writeUInt32LE(9, CMD + 12), /CMD_RESULT command 9 unknown/, CMD],
+  ['sock_addr family 6', (b) => b.writeUInt8(6, SOCK + 74), /SOCK_ADDR family 6 is not 4/, SOCK],
 ];
+const OFFSETS = [0, HELLO, HELLO + LOST, TCP4, TCP4 + 96, FLOW, DNS, HTTP, DROP, TCPEV, CMD, SOCK];
 
 for (const [name, edit, message, offset] of GARBAGE) {
   test(`rejects garbage: ${name}`, () => {
@@ -121,7 +182,7 @@ for (const [name, edit, message, offset] of GARBAGE) {
     assert.match(err.message, message);
     assert.match(err.message, new RegExp(`at stream byte ${offset}\\b`));
     assert.equal(err.streamOffset, offset);
-    assert.deepEqual(err.records, EXPECTED_SAMPLE.slice(0, offset === TCP4 ? 2 : 1));
+    assert.deepEqual(err.records, EXPECTED_SAMPLE.slice(0, OFFSETS.indexOf(offset)));
     assert.equal(d.error, err);
     assert.throws(() => d.push(Buffer.alloc(0)), (e) => e === err, 'decoder stays failed');
   });
@@ -136,9 +197,9 @@ test('stream offsets in errors count bytes of earlier pushes', () => {
   assert.equal(err.records.length, 1);
 });
 
-test('rejects TCP_STATE before HELLO', () => {
+test('rejects timed records before HELLO', () => {
   const err = catchDecode(() => new RecordDecoder().push(cSample().subarray(TCP4)));
-  assert.match(err.message, /TCP_STATE record before HELLO/);
+  assert.match(err.message, /record type 2 before HELLO/);
   assert.equal(err.streamOffset, 0);
 });
 
@@ -213,15 +274,15 @@ test('LoaderProcess delivers decoded records and the exit status', async () => {
 test('LoaderProcess stops the loader on an invalid stream and says why', async () => {
   const bad = corrupt((b) => b.writeUInt16LE(99, TCP4)).toString('hex');
   const { records, exit } = await runFake(bad, 'setInterval(() => {}, 1000);');
-  assert.deepEqual(records, EXPECTED_SAMPLE.slice(0, 2));
+  assert.deepEqual(records, EXPECTED_SAMPLE.slice(0, 3));
   assert.equal(exit[1], 'SIGTERM');
-  assert.match(String(exit[2]), /invalid record stream, stopping loader: unknown record type 99 .*at stream byte 64/);
+  assert.match(String(exit[2]), /invalid record stream, stopping loader: unknown record type 99 .*at stream byte 216/);
 });
 
 test('LoaderProcess.ready() resolves on HELLO and rejects when the loader dies first', async () => {
   const ok = new LoaderProcess(process.execPath, { args: ['-e', `process.stdout.write(Buffer.from('${cSample().toString('hex')}', 'hex')); setInterval(() => {}, 1000);`] });
   ok.start();
-  assert.equal((await ok.ready()).loaderVersion, 1);
+  assert.equal((await ok.ready()).loaderVersion, 2);
   await ok.stop();
   assert.equal(ok.running, false);
   const dead = new LoaderProcess(process.execPath, { args: ['-e', 'console.error("libbpf: failed to attach: Permission denied"); process.exit(1)'] });

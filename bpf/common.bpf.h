@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Maps and helpers shared by every Flowlens BPF program (one object: flowlens.bpf.c). */
+#ifndef FL_COMMON_BPF_H
+#define FL_COMMON_BPF_H
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ICMPV6 58
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define TC_ACT_UNSPEC (-1)
+
+/* Settings, written by the loader between open and load. */
+const volatile __u32 targ_netns = 0; /* tcp_state: 0 = every network namespace */
+const volatile __u32 http_capture = 1; /* tc: copy HTTP/1.x first bytes */
+const volatile __u32 dns_capture = 1;  /* tc: copy DNS messages on UDP 53 */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024); /* default; the loader may resize before load */
+} events SEC(".maps");
+
+/* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX counts created flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FL_LOST_MAX + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline void count_slot(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &slot);
+
+	if (n)
+		*n += 1; /* per-CPU slot: no atomics needed */
+}
+
+static __always_inline void count_lost(__u32 source)
+{
+	count_slot(source);
+}
+
+static __always_inline void fill_hdr(struct fl_hdr *h, __u16 type, __u32 len)
+{
+	h->type = type;
+	h->version = FL_REC_VERSION;
+	h->len = len;
+}
+
+#endif

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared state of flowlens-loader's parts (loader.c, flowscan.c, features.c, commands.c). */
+#ifndef FL_LOADER_H
+#define FL_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <bpf/btf.h>
+#include "flowlens.h"
+
+#define FL_LOADER_VERSION 2
+#define FL_TC_HANDLE 0xf10e
+#define FL_TC_PRIORITY 0xf1
+
+struct options {
+	__u64 ringbuf_bytes;
+	__u32 netns;
+	unsigned int poll_delay_ms;
+	__u32 flow_entries;
+	__u32 flush_ms;
+	__u32 end_grace_ms;
+	__u32 idle_timeout_ms;
+	__u32 update_ms;
+	const char *cgroup;
+	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
+};
+
+struct flowtab;
+
+struct state {
+	struct flowlens_bpf *skel;
+	struct ring_buffer *rb;
+	const struct options *o;
+	int ncpus;
+	__u64 *percpu;                 /* ncpus slots, scratch */
+	__u64 lost_totals[FL_LOST_MAX]; /* last emitted totals */
+	__u64 evicted;                 /* FL_LOST_FLOW_EVICTED, counted by the scan */
+	__u64 features;
+	__u32 attached, attached_count;
+	struct bpf_link *cg_links[2];
+	struct flowtab *tab;
+	int *tc_ifindexes;
+	size_t tc_count, tc_cap;
+	__u32 seq;
+	char cmd_buf[20000];
+	size_t cmd_len;
+	bool stdin_eof, output_gone, bad_record;
+};
+
+/* loader.c */
+bool emit(struct state *st, const void *data, size_t len);
+__u64 clock_mono_ns(void);
+/* flowscan.c: scan the flow map; force: emit and delete every flow now. */
+int flow_scan(struct state *st, bool force);
+void flowtab_free(struct flowtab *t);
+/* features.c */
+__u64 probe_features(struct btf *vmlinux);
+void print_features(FILE *f, __u64 features);
+bool tracepoint_exists(const char *category, const char *name);
+const char *find_cgroup2(void);
+void emit_drop_reasons(struct state *st, struct btf *vmlinux);
+/* commands.c */
+void read_commands(struct state *st);
+void tc_detach_all(struct state *st);
+
+#endif

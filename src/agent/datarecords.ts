@@ -1,0 +1,196 @@
+// Decoders of the datapath records (bpf/flowlens.h types 4..11): tc flows, DNS and HTTP first
+// bytes, drops, drop reason names, TCP health events, command results, socket destinations.
+// Each validates what the wire can get wrong (families, enums, lengths) and throws Invalid.
+import { LAYOUT, DNS_MAX, HTTP_MAX } from './layout';
+import { fail, formatAddr, formatIPv4, ipFamily, readCString } from './wire';
+
+export type FlowEvent = 'start' | 'update' | 'end' | 'timeout';
+const FLOW_EVENTS: readonly (FlowEvent | undefined)[] = [undefined, 'start', 'update', 'end', 'timeout'];
+/** Where the initiator's packets were seen: from the pod (tc ingress of its host-side interface) or to it. */
+export type Hook = 'from_pod' | 'to_pod';
+const HOOKS: readonly (Hook | undefined)[] = [undefined, 'from_pod', 'to_pod'];
+
+export interface FlowRecord {
+  type: 'flow';
+  event: FlowEvent;
+  /** Wall-clock ns of the first and last packet. */
+  firstNs: bigint;
+  lastNs: bigint;
+  family: 4 | 6;
+  proto: number;
+  /** Initiator → responder, as seen at this interface. */
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  ifindex: number;
+  origin: Hook | undefined;
+  /** [initiator → responder, reply] */
+  bytes: [number, number];
+  payload: [number, number];
+  packets: [number, number];
+  tcpFlags: [number, number];
+  icmpType: number;
+  icmpCode: number;
+}
+
+export interface PacketMeta {
+  timeNs: bigint;
+  family: 4 | 6;
+  proto: number;
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  ifindex: number;
+  hook: Hook;
+  /** L4 payload bytes of the packet (data holds at most the first DNS_MAX / HTTP_MAX). */
+  payloadLen: number;
+}
+
+export interface DnsRecord extends PacketMeta { type: 'dns'; data: Buffer }
+export interface HttpRecord extends PacketMeta { type: 'http'; data: Buffer }
+
+export interface DropRecord {
+  type: 'drop';
+  timeNs: bigint;
+  reason: number;
+  location: bigint;
+  family: 4 | 6;
+  proto: number;
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  ifindex: number;
+  netns: number;
+}
+
+export interface DropReasonRecord { type: 'drop_reason'; value: number; name: string }
+
+export type TcpEventKind = 'retransmit' | 'send_reset' | 'receive_reset';
+const TCP_EVENT_KINDS: readonly (TcpEventKind | undefined)[] = [undefined, 'retransmit', 'send_reset', 'receive_reset'];
+
+export interface TcpEventRecord {
+  type: 'tcp_event';
+  kind: TcpEventKind;
+  timeNs: bigint;
+  skaddr: bigint;
+  family: 4 | 6;
+  /** Local end (the socket's), then the remote end. */
+  saddr: string;
+  daddr: string;
+  sport: number;
+  dport: number;
+  netns: number;
+  state: number;
+}
+
+export type CommandName = 'invalid' | 'attach' | 'detach' | 'flush' | 'run';
+const COMMANDS: readonly CommandName[] = ['invalid', 'attach', 'detach', 'flush', 'run'];
+export interface CmdResultRecord { type: 'cmd_result'; cmd: CommandName; arg: number; seq: number; err: number }
+
+export interface SockAddrRecord {
+  type: 'sock_addr';
+  timeNs: bigint;
+  cookie: bigint;
+  /** The socket (same id as tcp_state's skaddr) for connect4; 0n for sendmsg4. */
+  skaddr: bigint;
+  daddr: string;
+  dport: number;
+  proto: number;
+  pid: number;
+  comm: string;
+}
+
+const u64 = (buf: Buffer, at: number): number => {
+  const v = buf.readBigUInt64LE(at);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`counter ${v} too large`);
+  return Number(v);
+};
+
+export function decodeFlow(buf: Buffer, at: number, wall: bigint): FlowRecord {
+  const f = LAYOUT.flow.fields;
+  const event = FLOW_EVENTS[buf[at + f.event[0]] ?? 0] ?? fail(`FLOW event ${buf[at + f.event[0]]} unknown`);
+  const family = ipFamily(buf[at + f.family[0]] ?? 0, 'FLOW');
+  const origin = buf[at + f.origin[0]] ?? 0;
+  if (origin > 2) fail(`FLOW origin ${origin} unknown`);
+  const pair = (off: number): [number, number] => [u64(buf, at + off), u64(buf, at + off + 8)];
+  return {
+    type: 'flow', event, firstNs: buf.readBigUInt64LE(at + f.first_ns[0]) + wall, lastNs: buf.readBigUInt64LE(at + f.last_ns[0]) + wall,
+    family, proto: buf[at + f.proto[0]] ?? 0, saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
+    sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), ifindex: buf.readUInt32LE(at + f.ifindex[0]),
+    origin: HOOKS[origin], bytes: pair(f.bytes[0]), payload: pair(f.payload[0]), packets: pair(f.pkts[0]),
+    tcpFlags: [buf[at + f.flags[0]] ?? 0, buf[at + f.flags[0] + 1] ?? 0], icmpType: buf[at + f.icmp_type[0]] ?? 0, icmpCode: buf[at + f.icmp_code[0]] ?? 0,
+  };
+}
+
+function decodePacket(buf: Buffer, at: number, wall: bigint, max: number, what: string): PacketMeta & { data: Buffer } {
+  const f = LAYOUT.dns.fields; // the fl_pkt part is the same in fl_dns and fl_http
+  const family = ipFamily(buf[at + f.family[0]] ?? 0, what);
+  const hook = HOOKS[buf[at + f.hook[0]] ?? 0] ?? fail(`${what} hook ${buf[at + f.hook[0]]} unknown`);
+  const captured = buf.readUInt16LE(at + f.captured[0]);
+  const payloadLen = buf.readUInt16LE(at + f.payload_len[0]);
+  if (captured > max || captured > payloadLen) fail(`${what} captured ${captured} bytes of ${payloadLen} (max ${max})`);
+  return {
+    timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, family, proto: buf[at + f.proto[0]] ?? 0,
+    saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
+    sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), ifindex: buf.readUInt32LE(at + f.ifindex[0]),
+    hook, payloadLen, data: Buffer.from(buf.subarray(at + f.data[0], at + f.data[0] + captured)),
+  };
+}
+
+export function decodeDns(buf: Buffer, at: number, wall: bigint): DnsRecord {
+  return { type: 'dns', ...decodePacket(buf, at, wall, DNS_MAX, 'DNS') };
+}
+
+export function decodeHttp(buf: Buffer, at: number, wall: bigint): HttpRecord {
+  return { type: 'http', ...decodePacket(buf, at, wall, HTTP_MAX, 'HTTP') };
+}
+
+export function decodeDrop(buf: Buffer, at: number, wall: bigint): DropRecord {
+  const f = LAYOUT.drop.fields;
+  const family = ipFamily(buf[at + f.family[0]] ?? 0, 'DROP');
+  return {
+    type: 'drop', timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, reason: buf.readUInt32LE(at + f.reason[0]),
+    location: buf.readBigUInt64LE(at + f.location[0]), family, proto: buf[at + f.proto[0]] ?? 0,
+    saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
+    sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]),
+    ifindex: buf.readUInt32LE(at + f.ifindex[0]), netns: buf.readUInt32LE(at + f.netns[0]),
+  };
+}
+
+export function decodeDropReason(buf: Buffer, at: number): DropReasonRecord {
+  const f = LAYOUT.drop_reason.fields;
+  const name = readCString(buf, at + f.name[0], f.name[1]);
+  if (!/^[A-Z0-9_]{1,55}$/.test(name)) fail(`DROP_REASON name ${JSON.stringify(name)} is not an enum name`);
+  return { type: 'drop_reason', value: buf.readUInt32LE(at + f.value[0]), name };
+}
+
+export function decodeTcpEvent(buf: Buffer, at: number, wall: bigint): TcpEventRecord {
+  const f = LAYOUT.tcp_event.fields;
+  const kind = TCP_EVENT_KINDS[buf[at + f.kind[0]] ?? 0] ?? fail(`TCP_EVENT kind ${buf[at + f.kind[0]]} unknown`);
+  const family = ipFamily(buf[at + f.family[0]] ?? 0, 'TCP_EVENT');
+  return {
+    type: 'tcp_event', kind, timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, skaddr: buf.readBigUInt64LE(at + f.skaddr[0]), family,
+    saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
+    sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), netns: buf.readUInt32LE(at + f.netns[0]), state: buf[at + f.state[0]] ?? 0,
+  };
+}
+
+export function decodeCmdResult(buf: Buffer, at: number): CmdResultRecord {
+  const f = LAYOUT.cmd_result.fields;
+  const code = buf.readUInt32LE(at + f.cmd[0]);
+  const cmd = COMMANDS[code] ?? fail(`CMD_RESULT command ${code} unknown`);
+  return { type: 'cmd_result', cmd, arg: buf.readUInt32LE(at + f.arg[0]), seq: buf.readUInt32LE(at + f.seq[0]), err: buf.readInt32LE(at + f.err[0]) };
+}
+
+export function decodeSockAddr(buf: Buffer, at: number, wall: bigint): SockAddrRecord {
+  const f = LAYOUT.sock_addr.fields;
+  if (buf[at + f.family[0]] !== 4) fail(`SOCK_ADDR family ${buf[at + f.family[0]]} is not 4`);
+  return {
+    type: 'sock_addr', timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, cookie: buf.readBigUInt64LE(at + f.cookie[0]),
+    skaddr: buf.readBigUInt64LE(at + f.skaddr[0]), daddr: formatIPv4(buf, at + f.daddr[0]), dport: buf.readUInt16LE(at + f.dport[0]),
+    proto: buf[at + f.proto[0]] ?? 0, pid: buf.readUInt32LE(at + f.pid[0]), comm: readCString(buf, at + f.comm[0], f.comm[1]),
+  };
+}
