@@ -151,6 +151,7 @@ export class Agent {
         this.onLost(r.source, r.total);
         continue;
       }
+      if (r.type !== 'tcp_state') continue;
       const flow = await this.builder.onRecord(r);
       if (!flow) continue;
       enrichFlow(flow, this.pods);
