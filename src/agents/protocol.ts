@@ -2,7 +2,7 @@
 // Every frame is a JSON text message with a `type`. Incoming frames are validated here, and every
 // rejection says what is wrong with which field.
 import type { Flow } from '../flows/flow';
-import { type FilterSet, validateFilterSet } from '../flows/filter';
+import { type FilterSet, q, validateFilterSet } from '../flows/filter';
 import { canonicalTime } from '../flows/filter-time';
 
 export const PROTOCOL_VERSION = 2;
@@ -112,7 +112,7 @@ function time(v: unknown, key: string): Parsed<string | undefined> {
 }
 
 function parseSubscribe(v: Record<string, unknown>): Parsed<SubscribeRequest> {
-  for (const k of Object.keys(v)) if (!SUBSCRIBE_KEYS.has(k)) return bad(`subscribe has unknown field "${k.slice(0, 60)}"`);
+  for (const k of Object.keys(v)) if (!SUBSCRIBE_KEYS.has(k)) return bad(`subscribe has unknown field ${q(k.slice(0, 60))}`);
   const err = count(v.last, 'last') ?? count(v.first, 'first') ?? (v.follow !== undefined && typeof v.follow !== 'boolean' ? 'follow must be a boolean' : undefined);
   if (err) return bad(err);
   if (v.first !== undefined && v.last !== undefined) return bad('cannot set both first and last');
@@ -151,7 +151,7 @@ export function parseClientMessage(text: string): Parsed<ClientMessage> {
     case 'subscribe':
       return parseSubscribe(v);
     default:
-      return bad(`unknown message type ${JSON.stringify(v.type).slice(0, 60)}`);
+      return bad(`unknown message type ${q(String(v.type))}`);
   }
 }
 
@@ -178,7 +178,7 @@ function checkServer(v: Record<string, unknown>): string | undefined {
     case 'node_status':
       return typeof v.node === 'string' && typeof v.ready === 'boolean' && isObject(v.lost) ? undefined : 'bad node_status';
     default:
-      return `unknown message type ${JSON.stringify(v.type).slice(0, 60)}`;
+      return `unknown message type ${q(String(v.type))}`;
   }
 }
 

@@ -6,7 +6,7 @@
 // into pod and service names at the end; conflicting flags are refused as Hubble refuses them.
 import type { TrafficDirection, Verdict } from './flow';
 import { type Errorable, fail, ok } from '../cluster/errorable';
-import { type FilterSet, type FlowFilter, PROTOCOLS, VERDICTS, type WorkloadFilter } from './filter';
+import { type FilterSet, type FlowFilter, PROTOCOLS, VERDICTS, type WorkloadFilter, q } from './filter';
 import { parseLabelSelector } from './filter-labels';
 import {
   compileFqdnPatterns, compileNodeNamePatterns, compileRegex, parseEventType, parseHttpStatus, parseIpFilter, parseNamespacedName,
@@ -64,13 +64,13 @@ function endpointFlags(name: string, field: string, parse: (v: string) => Errora
 
 function parseWorkload(s: string): Errorable<WorkloadFilter> {
   const parts = s.split('/');
-  if (s === '' || parts.length > 2 || parts.some((p) => p === '')) return fail(`invalid workload "${s}": expected [kind/]name`);
+  if (s === '' || parts.length > 2 || parts.some((p) => p === '')) return fail(`invalid workload ${q(s)}: expected [kind/]name`);
   return ok(parts.length === 2 ? { kind: parts[0], name: parts[1] } : { name: s });
 }
 
 const oneOfCI = <T extends string>(what: string, allowed: readonly T[]) => (s: string): Errorable<T> => {
   const v = allowed.find((a) => a.toLowerCase() === s.toLowerCase());
-  return v ? ok(v) : fail(`invalid ${what} "${s}" (expected ${allowed.join(', ')})`);
+  return v ? ok(v) : fail(`invalid ${what} ${q(s)} (expected ${allowed.join(', ')})`);
 };
 
 const nonEmpty = (what: string) => (s: string): Errorable<string> => (s.trim() ? ok(s) : fail(`empty ${what}`));
@@ -145,7 +145,7 @@ function namespaceConflict(t: Tracker): string | undefined {
   const check = (nss: string[], names: string[] | undefined) => {
     for (const ns of nss) for (const n of names ?? []) {
       const nn = n.includes('/') ? n.split('/')[0] : '';
-      if (nn && nn !== ns) return `namespace conflict: "${ns}" does not contain "${n}"`;
+      if (nn && nn !== ns) return `namespace conflict: ${q(ns)} does not contain ${q(n)}`;
     }
     return undefined;
   };
@@ -172,7 +172,7 @@ export class FilterBuilder {
       return undefined;
     }
     const setter = SETTERS[flag];
-    if (!setter) return `unknown filter flag --${flag}`;
+    if (!setter) return `unknown filter flag ${q(`--${flag}`)}`;
     const t = this.negateNext ? (this.deny ??= { ns: [], srcNs: [], dstNs: [], changed: [] }) : (this.allow ??= { ns: [], srcNs: [], dstNs: [], changed: [] });
     this.negateNext = false;
     if (!t.changed.includes(flag)) t.changed.push(flag);
@@ -229,7 +229,7 @@ export function parseFilterArgs(words: string[]): Errorable<FilterSet> {
   for (let i = 0; i < words.length; i++) {
     const w = words[i] as string;
     const f = filterFlagOf(w);
-    if (!f) return fail(/^-/.test(w) ? `unknown filter flag ${w.split('=')[0]}` : `unexpected "${w}": filters are flags such as --pod NS/NAME or --verdict DROPPED`);
+    if (!f) return fail(/^-/.test(w) ? `unknown filter flag ${q(w.split('=')[0] as string)}` : `unexpected ${q(w)}: filters are flags such as --pod NS/NAME or --verdict DROPPED`);
     let value = f.inline;
     if (FILTER_FLAGS.get(f.flag) && value === undefined) {
       if (i + 1 >= words.length) return fail(`--${f.flag} needs a value`);

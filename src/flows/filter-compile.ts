@@ -4,7 +4,7 @@
 // OR over the allowlist, NOR over the denylist.
 import type { Endpoint, Flow, Service, TcpFlags } from './flow';
 import { type Errorable, fail, ok } from '../cluster/errorable';
-import { EVENT_TYPES, type FilterSet, type FlowFilter, PROTOCOLS, TCP_FLAG_NAMES, VERDICTS, type WorkloadFilter } from './filter';
+import { EVENT_TYPES, type FilterSet, type FlowFilter, PROTOCOLS, TCP_FLAG_NAMES, VERDICTS, type WorkloadFilter, q } from './filter';
 import { type LabelSelector, matchLabelSelector, parseLabelSelector } from './filter-labels';
 import {
   type IpMatcher, compileFqdnPatterns, compileNodeNamePatterns, compileRegex, ipMatches, parseHttpStatus,
@@ -134,7 +134,7 @@ export function urlPath(url: string): string {
 
 function byProtocol(values: string[], field: string): Built {
   const protos = values.map((p) => p.toLowerCase());
-  for (let i = 0; i < protos.length; i++) if (!(PROTOCOLS as readonly string[]).includes(protos[i] as string)) return fail(`${field}[${i}]: unknown protocol "${values[i]}" (expected ${PROTOCOLS.join(', ')})`);
+  for (let i = 0; i < protos.length; i++) if (!(PROTOCOLS as readonly string[]).includes(protos[i] as string)) return fail(`${field}[${i}]: unknown protocol ${q(values[i] as string)} (expected ${PROTOCOLS.join(', ')})`);
   return ok((f) => {
     const l4 = f.l4;
     for (const p of protos) {

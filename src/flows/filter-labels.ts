@@ -3,6 +3,7 @@
 // strings `source:key=value` (e.g. `k8s:app=cart`, `reserved:world`). A key may carry a source
 // prefix (`k8s:app=cart`); without one it matches a label of any source. Matching allocates nothing.
 import { type Errorable, fail, ok } from '../cluster/errorable';
+import { q } from './filter';
 
 type Op = 'exists' | 'notexists' | 'eq' | 'neq' | 'in' | 'notin';
 interface Requirement { source: string | undefined; key: string; op: Op; values: string[] }
@@ -32,13 +33,13 @@ function splitTerms(text: string): string[] | undefined {
 
 function parseKey(text: string, term: string): Errorable<{ source: string | undefined; key: string }> {
   const m = KEY.exec(text.trim());
-  if (!m) return fail(`invalid label key "${text.trim()}" in "${term}"`);
+  if (!m) return fail(`invalid label key ${q(text.trim())} in ${q(term)}`);
   return ok({ source: m[1], key: m[2] as string });
 }
 
 function parseValues(text: string, term: string): Errorable<string[]> {
   const vals = text.split(',').map((v) => v.trim());
-  for (const v of vals) if (!VALUE.test(v) || v.length > 63) return fail(`invalid label value "${v}" in "${term}"`);
+  for (const v of vals) if (!VALUE.test(v) || v.length > 63) return fail(`invalid label value ${q(v)} in ${q(term)}`);
   return ok(vals);
 }
 
@@ -59,7 +60,7 @@ function parseTerm(raw: string): Errorable<Requirement> {
     const vals = parseValues(cmp[3] as string, term);
     if (!k.ok) return k;
     if (!vals.ok) return vals;
-    if (vals.value.length !== 1) return fail(`one value expected in "${term}"`);
+    if (vals.value.length !== 1) return fail(`one value expected in ${q(term)}`);
     return ok({ ...k.value, op: cmp[2] === '!=' ? 'neq' : 'eq', values: vals.value });
   }
   const neg = term.startsWith('!');
@@ -70,11 +71,11 @@ function parseTerm(raw: string): Errorable<Requirement> {
 
 export function parseLabelSelector(text: string): Errorable<LabelSelector> {
   const terms = splitTerms(text);
-  if (!terms) return fail(`unbalanced parentheses in label selector "${text}"`);
+  if (!terms) return fail(`unbalanced parentheses in label selector ${q(text)}`);
   const requirements: Requirement[] = [];
   for (const t of terms) {
     const r = parseTerm(t);
-    if (!r.ok) return fail(`label selector "${text}": ${r.error}`);
+    if (!r.ok) return fail(`label selector ${q(text)}: ${r.error}`);
     requirements.push(r.value);
   }
   return ok({ requirements });

@@ -3,6 +3,7 @@
 // strings, without parsing per flow. `--since/--until` accept what `hubble observe` accepts:
 // RFC 3339 (with or without fraction, any offset), a date, or a relative duration ("5m", "1h30m").
 import { type Errorable, fail, ok } from '../cluster/errorable';
+import { q } from './filter';
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
 const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -43,5 +44,5 @@ export function parseTimeArg(text: string, now: number = Date.now()): Errorable<
   if (rel !== undefined) return ok(fromMillis(Math.max(0, Math.floor(now - rel)), ''));
   const abs = canonicalTime(t) ?? (/^\d{4}-\d{2}-\d{2}$/.test(t) ? canonicalTime(`${t}T00:00:00Z`) : undefined);
   if (abs) return ok(abs);
-  return fail(`invalid time "${text.slice(0, 80)}": expected RFC 3339 (2006-01-02T15:04:05Z07:00), a date, or a duration such as 5m or 1h30m`);
+  return fail(`invalid time ${q(text.slice(0, 80))}: expected RFC 3339 (2006-01-02T15:04:05Z07:00), a date, or a duration such as 5m or 1h30m`);
 }

@@ -3,7 +3,7 @@
 // prefixes, regular expressions, TCP flags, event types. Hubble's rules, cited per function.
 import type { TcpFlags } from './flow';
 import { type Errorable, fail, ok } from '../cluster/errorable';
-import { EVENT_TYPES, type EventTypeFilter, TCP_FLAG_NAMES, TRACE_SUBTYPES } from './filter';
+import { EVENT_TYPES, type EventTypeFilter, TCP_FLAG_NAMES, TRACE_SUBTYPES, q } from './filter';
 
 /** IPv4 dotted quad to an unsigned 32-bit number without allocating; -1 when not IPv4. */
 export function ipv4ToInt(s: string): number {
@@ -62,7 +62,7 @@ export function parseIpFilter(s: string): Errorable<IpMatcher> {
   const slash = s.indexOf('/');
   if (slash < 0) {
     if (ipv4ToInt(s) >= 0 || ipv6Groups(s)) return ok({ kind: 'exact', ip: s });
-    return fail(`invalid IP address "${s}"`);
+    return fail(`invalid IP address ${q(s)}`);
   }
   const addr = s.slice(0, slash);
   const bitsText = s.slice(slash + 1);
@@ -74,7 +74,7 @@ export function parseIpFilter(s: string): Errorable<IpMatcher> {
   }
   const g = ipv6Groups(addr);
   if (g && bits >= 0 && bits <= 128) return ok({ kind: 'v6', groups: g, bits });
-  return fail(`invalid CIDR "${s}"`);
+  return fail(`invalid CIDR ${q(s)}`);
 }
 
 export function ipMatches(m: IpMatcher, ip: string): boolean {
@@ -96,15 +96,15 @@ export function ipMatches(m: IpMatcher, ip: string): boolean {
 
 export function parsePort(s: string): Errorable<number> {
   const n = /^\d{1,5}$/.test(s) ? Number(s) : -1;
-  return n >= 0 && n <= 65535 ? ok(n) : fail(`invalid port "${s}" (expected 0..65535)`);
+  return n >= 0 && n <= 65535 ? ok(n) : fail(`invalid port ${q(s)} (expected 0..65535)`);
 }
 
 /** Hubble's k8s.ParseNamespaceName: "ns/prefix", "ns/" (whole namespace), or "prefix" in namespace "default". */
 export function parseNamespacedName(s: string): Errorable<{ ns: string; prefix: string }> {
   const parts = s.split('/');
-  if (parts.length > 2) return fail(`invalid name "${s}": expected [namespace/]<name>`);
+  if (parts.length > 2) return fail(`invalid name ${q(s)}: expected [namespace/]<name>`);
   if (parts.length === 2) {
-    if (parts[0] === '') return fail(`invalid name "${s}": empty namespace (expected [namespace/]<name>)`);
+    if (parts[0] === '') return fail(`invalid name ${q(s)}: empty namespace (expected [namespace/]<name>)`);
     return ok({ ns: parts[0] as string, prefix: parts[1] as string });
   }
   if (s === '') return fail('invalid name "": expected [namespace/]<name>');
@@ -119,13 +119,13 @@ function fqdnPatternSource(raw: string): Errorable<string> {
   let p = raw.trim().toLowerCase();
   if (p.endsWith('.')) p = p.slice(0, -1);
   if (p === '') return fail('empty pattern');
-  if (p.endsWith('.')) return fail(`multiple trailing dots in pattern "${raw}"`);
+  if (p.endsWith('.')) return fail(`multiple trailing dots in pattern ${q(raw)}`);
   let out = '';
   for (const c of p) {
     if (c === '.') out += '\\.';
     else if (c === '*') out += FQDN_CHARS;
     else if (/[-0-9_a-z]/.test(c)) out += c;
-    else return fail(`invalid character ${JSON.stringify(c)} in pattern "${raw}"`);
+    else return fail(`invalid character ${JSON.stringify(c)} in pattern ${q(raw)}`);
   }
   return ok(out);
 }
@@ -146,12 +146,12 @@ export function compileNodeNamePatterns(patterns: string[]): Errorable<RegExp> {
   for (const p of patterns) {
     if (p === '') return fail('empty node name pattern');
     const elems = p.split('/');
-    if (elems.length > 2) return fail(`too many slashes in node name pattern "${p}"`);
+    if (elems.length > 2) return fail(`too many slashes in node name pattern ${q(p)}`);
     const [cluster, node] = elems.length === 2 ? (elems as [string, string]) : ['', elems[0] as string];
     const c = cluster === '' ? ok(FQDN_ANY) : fqdnPatternSource(cluster);
     const n = node === '' ? ok(FQDN_ANY) : fqdnPatternSource(node);
-    if (!c.ok) return fail(`node name pattern "${p}": ${c.error}`);
-    if (!n.ok) return fail(`node name pattern "${p}": ${n.error}`);
+    if (!c.ok) return fail(`node name pattern ${q(p)}: ${c.error}`);
+    if (!n.ok) return fail(`node name pattern ${q(p)}: ${n.error}`);
     parts.push(`${c.value}/${n.value}`);
   }
   return ok(new RegExp(`^(?:${parts.join('|')})$`));
@@ -161,14 +161,24 @@ export function compileNodeNamePatterns(patterns: string[]): Errorable<RegExp> {
 export function parseHttpStatus(s: string): Errorable<{ full?: string; prefix?: string }> {
   if (/^[1-5][0-9]{2}$/.test(s)) return ok({ full: s });
   if (/^[1-5][0-9]?\+$/.test(s)) return ok({ prefix: s.slice(0, -1) });
-  return fail(`invalid HTTP status code "${s}" (expected e.g. 404, 5+, 40+)`);
+  return fail(`invalid HTTP status code ${q(s)} (expected e.g. 404, 5+, 40+)`);
 }
 
+/**
+ * User regexes run on the agent for every L7 flow: refuse the shapes that backtrack
+ * catastrophically (a quantified group that itself contains a quantifier, backreferences) and
+ * long patterns, so one client cannot stall the agent.
+ */
 export function compileRegex(s: string, what: string): Errorable<RegExp> {
+  if (s.length > 256) return fail(`${what} regular expression is longer than 256 characters`);
+  if (/\([^()]*[+*}][^()]*\)\s*[+*{]/.test(s) || /\\[1-9]|\\k</.test(s)) {
+    return fail(`${what} regular expression ${q(s)} nests quantifiers or uses backreferences (refused: it could stall the agent)`);
+  }
   try {
     return ok(new RegExp(s));
   } catch (e) {
-    return fail(`invalid ${what} regular expression "${s}": ${e instanceof Error ? e.message.replace(/^Invalid regular expression: /, '') : String(e)}`);
+    const why = e instanceof Error ? e.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '') : String(e);
+    return fail(`invalid ${what} regular expression ${q(s)}: ${why}`);
   }
 }
 
@@ -177,7 +187,7 @@ export function parseTcpFlags(s: string): Errorable<TcpFlags> {
   const flags: TcpFlags = {};
   for (const f of s.split(',')) {
     const name = f.trim().toUpperCase();
-    if (!(TCP_FLAG_NAMES as readonly string[]).includes(name)) return fail(`unknown TCP flag "${f}" (expected ${TCP_FLAG_NAMES.join(', ')})`);
+    if (!(TCP_FLAG_NAMES as readonly string[]).includes(name)) return fail(`unknown TCP flag ${q(f)} (expected ${TCP_FLAG_NAMES.join(', ')})`);
     flags[name as keyof TcpFlags] = true;
   }
   return ok(flags);
@@ -187,9 +197,9 @@ export function parseTcpFlags(s: string): Errorable<TcpFlags> {
 export function parseEventType(s: string): Errorable<EventTypeFilter> {
   const [t, sub] = s.split(/:(.*)/s, 2) as [string, string | undefined];
   const type = EVENT_TYPES[t] ?? (/^\d{1,5}$/.test(t) ? Number(t) : undefined);
-  if (type === undefined || type > 0xffff) return fail(`unknown event type "${t}" (expected ${Object.keys(EVENT_TYPES).join(', ')} or a number)`);
+  if (type === undefined || type > 0xffff) return fail(`unknown event type ${q(t)} (expected ${Object.keys(EVENT_TYPES).join(', ')} or a number)`);
   if (sub === undefined) return ok({ type });
   const st = (type === EVENT_TYPES.trace ? TRACE_SUBTYPES[sub] : undefined) ?? (/^\d{1,5}$/.test(sub) ? Number(sub) : undefined);
-  if (st === undefined || st > 0xffff) return fail(`unknown event sub-type "${sub}" for type "${t}"`);
+  if (st === undefined || st > 0xffff) return fail(`unknown event sub-type ${q(sub)} for type ${q(t)}`);
   return ok({ type, match_sub_type: true, sub_type: st });
 }

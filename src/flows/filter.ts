@@ -7,6 +7,11 @@
 import type { TcpFlags, TrafficDirection, Verdict } from './flow';
 import { type Errorable, fail, ok } from '../cluster/errorable';
 
+/** A user-supplied value inside an error message: quoted, escaped, at most 80 characters. */
+export function q(s: string): string {
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
+}
+
 export interface WorkloadFilter { name?: string; kind?: string }
 export interface EventTypeFilter { type: number; match_sub_type?: boolean; sub_type?: number }
 
@@ -83,18 +88,18 @@ const isString = (e: unknown, where: string) =>
   typeof e === 'string' && e.length <= FILTER_LIMITS.valueLength ? undefined : `${where} must be a string of at most ${FILTER_LIMITS.valueLength} characters`;
 
 function oneOf(values: readonly string[]): (e: unknown, where: string) => string | undefined {
-  return (e, where) => (typeof e === 'string' && values.includes(e) ? undefined : `${where} must be one of ${values.join(', ')}, got ${JSON.stringify(e)?.slice(0, 60)}`);
+  return (e, where) => (typeof e === 'string' && values.includes(e) ? undefined : `${where} must be one of ${values.join(', ')}, got ${(JSON.stringify(e) ?? typeof e).slice(0, 60)}`);
 }
 
 function isWorkload(e: unknown, where: string): string | undefined {
   if (!isRecord(e)) return `${where} must be an object {name, kind}`;
-  for (const k of Object.keys(e)) if (k !== 'name' && k !== 'kind') return `${where} has unknown field "${k.slice(0, 60)}"`;
+  for (const k of Object.keys(e)) if (k !== 'name' && k !== 'kind') return `${where} has unknown field ${q(k.slice(0, 60))}`;
   return isString(e.name ?? '', `${where}.name`) ?? isString(e.kind ?? '', `${where}.kind`);
 }
 
 function isEventType(e: unknown, where: string): string | undefined {
   if (!isRecord(e)) return `${where} must be an object {type, match_sub_type, sub_type}`;
-  for (const k of Object.keys(e)) if (!['type', 'match_sub_type', 'sub_type'].includes(k)) return `${where} has unknown field "${k.slice(0, 60)}"`;
+  for (const k of Object.keys(e)) if (!['type', 'match_sub_type', 'sub_type'].includes(k)) return `${where} has unknown field ${q(k.slice(0, 60))}`;
   const int = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff;
   if (!int(e.type)) return `${where}.type must be an integer 0..65535`;
   if (e.sub_type !== undefined && !int(e.sub_type)) return `${where}.sub_type must be an integer 0..65535`;
@@ -105,7 +110,7 @@ function isEventType(e: unknown, where: string): string | undefined {
 function isTcpFlags(e: unknown, where: string): string | undefined {
   if (!isRecord(e)) return `${where} must be an object such as {"SYN":true}`;
   for (const [k, v] of Object.entries(e)) {
-    if (!(TCP_FLAG_NAMES as readonly string[]).includes(k)) return `${where} has unknown TCP flag "${k.slice(0, 60)}"`;
+    if (!(TCP_FLAG_NAMES as readonly string[]).includes(k)) return `${where} has unknown TCP flag ${q(k.slice(0, 60))}`;
     if (typeof v !== 'boolean') return `${where}.${k} must be a boolean`;
   }
   return undefined;
@@ -127,7 +132,7 @@ export function validateFlowFilter(v: unknown, where = 'filter'): Errorable<Flow
   if (!isRecord(v)) return fail(`${where} must be a JSON object`);
   for (const [k, val] of Object.entries(v)) {
     const check = (FIELD_CHECKS as Record<string, (e: unknown, w: string) => string | undefined>)[k];
-    if (!check) return fail(`${where} has unknown field "${k.slice(0, 60)}"`);
+    if (!check) return fail(`${where} has unknown field ${q(k.slice(0, 60))}`);
     const err = checkArray(val, `${where}.${k}`, check);
     if (err) return fail(err);
   }
@@ -137,7 +142,7 @@ export function validateFlowFilter(v: unknown, where = 'filter'): Errorable<Flow
 /** Validates a FilterSet in its JSON form ({allowlist, denylist}). Values are checked again when compiled. */
 export function validateFilterSet(v: unknown, where = 'filters'): Errorable<FilterSet> {
   if (!isRecord(v)) return fail(`${where} must be an object {allowlist, denylist}`);
-  for (const k of Object.keys(v)) if (k !== 'allowlist' && k !== 'denylist') return fail(`${where} has unknown field "${k.slice(0, 60)}"`);
+  for (const k of Object.keys(v)) if (k !== 'allowlist' && k !== 'denylist') return fail(`${where} has unknown field ${q(k.slice(0, 60))}`);
   const out: FilterSet = { allowlist: [], denylist: [] };
   for (const list of ['allowlist', 'denylist'] as const) {
     const arr = v[list] ?? [];

@@ -84,8 +84,8 @@ test('namespace folding and hubble conflicts', () => {
     ['--http-status 6+', /invalid HTTP status code "6\+"/], ['--http-path "("', /--http-path: invalid HTTP path regular expression/],
     ['--label "app in (a"', /unbalanced parentheses/], ['--label "=x"', /invalid label key/], ['--node-name "a/b/c"', /too many slashes/],
     ['--type nope', /unknown event type "nope"/], ['--type trace:nope', /unknown event sub-type "nope"/], ['--workload a/b/c', /invalid workload/],
-    ['--pod', /--pod needs a value/], ['--bogus 1', /unknown filter flag --bogus/], ['cart', /unexpected "cart"/], ['--pod "a', /unterminated " quote/],
-    ['-4=x', /--ipv4 takes no value/], ['--traffic-direction up', /invalid traffic direction "up"/],
+    ['--pod', /--pod needs a value/], ['--bogus 1', /unknown filter flag "--bogus"/], ['cart', /unexpected "cart"/], ['--pod "a', /unterminated " quote/],
+    ['-4=x', /--ipv4 takes no value/], ['--http-path "(a+)+$"', /nests quantifiers/], ['--dns-query "(x)\\1"', /backreferences/], ['--traffic-direction up', /invalid traffic direction "up"/],
   ];
   for (const [args, re] of errs) {
     const r = parseFilterText(args);
