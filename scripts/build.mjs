@@ -1,7 +1,7 @@
 // Bundles every entry point with esbuild: extension (Node, vscode external), webviews (browser),
 // and the flowlens CLI (Node; it also runs the agent and the sandbox).
 import { build } from 'esbuild';
-import { existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', legalComments: 'none' };
@@ -19,3 +19,5 @@ for (const panel of ['flows']) {
   }
 }
 await Promise.all(jobs);
+// Webviews load codicons from their own bundle folder (the .vsix ships without node_modules).
+cpSync('node_modules/@vscode/codicons/dist', 'dist/webview/codicons', { recursive: true, filter: (f) => !/\.(svg|html|csv|json)$|codiconsLibrary/.test(f) });
