@@ -9,6 +9,7 @@ import { Ctx } from './ctx';
 import { vscodeHost } from './host';
 import { makeSessionFactory } from './session';
 import { LiveFeed } from './live/feed';
+import { PoliciesFeature } from './policies/feature';
 import { ServicesTree } from './services/tree';
 
 function coreCommands(): CommandSpec[] {
@@ -34,7 +35,8 @@ export function activate(extension: vscode.ExtensionContext): Ctx {
   registerCommands(ctx, coreCommands());
   const live = LiveFeed.register(ctx);
   ServicesTree.register(ctx, live);
-  FlowsFeature.register(ctx);
+  const policies = PoliciesFeature.register(ctx, live);
+  FlowsFeature.register(ctx, policies);
   ctx.pushExtCleanup(vscode.workspace.onDidChangeConfiguration((e) => {
     if (affectsSession(e)) void ctx.connect();
   }));

@@ -6,8 +6,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
 import { type FromWebview, type Handlers, type NotificationMessage, type ResponseMessage, parseFromWebview } from '../../src/panels/ipc';
-import { type FlowRow, type FlowsContract, type InitialState, type Snapshot, flowsGuards } from '../../src/panels/flows/protocol';
+import { type Explanation, type FlowRow, type FlowsContract, type InitialState, type Snapshot, flowsGuards } from '../../src/panels/flows/protocol';
 import { renderShell } from '../../src/panels/shell';
+import type { Flow } from '../../src/flows/flow';
 import { ROOT } from './harness';
 
 type C = FlowsContract;
@@ -15,7 +16,7 @@ const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/
 
 /** Serves the shell at / and the bundle and codicons from the repository. */
 export async function serveShell(state: InitialState): Promise<{ server: Server; url: string }> {
-  const roots: Record<string, string> = { '/dist/webview/': join(ROOT, 'dist/webview'), '/codicons/': join(ROOT, 'node_modules/@vscode/codicons/dist') };
+  const roots: Record<string, string> = { '/dist/webview/': join(ROOT, 'dist/webview'), '/codicons/': join(ROOT, 'dist/webview/codicons') };
   let origin = '';
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
@@ -67,7 +68,10 @@ export class FakeFlowsHost {
     ready: () => { this.ready = true; },
     clear: () => undefined,
     pause: () => undefined,
+    openPolicy: () => undefined,
+    export: () => undefined,
   };
+  explanation: Explanation = { lines: ['denied: shop/frontend-2 → payments/payments-1:8080/TCP', 'ingress: denied — payments/payments-from-frontend selects payments/payments-1 and no rule allows this traffic'], links: [{ namespace: 'payments', name: 'payments-from-frontend' }] };
 
   constructor(private readonly page: Page, public snapshot: Snapshot) {}
 
@@ -101,6 +105,10 @@ export class FakeFlowsHost {
       return;
     }
     if (this.snapshotScript === 'hang') return;
+    if (m.name === 'explain') {
+      await this.postRaw({ kind: 'response', id: m.id, ok: true, payload: this.explanation } satisfies ResponseMessage);
+      return;
+    }
     const reply: ResponseMessage = this.snapshotScript === 'ok'
       ? { kind: 'response', id: m.id, ok: true, payload: this.snapshot }
       : { kind: 'response', id: m.id, ok: false, error: 'scripted failure' };
@@ -113,9 +121,18 @@ export function row(id: number, src: string, dst: string, extra: Partial<FlowRow
     const [namespace, pod] = s.split('/');
     return pod ? { ip, namespace, pod, ...(port ? { port } : {}) } : { ip: s, ...(port ? { port } : {}) };
   };
-  return {
+  const r: Omit<FlowRow, 'flow'> = {
     id, time: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, id)).toISOString(),
     src: ep(src, `10.0.0.${id % 250}`, 40000 + id), dst: ep(dst, `10.0.1.${id % 250}`, 8080),
-    proto: 'TCP', flags: 'SYN', verdict: 'FORWARDED', direction: 'EGRESS', node: 'node-1', ...extra,
+    proto: 'TCP', flags: 'SYN', verdict: 'FORWARDED', direction: 'EGRESS', node: 'node-1', l7: '', policy: '', ...extra,
   };
+  const end = (e: { ip: string; namespace?: string; pod?: string }, app: string) => (e.pod ? { namespace: e.namespace, pod_name: e.pod, labels: [`k8s:app=${app}`, `k8s:io.kubernetes.pod.namespace=${e.namespace}`] } : {});
+  const flow: Flow = {
+    time: r.time, verdict: r.verdict as Flow['verdict'], IP: { source: r.src.ip, destination: r.dst.ip, ipVersion: 'IPv4' },
+    l4: { TCP: { source_port: r.src.port ?? 0, destination_port: r.dst.port ?? 0, flags: { SYN: true } } },
+    source: end(r.src, (r.src.pod ?? '').replace(/-\d+$/, '')), destination: end(r.dst, (r.dst.pod ?? '').replace(/-\d+$/, '')),
+    Type: 'L3_L4', node_name: r.node, traffic_direction: r.direction as Flow['traffic_direction'],
+    ...(r.service ? { destination_service: { namespace: r.service.split('/')[0] as string, name: r.service.split('/')[1] as string } } : {}),
+  };
+  return { ...r, flow: extra.flow ?? flow };
 }

@@ -113,20 +113,20 @@ test('a failed snapshot request leaves the table as it was', { skip }, async () 
   await expectRowCount(4);
 });
 
-test('the pod filter narrows the rows and the badge shows shown / held', { skip }, async () => {
+test('words in the filter bar search and the badge shows shown / held', { skip }, async () => {
   await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS) });
   await expectRowCount(3);
-  await page.locator('#pod-filter input').fill('payments');
+  await page.locator('#filter input').fill('payments');
   await expectRowCount(1);
   assert.deepEqual(await cellTexts('dst'), ['payments/payments-1']);
   assert.equal(await badge(), '1 / 3');
   await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 2, rows: [row(4, 'payments/payments-2', 'data/redis-1'), row(5, 'shop/a', 'shop/b')] } });
   await expectRowCount(2);
   assert.equal(await badge(), '2 / 5');
-  await page.locator('#pod-filter input').fill('nothing-matches');
+  await page.locator('#filter input').fill('nothing-matches');
   await expectRowCount(0);
   assert.equal(await page.locator('#empty').textContent(), 'No flows match the filter.');
-  await page.locator('#pod-filter input').fill('');
+  await page.locator('#filter input').fill('');
   await expectRowCount(5);
 });
 
@@ -163,4 +163,65 @@ test('pause and clear are commands to the host', { skip }, async () => {
   await host.notify({ kind: 'notification', name: 'status', payload: { agents: 2, connected: 1, paused: true } });
   await waitFor(async () => (await page.locator('#pause').textContent()) === 'Resume', 'Resume label');
   assert.equal(await page.locator('#status').textContent(), '1/2 agents');
+});
+
+test('the filter bar takes hubble flags; chips toggle flags; errors are shown', { skip }, async () => {
+  await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS) });
+  await expectRowCount(3);
+  await page.locator('#filter input').fill('--verdict DROPPED');
+  await expectRowCount(1);
+  assert.deepEqual(await cellTexts('src'), ['shop/frontend-2']);
+  assert.equal(await page.locator('.chip[data-value="DROPPED"]').getAttribute('aria-pressed'), 'true');
+  await page.locator('.chip[data-value="DROPPED"]').click();
+  await expectRowCount(3);
+  assert.equal(await page.locator('#filter input').inputValue(), '');
+  await page.locator('#filter input').fill('--to-namespace data --port 6379');
+  await expectRowCount(1);
+  assert.deepEqual(await cellTexts('dst'), ['data/redis-1']);
+  await page.locator('#filter input').fill('--verdict MAYBE');
+  await waitFor(async () => ((await page.locator('#filter-error').textContent()) ?? '').includes('verdict'), 'filter error');
+  assert.equal(await shownRows().count(), 1, 'an invalid filter keeps the last good one');
+  await page.locator('#filter input').fill('');
+  await page.locator('#chip-namespace').selectOption('payments');
+  await expectRowCount(1);
+  assert.equal(await page.locator('#filter input').inputValue(), '--namespace payments');
+  await host.notify({ kind: 'notification', name: 'setFilter', payload: { text: '--from-pod shop/cart' } });
+  await expectRowCount(1);
+  assert.deepEqual(await cellTexts('src'), ['shop/cart-1']);
+  await page.screenshot({ path: join(OUT, 'filter.png') });
+});
+
+test('the details pane: fields, labels that filter, the explanation and a policy link', { skip }, async () => {
+  await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS) });
+  await expectRowCount(3);
+  await page.locator('.flow-row:not([hidden])', { hasText: 'shop/frontend-2' }).click();
+  const details = page.locator('.details');
+  await details.waitFor();
+  await waitFor(async () => (await host.drain()).some((m) => m.kind === 'request' && m.name === 'explain'), 'explain request');
+  await details.locator('.explain-line', { hasText: 'payments/payments-from-frontend selects' }).waitFor();
+  assert.ok((await details.locator('.field-key').allTextContents()).includes('l4.TCP.destination_port'));
+  await page.screenshot({ path: join(OUT, 'details.png') });
+  await details.locator('.policy-link').first().click();
+  await waitFor(async () => (await host.drain(), host.received.some((m) => m.name === 'openPolicy')), 'openPolicy command');
+  assert.deepEqual(host.received.find((m) => m.name === 'openPolicy')?.payload, { namespace: 'payments', name: 'payments-from-frontend' });
+  await details.locator('.label-chip', { hasText: 'app=payments' }).click();
+  assert.equal(await page.locator('#filter input').inputValue(), '--to-label app=payments');
+  await expectRowCount(1);
+  await page.locator('.viewport').press('Escape');
+  await details.waitFor({ state: 'hidden' });
+});
+
+test('keyboard: arrows select rows, Enter opens the details; export is a command with the filter', { skip }, async () => {
+  await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS) });
+  await expectRowCount(3);
+  await page.locator('.viewport').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await page.locator('.flow-row.selected', { hasText: 'shop/cart-1' }).first().waitFor();
+  await page.locator('.details h3', { hasText: 'shop/cart-1' }).waitFor();
+  await page.locator('#filter input').fill('--verdict FORWARDED');
+  await page.locator('#export-csv').click();
+  await waitFor(async () => (await host.drain(), host.received.some((m) => m.name === 'export')), 'export command');
+  assert.deepEqual(host.received.find((m) => m.name === 'export')?.payload, { format: 'csv', filter: '--verdict FORWARDED' });
+  assert.deepEqual(await page.evaluate('window.__violations'), [], 'no CSP violations');
 });

@@ -6,6 +6,7 @@ import type { FlowResponse } from '../../src/flows/flow';
 import { RequestClient, parseFromHost, parseFromWebview } from '../../src/panels/ipc';
 import { type FlowsContract, type Snapshot, flowsGuards, isFlowRow, panelTitle } from '../../src/panels/flows/protocol';
 import { RowBuffer, toRow } from '../../src/panels/flows/rows';
+import { parseRecording, toCsv, toJsonLines } from '../../src/panels/flows/files';
 import { contentSecurityPolicy, renderShell } from '../../src/panels/shell';
 
 function flow(i: number, over: Partial<FlowResponse['flow']> = {}): FlowResponse {
@@ -74,18 +75,48 @@ test('requests are matched by id, validated, and time out', async () => {
 });
 
 test('flows become rows: pods, ports, service, flags and lifecycle event', () => {
-  const r = toRow(flow(1), 42);
+  const f = flow(1);
+  const r = toRow(f, 42);
   assert.deepEqual(r, {
     id: 42, time: '2026-01-01T00:00:01.000Z',
     src: { ip: '10.0.0.1', port: 40001, namespace: 'shop', pod: 'frontend-1' },
     dst: { ip: '10.0.0.2', port: 8080, namespace: 'shop', pod: 'cart-1' },
     proto: 'TCP', flags: 'connect SYN ACK', verdict: 'FORWARDED', direction: 'EGRESS', node: 'node-1', service: 'shop/cart',
+    l7: '', policy: '', flow: f.flow,
   });
   assert.equal(isFlowRow(r), true);
   const drop = toRow(flow(2, { verdict: 'DROPPED', drop_reason_desc: 'POLICY_DENIED', l4: { UDP: { source_port: 1, destination_port: 53 } }, source: {}, destination_service: undefined, extensions: undefined }), 1);
   assert.deepEqual([drop.proto, drop.flags, drop.src, drop.service, drop.dropReason], ['UDP', '', { ip: '10.0.0.1', port: 1 }, undefined, 'POLICY_DENIED']);
   const icmp = toRow(flow(3, { l4: { ICMPv4: { type: 8, code: 0 } }, extensions: undefined }), 1);
   assert.deepEqual([icmp.proto, icmp.flags, icmp.dst.port], ['ICMPv4', 'type 8/0', undefined]);
+});
+
+test('L7 and policy summaries', () => {
+  const dns = toRow(flow(1, { l7: { type: 'RESPONSE', latency_ns: 1_500_000, dns: { query: 'cart.shop.svc.cluster.local.', qtypes: ['A'], rcode: 3, ips: [] } } }), 1);
+  assert.equal(dns.l7, 'DNS A? cart.shop.svc.cluster.local. → NXDOMAIN (1.5 ms)');
+  const http = toRow(flow(2, { l7: { type: 'RESPONSE', http: { method: 'GET', url: 'http://cart:8080/items?x=1', code: 503 } } }), 1);
+  assert.equal(http.l7, 'GET /items → 503');
+  assert.equal(toRow(flow(3, { l7: { type: 'REQUEST', http: { method: 'POST', url: '/pay' } } }), 1).l7, 'POST /pay');
+  const denied = toRow(flow(4, { verdict: 'DROPPED', ingress_denied_by: [{ namespace: 'data', name: 'redis-allow-cart' }], egress_allowed_by: [{ namespace: 'shop', name: 'egress-all' }] }), 1);
+  assert.equal(denied.policy, '✕ data/redis-allow-cart, shop/egress-all');
+});
+
+test('recordings: JSON lines round trip, bad lines skipped with their line numbers; CSV escapes', () => {
+  const rows = [toRow(flow(2), 1), toRow(flow(1, { destination_service: { namespace: 'a', name: 'x,"y"' } }), 2)];
+  const rec = parseRecording(toJsonLines(rows) + 'not json\n{"flow": {"time": 1}}\n');
+  assert.deepEqual(rec.flows.map((f) => f.flow.time), ['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:02.000Z'], 'sorted by time');
+  assert.deepEqual(rec.skipped.map((s) => s.line), [3, 4]);
+  const csv = toCsv(rows).split('\n');
+  assert.equal(csv[0], 'time,source,source_ip,destination,destination_ip,destination_port,service,protocol,flags,l7,verdict,drop_reason,direction,node,policy');
+  assert.match(csv[2] ?? '', /,"a\/x,""y""",/);
+});
+
+test('the row buffer finds rows by id', () => {
+  const buf = new RowBuffer(100);
+  buf.add([flow(1), flow(2), flow(3)]);
+  assert.equal(buf.find(2)?.time, '2026-01-01T00:00:02.000Z');
+  assert.equal(buf.find(9), undefined);
+  assert.equal(buf.all().length, 3);
 });
 
 test('the row buffer: sequence numbers, batches, snapshots and the maxRows bound', () => {

@@ -8,6 +8,8 @@ type C = FlowsContract;
 
 export interface VsCodeApi {
   postMessage(message: unknown): void;
+  getState?(): unknown;
+  setState?(state: unknown): void;
 }
 
 declare global {
@@ -17,7 +19,7 @@ declare global {
 export class FlowsClient {
   private readonly requests: RequestClient<C>;
 
-  constructor(private readonly api: VsCodeApi, private readonly handlers: Handlers<C['notifications']>, timeoutMs = 5000) {
+  constructor(readonly api: VsCodeApi, private readonly handlers: Handlers<C['notifications']>, timeoutMs = 5000) {
     this.requests = new RequestClient<C>(flowsGuards.requests, (m) => api.postMessage(m), timeoutMs);
   }
 

@@ -7,7 +7,7 @@ import type { HubStatus } from '../../agents/hub';
 import type { Session } from '../../extension/session';
 import { type FromWebview, type Handlers, type NotificationMessage, type RequestHandlers, type ResponseMessage, parseFromWebview } from '../ipc';
 import { makeNonce, renderShell } from '../shell';
-import { type FlowsContract, type InitialState, type PanelFilter, type Status, flowsGuards, panelTitle } from './protocol';
+import { type Explanation, type ExportFormat, type FlowRow, type FlowsContract, type InitialState, type PanelFilter, type PolicyLink, type Status, flowsGuards, panelTitle } from './protocol';
 import { RowBuffer } from './rows';
 
 export const FLOWS_VIEW_TYPE = 'flowlens.flows';
@@ -15,6 +15,13 @@ const FLUSH_INTERVAL_MS = 66;
 const BACKLOG = 1000;
 
 type C = FlowsContract;
+
+/** What the panel asks of the rest of the extension (policies, files). */
+export interface FlowsServices {
+  explain(row: FlowRow): Promise<Explanation>;
+  openPolicy(link: PolicyLink): Promise<void>;
+  exportRows(rows: readonly FlowRow[], format: ExportFormat, filter: string): Promise<void>;
+}
 
 export class FlowsPanel implements vscode.Disposable {
   private ready = false;
@@ -32,6 +39,7 @@ export class FlowsPanel implements vscode.Disposable {
       this.ready = true;
       this.postReset();
       this.postStatus();
+      if (this.filter.text) this.post({ kind: 'notification', name: 'setFilter', payload: { text: this.filter.text } });
     },
     clear: () => {
       this.buffer.clear();
@@ -43,12 +51,19 @@ export class FlowsPanel implements vscode.Disposable {
       if (!paused) this.needsReset = true;
       this.postStatus();
     },
+    openPolicy: (link) => void this.services.openPolicy(link),
+    export: ({ format, filter }) => void this.services.exportRows(this.buffer.all(), format, filter),
   };
 
   private readonly requests: RequestHandlers<C['requests']> = {
     snapshot: () => {
       this.needsReset = false;
       return this.buffer.snapshot(this.filter);
+    },
+    explain: ({ id }) => {
+      const row = this.buffer.find(id);
+      if (!row) throw new Error(`flow ${id} is no longer held`);
+      return this.services.explain(row);
     },
   };
 
@@ -57,6 +72,7 @@ export class FlowsPanel implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private filter: PanelFilter,
     maxRows: number,
+    private readonly services: FlowsServices,
     readonly onDidDispose: () => void,
   ) {
     this.buffer = new RowBuffer(maxRows);
@@ -74,26 +90,49 @@ export class FlowsPanel implements vscode.Disposable {
     this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
-  static create(extensionUri: vscode.Uri, filter: PanelFilter, maxRows: number, onDidDispose: () => void): FlowsPanel {
+  static create(extensionUri: vscode.Uri, filter: PanelFilter, maxRows: number, services: FlowsServices, onDidDispose: () => void): FlowsPanel {
     const dist = vscode.Uri.joinPath(extensionUri, 'dist', 'webview');
-    const codicons = vscode.Uri.joinPath(extensionUri, 'node_modules', '@vscode', 'codicons', 'dist');
     const panel = vscode.window.createWebviewPanel(FLOWS_VIEW_TYPE, panelTitle(filter), vscode.ViewColumn.Active, {
       enableScripts: true,
-      localResourceRoots: [dist, codicons],
+      localResourceRoots: [dist],
     });
     panel.iconPath = {
       light: vscode.Uri.joinPath(extensionUri, 'media', 'flows-light.svg'),
       dark: vscode.Uri.joinPath(extensionUri, 'media', 'flows-dark.svg'),
     };
-    return new FlowsPanel(panel, extensionUri, filter, maxRows, onDidDispose);
+    return new FlowsPanel(panel, extensionUri, filter, maxRows, services, onDidDispose);
   }
 
   reveal(): void {
     this.panel.reveal(undefined, false);
   }
 
+  /** Shows a saved recording instead of live flows (no subscription). */
+  attachRecording(name: string, flows: readonly FlowResponse[]): void {
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.filter = { recording: name };
+    this.panel.title = panelTitle(this.filter);
+    this.buffer.clear();
+    this.buffer.add(flows);
+    this.needsReset = true;
+    this.status = { agents: 0, connected: 0, paused: this.paused, error: `recording ${name}: ${flows.length} flows (offline)` };
+    this.postStatus();
+  }
+
+  /** Sets the filter bar's text (for example from a service map click). */
+  setFilterText(text: string): void {
+    this.filter = { ...this.filter, text };
+    if (this.ready) this.post({ kind: 'notification', name: 'setFilter', payload: { text } });
+  }
+
+  get isRecording(): boolean {
+    return this.filter.recording !== undefined;
+  }
+
   /** Points the panel at a session (or none) and a filter; drops the old rows and subscription. */
   attach(session: Session | undefined, filter: PanelFilter = this.filter): void {
+    if (filter.recording) return;
     this.subscription?.close();
     this.subscription = undefined;
     this.filter = filter;
@@ -186,7 +225,7 @@ export class FlowsPanel implements vscode.Disposable {
       nonce: makeNonce(),
       scriptUri: asUri('dist', 'webview', 'flows.js'),
       styleUri: asUri('dist', 'webview', 'flows.css'),
-      codiconsUri: asUri('node_modules', '@vscode', 'codicons', 'dist', 'codicon.css'),
+      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'),
       state,
     });
   }

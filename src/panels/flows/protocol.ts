@@ -1,5 +1,6 @@
 // The Flows panel contract, imported by both the extension host (src/panels/flows/host.ts) and the
 // webview (webview/flows/main.ts). No `vscode`, no DOM. Every message is validated on arrival.
+import type { Flow } from '../../flows/flow';
 import { type ContractGuards, isRecord } from '../ipc';
 
 /** One flow as the table shows it (the host maps Hubble-shaped flows to rows). */
@@ -20,6 +21,12 @@ export interface FlowRow {
   dropReason?: string;
   direction: string;
   node: string;
+  /** L7 summary: "DNS A? cart.shop → NOERROR", "GET /x → 200". */
+  l7: string;
+  /** The policies that decided: "✕ data/redis-allow-cart" when denied, names when allowed. */
+  policy: string;
+  /** The whole Hubble-shaped flow: the details pane and the filter bar read it. */
+  flow: Flow;
 }
 
 export interface RowEndpoint {
@@ -29,14 +36,32 @@ export interface RowEndpoint {
   pod?: string;
 }
 
-/** What the panel subscribes to: everything, a namespace, or one pod ("namespace/name"). */
-export interface PanelFilter { namespace?: string; pod?: string }
+/**
+ * What the panel subscribes to: everything, a namespace, or one pod ("namespace/name"); `text` is
+ * the filter bar's initial hubble-style text (for example from a service map click); `recording`
+ * names an offline recording shown instead of live flows.
+ */
+export interface PanelFilter { namespace?: string; pod?: string; text?: string; recording?: string }
 
 /** The full table: sent on the ready handshake, when the panel becomes visible again, and on request. */
 export interface Snapshot { seq: number; rows: FlowRow[]; filter: PanelFilter; maxRows: number }
 /** New rows since the previous batch or snapshot; `seq` is the previous seq plus one. */
 export interface Batch { seq: number; rows: FlowRow[] }
 export interface Status { agents: number; connected: number; error?: string; lost?: number; paused: boolean }
+
+export type ExportFormat = 'jsonl' | 'csv';
+
+/** A link to a NetworkPolicy, optionally to one rule of it. */
+export interface PolicyLink { namespace: string; name: string; direction?: 'ingress' | 'egress'; ruleIndex?: number }
+
+/** The policy explanation of one flow, from the policy engine when it is available. */
+export interface Explanation {
+  /** One line per direction, e.g. "ingress: denied — data/redis-allow-cart selects data/redis-1 and no rule allows shop/frontend-1:6379/TCP". */
+  lines: string[];
+  links: PolicyLink[];
+  /** Set when no explanation can be given (no engine data yet, not a pod, ...). */
+  unavailable?: string;
+}
 
 /** Given to the webview in the shell's data attribute, before any message. */
 export interface InitialState { filter: PanelFilter; maxRows: number }
@@ -49,15 +74,23 @@ export type FlowsContract = {
     ready: Empty;
     clear: Empty;
     pause: { paused: boolean };
+    /** Opens the policy (workspace file if one matches, else the live object) at the rule's line. */
+    openPolicy: PolicyLink;
+    /** Saves the flows that pass `filter` (the filter bar's text). */
+    export: { format: ExportFormat; filter: string };
   };
   requests: {
     /** The webview saw a sequence gap and asks for the whole table. */
     snapshot: { req: Empty; res: Snapshot };
+    /** The policy explanation for one row. */
+    explain: { req: { id: number }; res: Explanation };
   };
   notifications: {
     reset: Snapshot;
     batch: Batch;
     status: Status;
+    /** The host sets the filter bar's text (the panel was reopened with another filter). */
+    setFilter: { text: string };
   };
 };
 
@@ -74,13 +107,27 @@ function isEndpoint(v: unknown): v is RowEndpoint {
   return isRecord(v) && isStr(v.ip) && isOptNat(v.port) && isOptStr(v.namespace) && isOptStr(v.pod);
 }
 
+/** The flow's shape as far as the webview reads it without checks (the rest is read defensively). */
+function isFlowish(v: unknown): v is Flow {
+  return isRecord(v) && isStr(v.verdict) && isRecord(v.IP) && isRecord(v.source) && isRecord(v.destination) && isRecord(v.l4);
+}
+
 export function isFlowRow(v: unknown): v is FlowRow {
   return isRecord(v) && isNat(v.id) && isStr(v.time) && isEndpoint(v.src) && isEndpoint(v.dst) && isOptStr(v.service)
-    && isStr(v.proto) && isStr(v.flags) && isStr(v.verdict) && isOptStr(v.dropReason) && isStr(v.direction) && isStr(v.node);
+    && isStr(v.proto) && isStr(v.flags) && isStr(v.verdict) && isOptStr(v.dropReason) && isStr(v.direction) && isStr(v.node)
+    && isStr(v.l7) && isStr(v.policy) && isFlowish(v.flow);
 }
 
 export function isPanelFilter(v: unknown): v is PanelFilter {
-  return isRecord(v) && isOptStr(v.namespace) && isOptStr(v.pod);
+  return isRecord(v) && isOptStr(v.namespace) && isOptStr(v.pod) && isOptStr(v.text) && isOptStr(v.recording);
+}
+
+function isPolicyLink(v: unknown): v is PolicyLink {
+  return isRecord(v) && isStr(v.namespace) && isStr(v.name) && (v.direction === undefined || v.direction === 'ingress' || v.direction === 'egress') && isOptNat(v.ruleIndex);
+}
+
+function isExplanation(v: unknown): v is Explanation {
+  return isRecord(v) && Array.isArray(v.lines) && v.lines.every(isStr) && Array.isArray(v.links) && v.links.every(isPolicyLink) && isOptStr(v.unavailable);
 }
 
 function isRows(v: unknown): v is FlowRow[] {
@@ -108,15 +155,19 @@ export const flowsGuards: ContractGuards<FlowsContract> = {
     ready: isEmpty,
     clear: isEmpty,
     pause: (v): v is { paused: boolean } => isRecord(v) && typeof v.paused === 'boolean',
+    openPolicy: isPolicyLink,
+    export: (v): v is { format: ExportFormat; filter: string } => isRecord(v) && (v.format === 'jsonl' || v.format === 'csv') && isStr(v.filter) && v.filter.length <= 4096,
   },
   requests: {
     snapshot: { req: isEmpty, res: isSnapshot },
+    explain: { req: (v): v is { id: number } => isRecord(v) && isNat(v.id), res: isExplanation },
   },
-  notifications: { reset: isSnapshot, batch: isBatch, status: isStatus },
+  notifications: { reset: isSnapshot, batch: isBatch, status: isStatus, setFilter: (v): v is { text: string } => isRecord(v) && isStr(v.text) },
 };
 
 /** The panel title for a filter: "Flows — pod shop/cart-xyz". */
 export function panelTitle(filter: PanelFilter): string {
+  if (filter.recording) return `Flows — recording ${filter.recording}`;
   if (filter.pod) return `Flows — pod ${filter.pod}`;
   if (filter.namespace) return `Flows — namespace ${filter.namespace}`;
   return 'Flows';

@@ -1,6 +1,6 @@
 // Maps Hubble-shaped flows to table rows and keeps the panel's bounded row buffer with sequence
 // numbers (pure: no vscode, no timers), so the host only decides when to post.
-import type { Endpoint, Flow, FlowResponse, Layer4 } from '../../flows/flow';
+import type { Endpoint, Flow, FlowResponse, Layer4, PolicyRef } from '../../flows/flow';
 import type { Batch, FlowRow, PanelFilter, RowEndpoint, Snapshot } from './protocol';
 
 function endpoint(ip: string, ep: Endpoint, port: number | undefined): RowEndpoint {
@@ -31,6 +31,38 @@ function flagsOf(flow: Flow): string {
   return parts.join(' ');
 }
 
+interface L7 { type?: string; latency_ns?: number | string; dns?: { query?: string; qtypes?: string[]; rcode?: number; ips?: string[] }; http?: { method?: string; url?: string; code?: number } }
+
+const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
+
+/** "DNS A? cart.shop.svc.cluster.local → NOERROR 10.96.0.12", "GET /x → 200 (3 ms)". */
+export function l7Summary(flow: Flow): string {
+  const l7 = flow.l7 as L7 | undefined;
+  if (!l7 || typeof l7 !== 'object') return '';
+  const ms = l7.latency_ns !== undefined && Number(l7.latency_ns) > 0 ? ` (${(Number(l7.latency_ns) / 1e6).toFixed(1)} ms)` : '';
+  if (l7.dns) {
+    const q = `DNS ${(l7.dns.qtypes ?? []).join(',')}? ${l7.dns.query ?? ''}`.replace('DNS ?', 'DNS');
+    if (l7.type !== 'RESPONSE') return q;
+    const rc = RCODES[l7.dns.rcode ?? 0] ?? `rcode ${l7.dns.rcode}`;
+    return `${q} → ${rc}${l7.dns.ips?.length ? ` ${l7.dns.ips.join(',')}` : ''}${ms}`;
+  }
+  if (l7.http) {
+    const path = (() => { try { return new URL(l7.http.url ?? '', 'http://x').pathname; } catch { return l7.http.url ?? ''; } })();
+    const req = `${l7.http.method ?? ''} ${path}`.trim();
+    return l7.type === 'RESPONSE' ? `${req} → ${l7.http.code ?? ''}${ms}` : req;
+  }
+  return '';
+}
+
+const refName = (r: PolicyRef) => `${r.namespace}/${r.name}`;
+
+/** The policies that decided: denials first (marked ✕), then the allowing policies. */
+export function policySummary(flow: Flow): string {
+  const denied = [...(flow.egress_denied_by ?? []), ...(flow.ingress_denied_by ?? [])].map((r) => `✕ ${refName(r)}`);
+  const allowed = [...(flow.egress_allowed_by ?? []), ...(flow.ingress_allowed_by ?? [])].map(refName);
+  return [...new Set([...denied, ...allowed])].join(', ');
+}
+
 export function toRow(resp: FlowResponse, id: number): FlowRow {
   const f = resp.flow;
   const { proto, sport, dport } = ports(f.l4 ?? {});
@@ -44,6 +76,9 @@ export function toRow(resp: FlowResponse, id: number): FlowRow {
     verdict: f.verdict ?? 'VERDICT_UNKNOWN',
     direction: f.traffic_direction ?? 'TRAFFIC_DIRECTION_UNKNOWN',
     node: f.node_name ?? resp.node_name ?? '',
+    l7: l7Summary(f),
+    policy: policySummary(f),
+    flow: f,
   };
   if (f.destination_service) row.service = `${f.destination_service.namespace}/${f.destination_service.name}`;
   if (f.drop_reason_desc) row.dropReason = f.drop_reason_desc;
@@ -96,6 +131,24 @@ export class RowBuffer {
     this.pending = [];
     const rows = this.rows.length > this.maxRows ? this.rows.slice(-this.maxRows) : this.rows.slice();
     return { seq: ++this.seq, rows, filter, maxRows: this.maxRows };
+  }
+
+  /** The held row with this id (binary search: ids increase). */
+  find(id: number): FlowRow | undefined {
+    let lo = 0;
+    let hi = this.rows.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.rows[mid] as FlowRow).id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    const r = this.rows[lo];
+    return r && r.id === id ? r : undefined;
+  }
+
+  /** Every held row, oldest first. */
+  all(): readonly FlowRow[] {
+    return this.rows.length > this.maxRows ? this.rows.slice(-this.maxRows) : this.rows;
   }
 
   clear(): void {

@@ -1,0 +1,150 @@
+// Policies in the editor: CodeLens on NetworkPolicy YAML ("N flows matched, M denied in the last
+// 5 min"), What-if on an open (possibly unsaved) policy → Problems entries for recent flows whose
+// verdict would change, opening a policy at a rule (workspace file first, else the live object),
+// and the flow explanations the Flows panel shows. Verdicts come from the policy engine (src/policy).
+import * as vscode from 'vscode';
+import { stringify } from 'yaml';
+import { requestJSON } from '../../cluster/http';
+import type { Flow } from '../../flows/flow';
+import { PolicyEngine } from '../../policy/engine';
+import { parsePolicy } from '../../policy/parse';
+import type { Policy } from '../../policy/types';
+import type { KubeObject } from '../../sandbox/apiserver/types';
+import type { Explanation, PolicyLink } from '../../panels/flows/protocol';
+import { type CommandSpec, registerCommands } from '../commands';
+import type { Ctx } from '../ctx';
+import type { LiveFeed } from '../live/feed';
+import type { Session } from '../session';
+import { type PolicyDoc, findPolicies, linkLine } from './locate';
+import { type ClusterObjects, buildCluster, explainFlow, policyCounts, whatIf } from './verdicts';
+
+const POLICY_CACHE_MS = 3000;
+const YAML_SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
+
+export class PoliciesFeature implements vscode.CodeLensProvider {
+  private readonly lensEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChangeCodeLenses = this.lensEmitter.event;
+  private readonly diagnostics = vscode.languages.createDiagnosticCollection('flowlens-whatif');
+  private policies: { at: number; session: Session; items: KubeObject[] } | undefined;
+  private engine: { at: number; engine: PolicyEngine } | undefined;
+
+  private constructor(private readonly ctx: Ctx, private readonly live: LiveFeed) {}
+
+  static register(ctx: Ctx, live: LiveFeed): PoliciesFeature {
+    const f = new PoliciesFeature(ctx, live);
+    ctx.pushExtCleanup(f.diagnostics);
+    ctx.pushExtCleanup(f.lensEmitter);
+    ctx.pushExtCleanup(vscode.languages.registerCodeLensProvider(YAML_SELECTOR, f));
+    ctx.pushExtCleanup(live.onDidChange(() => f.lensEmitter.fire()));
+    ctx.pushExtCleanup(ctx.onDidChangeSession(() => { f.policies = undefined; f.engine = undefined; f.lensEmitter.fire(); }));
+    const specs: CommandSpec[] = [
+      { id: 'flowlens.whatIf', needsCluster: true, factory: () => (session, uri) => f.whatIfCommand(session, uri) },
+      { id: 'flowlens.openPolicy', needsCluster: true, factory: () => (session, link) => f.openPolicy(session, link as PolicyLink) },
+    ];
+    registerCommands(ctx, specs);
+    return f;
+  }
+
+  /** Namespaces, pods and NetworkPolicies of the cluster (policies listed through the API, cached briefly). */
+  async objects(session: Session): Promise<ClusterObjects> {
+    const now = Date.now();
+    if (!this.policies || this.policies.session !== session || now - this.policies.at > POLICY_CACHE_MS) {
+      const list = await requestJSON<{ items?: KubeObject[] }>(session.access, 'GET', '/apis/networking.k8s.io/v1/networkpolicies');
+      this.policies = { at: now, session, items: (list.items ?? []).map((p) => ({ ...p, kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1' })) };
+    }
+    return { namespaces: session.model.namespaces(), pods: session.model.pods(), policies: this.policies.items };
+  }
+
+  private async liveEngine(session: Session): Promise<PolicyEngine> {
+    const now = Date.now();
+    if (!this.engine || now - this.engine.at > POLICY_CACHE_MS) this.engine = { at: now, engine: new PolicyEngine(buildCluster(await this.objects(session))) };
+    return this.engine.engine;
+  }
+
+  async explain(flow: Flow): Promise<Explanation> {
+    const session = this.ctx.session;
+    if (!session) return { lines: [], links: [], unavailable: 'no cluster connected' };
+    return explainFlow(await this.liveEngine(session), flow);
+  }
+
+  async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
+    const docs = findPolicies(doc.getText());
+    const session = this.ctx.session;
+    if (docs.length === 0) return [];
+    const lens = (d: PolicyDoc, title: string, command = '', args: unknown[] = []) =>
+      new vscode.CodeLens(new vscode.Range(d.line, 0, d.line, 0), { title, command, arguments: args });
+    if (!session) return docs.map((d) => lens(d, 'Flowlens: no cluster connected'));
+    const objs = await this.objects(session).catch(() => undefined);
+    if (!objs) return docs.map((d) => lens(d, 'Flowlens: cannot list NetworkPolicies'));
+    const flows = this.live.stats.recent(Date.now());
+    return docs.flatMap((d) => {
+      const policy = toPolicy(d, doc.uri.fsPath);
+      if (!policy) return [lens(d, 'Flowlens: this policy does not parse')];
+      const engine = new PolicyEngine(buildCluster(objs, [policy]));
+      const c = policyCounts(engine, policy, flows);
+      const mins = Math.round(this.live.stats.windowMs / 60_000);
+      return [
+        lens(d, `${c.matched} flow${c.matched === 1 ? '' : 's'} matched, ${c.denied} denied in the last ${mins} min`, 'flowlens.showFlows', []),
+        lens(d, 'What-if', 'flowlens.whatIf', [doc.uri]),
+      ];
+    });
+  }
+
+  private async whatIfCommand(session: Session, arg: unknown): Promise<void> {
+    const doc = arg instanceof vscode.Uri ? await vscode.workspace.openTextDocument(arg) : vscode.window.activeTextEditor?.document;
+    if (!doc) return void this.ctx.host.showWarningMessage('Flowlens What-if: open a NetworkPolicy YAML file first.');
+    const docs = findPolicies(doc.getText());
+    const drafts = docs.map((d) => toPolicy(d, doc.uri.fsPath)).filter((p): p is Policy => p !== undefined);
+    if (drafts.length === 0) return void this.ctx.host.showWarningMessage('Flowlens What-if: no valid NetworkPolicy in this document.');
+    const changes = whatIf(await this.objects(session), drafts, this.live.stats.recent(Date.now()));
+    const diags = changes.map((ch) => {
+      const d = docs.find((x) => ch.policy && x.namespace === ch.policy.namespace && x.name === ch.policy.name) ?? (docs[0] as PolicyDoc);
+      const line = linkLine(d, ch.policy?.direction, ch.policy?.ruleIndex);
+      const what = `${endpoint(ch.flow, 'source')} → ${endpoint(ch.flow, 'destination')}:${ch.flow.l4.TCP?.destination_port ?? ch.flow.l4.UDP?.destination_port}/${ch.flow.l4.TCP ? 'TCP' : 'UDP'}`;
+      const msg = ch.after ? `What-if: would ALLOW ${what} (denied now)` : `What-if: would DENY ${what} (allowed now)`;
+      const diag = new vscode.Diagnostic(new vscode.Range(line, 0, line, 200), msg, ch.after ? vscode.DiagnosticSeverity.Information : vscode.DiagnosticSeverity.Warning);
+      diag.source = 'flowlens';
+      return diag;
+    });
+    this.diagnostics.set(doc.uri, diags);
+    const n = this.live.stats.recent(Date.now()).length;
+    void this.ctx.host.showInformationMessage(`Flowlens What-if: ${changes.length} recent connection${changes.length === 1 ? '' : 's'} would change verdict (of ${n} flows in the last ${Math.round(this.live.stats.windowMs / 60_000)} min).`);
+  }
+
+  /** Opens a policy at the rule: a workspace file that defines it, else the live object as YAML. */
+  async openPolicy(session: Session, link: PolicyLink): Promise<void> {
+    const files = await vscode.workspace.findFiles('**/*.{yaml,yml}', '**/node_modules/**', 500);
+    for (const uri of files) {
+      const doc = await vscode.workspace.openTextDocument(uri);
+      const d = findPolicies(doc.getText()).find((x) => x.namespace === link.namespace && x.name === link.name);
+      if (d) return void this.reveal(doc, linkLine(d, link.direction, link.ruleIndex));
+    }
+    const obj = await requestJSON<KubeObject>(session.access, 'GET', `/apis/networking.k8s.io/v1/namespaces/${encodeURIComponent(link.namespace)}/networkpolicies/${encodeURIComponent(link.name)}`);
+    const { managedFields: _m, ...metadata } = obj.metadata;
+    void _m;
+    const text = stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata, spec: obj.spec });
+    const doc = await vscode.workspace.openTextDocument({ language: 'yaml', content: `# live object from ${session.access.context}\n${text}` });
+    const d = findPolicies(doc.getText())[0];
+    await this.reveal(doc, d ? linkLine(d, link.direction, link.ruleIndex) : 0);
+  }
+
+  private async reveal(doc: vscode.TextDocument, line: number): Promise<void> {
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    const pos = new vscode.Position(line, 0);
+    editor.selection = new vscode.Selection(pos, pos);
+    editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.InCenter);
+  }
+}
+
+function toPolicy(d: PolicyDoc, file: string): Policy | undefined {
+  try {
+    return parsePolicy({ where: `${file}: document ${d.document}` }, d.object);
+  } catch {
+    return undefined;
+  }
+}
+
+function endpoint(f: Flow, side: 'source' | 'destination'): string {
+  const e = f[side];
+  return e?.pod_name ? `${e.namespace ?? ''}/${e.pod_name}` : side === 'source' ? f.IP.source : f.IP.destination;
+}
