@@ -10,7 +10,7 @@ export interface FlowlensConfig {
   maxRows: number;
 }
 
-export const DEFAULT_MAX_ROWS = 10_000;
+export const DEFAULT_MAX_ROWS = 100_000;
 
 export function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p;
