@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent')).agentCommand,
   'agent-probe': async () => (await import('./agent')).agentProbeCommand,
   sandbox: async () => (await import('./sandbox')).sandboxCommand,
+  install: async () => (await import('./install')).installCommand, uninstall: async () => (await import('./install')).uninstallCommand,
   policy: async () => (await import('./policy')).policyCommand,
 };
 
