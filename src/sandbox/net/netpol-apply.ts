@@ -2,8 +2,8 @@
 // -> iptables-restore (atomic, --noflush: only our chains are declared), coalescing bursts of
 // changes into one apply, then makes sure FORWARD and INPUT jump into our chains first.
 import { compileCluster } from '../../policy/compile';
-import { InputError, parseNamespace, parsePod, parsePolicy } from '../../policy/parse';
-import type { Cluster, Namespace, Pod, Policy } from '../../policy/types';
+import { clusterFromApiObjects } from '../../policy/objects';
+import type { Cluster } from '../../policy/types';
 import type { ObjectStore } from '../apiserver/types';
 import { run, runOk } from './exec';
 import { parseChains } from './iptables';
@@ -12,27 +12,15 @@ import type { EnforcedPod } from './netpol';
 
 export interface NetpolSnapshot { cluster: Cluster; veths: Map<string, string>; errors: string[] }
 
-function tryParse<T>(errors: string[], f: () => T): T | undefined {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof InputError) { errors.push(e.message); return undefined; }
-    throw e;
-  }
-}
-
 /** The cluster as the engine sees it, and the veth of every pod running on this node. */
 export function snapshotFromStore(store: Pick<ObjectStore, 'list'>, vethOf: (ns: string, name: string) => string | undefined): NetpolSnapshot {
-  const errors: string[] = [];
-  const namespaces = store.list('namespaces').map((o) => tryParse(errors, () => parseNamespace({ where: `namespace ${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Namespace => x !== undefined);
-  const pods = store.list('pods').map((o) => tryParse(errors, () => parsePod({ where: `pod ${o.metadata.namespace}/${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Pod => x !== undefined);
-  const policies = store.list('networkpolicies').map((o) => tryParse(errors, () => parsePolicy({ where: `networkpolicy ${o.metadata.namespace}/${o.metadata.name}` }, o as unknown as Record<string, unknown>))).filter((x): x is Policy => x !== undefined);
+  const { cluster, errors } = clusterFromApiObjects(store.list('namespaces'), store.list('pods'), store.list('networkpolicies'));
   const veths = new Map<string, string>();
-  for (const p of pods) {
+  for (const p of cluster.pods) {
     const v = vethOf(p.namespace, p.name);
     if (v) veths.set(`${p.namespace}/${p.name}`, v);
   }
-  return { cluster: { namespaces, pods, policies }, veths, errors };
+  return { cluster, veths, errors };
 }
 
 export function enforcedPods(s: NetpolSnapshot): EnforcedPod[] {
