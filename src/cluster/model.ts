@@ -21,7 +21,7 @@ function stripPod(o: KubeObject): KubeObject {
   };
 }
 
-export interface ModelParts { namespaces: Informer; pods: Informer; services: Informer; endpointslices: Informer }
+export interface ModelParts { namespaces: Informer; pods: Informer; services: Informer; endpointslices: Informer; networkpolicies: Informer }
 
 export class ClusterModel {
   readonly parts: ModelParts;
@@ -36,6 +36,7 @@ export class ClusterModel {
       pods: mk('/api/v1/pods', stripPod),
       services: mk('/api/v1/services'),
       endpointslices: mk('/apis/discovery.k8s.io/v1/endpointslices'),
+      networkpolicies: mk('/apis/networking.k8s.io/v1/networkpolicies'),
     };
     for (const inf of Object.values(this.parts)) {
       inf.onChange(() => {
@@ -47,7 +48,9 @@ export class ClusterModel {
   }
 
   async start(): Promise<void> {
-    await Promise.all(Object.values(this.parts).map((i) => i.start()));
+    const { networkpolicies, ...core } = this.parts;
+    // policy verdicts are optional: a user without list/watch on networkpolicies still gets flows
+    await Promise.all([...Object.values(core).map((i) => i.start()), networkpolicies.start().catch(() => undefined)]);
   }
 
   stop(): void {
@@ -61,7 +64,11 @@ export class ClusterModel {
   }
 
   error(): string | undefined {
-    return Object.values(this.parts).map((i) => i.error()).find((e) => e !== undefined);
+    return Object.entries(this.parts).filter(([k]) => k !== 'networkpolicies').map(([, i]) => i.error()).find((e) => e !== undefined);
+  }
+
+  networkPolicies(namespace?: string): KubeObject[] {
+    return this.parts.networkpolicies.list().filter((p) => namespace === undefined || p.metadata.namespace === namespace).sort(byName);
   }
 
   namespaces(): KubeObject[] {
