@@ -8,6 +8,7 @@ import { enrichFlow } from '../flows/enrich';
 import type { FilterSet } from '../flows/filter';
 import { parseFilterArgs } from '../flows/filter-args';
 import { type FlowResponse, toResponse } from '../flows/flow';
+import { FlowVerdicts } from '../flows/verdict';
 import { sortByTime } from '../flows/store';
 import type { KubeObject } from '../sandbox/apiserver/types';
 import { AgentConnection, resolveAgentToken } from './client';
@@ -162,7 +163,7 @@ class HubSubscription {
         onMessage: (m) => {
           if (m.type === 'flows') {
             const flows = resumeAfter ? m.flows.filter((f) => f.time > resumeAfter) : m.flows;
-            this.deliver(session, flows.map((f) => toResponse(enrichFlow(f, this.model))));
+            this.deliver(session, flows.map((f) => toResponse(FlowVerdicts.for(this.model).apply(enrichFlow(f, this.model)))));
           } else if (m.type === 'lost_events') { this.lost += m.count; this.status(); }
           else if (m.type === 'end' || m.type === 'caught_up') this.ended(session);
           else if (m.type === 'node_status') { session.status = m; this.status(); }
