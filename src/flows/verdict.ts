@@ -30,7 +30,16 @@ function l4(flow: Flow): { port: number; protocol: Protocol } | undefined {
   return undefined;
 }
 
+const shared = new WeakMap<PolicySource, FlowVerdicts>();
+
 export class FlowVerdicts {
+  /** One instance (one change listener) per cluster model. */
+  static for(source: PolicySource): FlowVerdicts {
+    let v = shared.get(source);
+    if (!v) { v = new FlowVerdicts(source); shared.set(source, v); }
+    return v;
+  }
+
   private engine: PolicyEngine | undefined;
   private pods = new Map<string, Pod>();
   private policies = new Map<string, Policy>();
