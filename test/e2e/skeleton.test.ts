@@ -4,9 +4,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DEMO_SCENARIO } from '../../src/sandbox/scenarios/demo';
+import { findPolicies } from '../../src/extension/policies/locate';
 import { ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
 
 interface ScenarioService { namespace: string; name: string; selector: Record<string, string>; ports: { port: number; protocol?: string }[]; type?: string }
@@ -131,5 +133,119 @@ test('Services tree → Trace Pod → live flows of that pod in the Flows panel'
     const frame = w.webview();
     await frame.locator('.flow-row:not([hidden]) [data-col="src"]', { hasText: `${traced.namespace}/${pod}` }).first().waitFor({ timeout: 15_000 });
     await w.screenshot('flows-after-resync');
+  });
+});
+
+// ---- Features in the same code-server session (one sandbox, one workbench for the whole tier) ----
+
+const EXTRA_SERVICES = `apiVersion: v1
+kind: Service
+metadata: { name: ghost, namespace: shop }
+spec:
+  selector: { app: nothing-has-this }
+  ports: [ { name: http, port: 80, targetPort: 8080 } ]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: wrongport, namespace: shop }
+spec:
+  selector: { app: cart }
+  ports: [ { name: grpc, port: 9000, targetPort: grpc } ]
+`;
+
+test('Services tree warnings: a selector that matches nothing, a targetPort the pods do not expose', { skip, timeout: 120_000 }, async () => {
+  const w = wb as Workbench;
+  const file = join(w.scratch, 'extra-services.yaml');
+  writeFileSync(file, EXTRA_SERVICES);
+  kubectl(kubeconfig, ['apply', '-f', file]);
+  await w.step('warnings', async () => {
+    await w.openFlowlens();
+    await w.expand(w.treeRow('shop'));
+    const ghost = w.treeRow('ghost');
+    await ghost.waitFor({ timeout: 15_000 });
+    await w.expand(ghost);
+    await w.treeRow('selector app=nothing-has-this matches no pods').waitFor({ timeout: 10_000 });
+    const wrong = w.treeRow('wrongport');
+    await w.expand(wrong);
+    await w.treeRow('targetPort grpc (port grpc) is not exposed by the selected pods').waitFor({ timeout: 10_000 });
+    assert.equal(await w.treeRow('cart').locator('.codicon-warning').count(), 0, 'a healthy service has no warning icon');
+    assert.equal(await ghost.locator('.codicon-warning').count(), 1, 'the warning icon on the service');
+    await w.screenshot('tree-warnings');
+  });
+});
+
+function policyFile(): { text: string; docs: ReturnType<typeof findPolicies> } {
+  const text = DEMO_SCENARIO.split('---\n').filter((d) => d.includes('kind: NetworkPolicy')).join('---\n');
+  return { text, docs: findPolicies(text) };
+}
+
+test('Flows panel: hubble filter; details link opens the policy YAML at the rule; CodeLens counts; What-if → Problems', { skip, timeout: 240_000 }, async () => {
+  const w = wb as Workbench;
+  const sc = scenario();
+  const frontend = sc.services.find((s) => s.name === 'frontend') as ScenarioService;
+  const payments = sc.services.find((s) => s.name === 'payments') as ScenarioService;
+  const fpod = podsOf(kubeconfig, frontend)[0] as string;
+  const { text, docs } = policyFile();
+  const policyPath = join(w.scratch, 'workspace', 'policies.yaml');
+  writeFileSync(policyPath, text);
+  const rule = docs.find((d) => d.name === 'payments-from-frontend');
+  assert.ok(rule, 'the demo has payments-from-frontend');
+
+  await w.step('trace-frontend', async () => {
+    await w.expand(w.treeRow(frontend.name));
+    await w.contextMenu(w.treeRow(fpod), 'Trace Pod');
+    await w.webview().locator('#scope', { hasText: `pod ${frontend.namespace}/${fpod}` }).waitFor({ timeout: 15_000 });
+  });
+  for (let i = 0; i < 3; i++) {
+    const probe = JSON.parse(cli(['sandbox', 'probe', '--from', `${frontend.namespace}/${fpod}`, '--to', `${payments.namespace}/${payments.name}`, '--port', '8080', '-o', 'json'], 30_000)) as { connected: boolean };
+    assert.equal(probe.connected, true, 'frontend reaches payments on 8080');
+  }
+  const frame = w.webview();
+  await w.step('filter', async () => {
+    await frame.locator('.flow-row:not([hidden]) [data-col="dst"]', { hasText: `${payments.namespace}/` }).first().waitFor({ timeout: 30_000 });
+    await frame.locator('#filter input').fill(`--to-namespace ${payments.namespace} --port 8080`);
+    await frame.locator('.flow-row:not([hidden])').first().waitFor();
+    const dsts = await frame.locator('.flow-row:not([hidden]) [data-col="dst"]').allTextContents();
+    assert.ok(dsts.length > 0 && dsts.every((d) => d.startsWith(`${payments.namespace}/`)), `only flows to ${payments.namespace}: ${dsts.join(', ')}`);
+    await frame.locator('#filter input').fill('--to-namespace nowhere-at-all');
+    await frame.locator('#empty', { hasText: 'No flows match the filter.' }).waitFor();
+    await frame.locator('#filter input').fill(`--to-namespace ${payments.namespace} --port 8080`);
+    await w.screenshot('flows-filter');
+  });
+
+  await w.step('details-link', async () => {
+    await frame.locator('.flow-row:not([hidden])').first().click();
+    const details = frame.locator('.details');
+    await details.locator('.explain-line', { hasText: 'ingress: allowed by payments/payments-from-frontend rule 1' }).waitFor({ timeout: 15_000 });
+    await w.screenshot('flow-details');
+    await details.locator('.policy-link', { hasText: 'payments/payments-from-frontend (ingress rule 1)' }).click();
+    await w.page.locator('.tab.active', { hasText: 'policies.yaml' }).waitFor({ timeout: 15_000 });
+    const want = `Ln ${(rule?.ingressLines[0] ?? -1) + 1}, Col 1`;
+    await w.page.locator('.statusbar-item', { hasText: want }).waitFor({ timeout: 10_000 });
+    await w.screenshot('policy-at-rule');
+  });
+
+  await w.step('codelens', async () => {
+    // The live feed notifies at most once a second; CodeLens refreshes then.
+    const lens = w.page.locator('.codelens-decoration', { hasText: /[1-9]\d* flows? matched, \d+ denied in the last 5 min/ });
+    await lens.first().waitFor({ timeout: 20_000 });
+    await w.screenshot('codelens');
+  });
+
+  await w.step('what-if', async () => {
+    // Edit the open file without saving: payments now only accept the cart.
+    await w.page.locator('.tab.active', { hasText: 'policies.yaml' }).click();
+    await w.page.keyboard.press('Control+H');
+    const find = w.page.locator('.find-widget textarea, .find-widget .input').first();
+    await find.fill('matchLabels: { app: frontend }');
+    await w.page.locator('.find-widget .replace-part textarea, .find-widget .replace-input .input').first().fill('matchLabels: { app: cart }');
+    await w.page.keyboard.press('Control+Alt+Enter');
+    await w.page.keyboard.press('Escape');
+    await w.runCommand('Flowlens: What-if: Check This Policy Against Recent Flows');
+    await w.notification(/What-if: [1-9]\d* recent connections? would change verdict/).waitFor({ timeout: 20_000 });
+    await w.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
+    const entry = w.page.locator('.markers-panel .monaco-list-row', { hasText: `would DENY ${frontend.namespace}/${fpod} → ${payments.namespace}/` });
+    await entry.first().waitFor({ timeout: 15_000 });
+    await w.screenshot('what-if-problems');
   });
 });
