@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { repoRoot } from '../util/repo';
 import { RecordDecodeError, RecordDecoder } from './records';
-import type { DecodedRecord, HelloRecord } from './records';
+import type { CmdResultRecord, DecodedRecord, HelloRecord } from './records';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 const KILL_AFTER_MS = 2000;
@@ -53,6 +53,8 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
   private stderrTail = '';
   private closed: Promise<void> | undefined;
   private hello: HelloRecord | undefined;
+  private sent = 0;
+  private readonly waiting = new Map<number, (r: CmdResultRecord) => void>();
 
   constructor(binary?: string, opts: LoaderOptions = {}) {
     super();
@@ -70,14 +72,17 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
 
   start(): void {
     if (this.child) throw new Error('LoaderProcess.start() called twice: make a new LoaderProcess');
-    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.binary, this.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
+    child.stdin?.on('error', () => undefined); // EPIPE when the loader is gone: its exit says why
     child.stdout?.on('data', (chunk: Buffer) => this.onStdout(chunk));
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (text: string) => this.appendStderr(text));
     child.on('error', (err) => this.appendStderr(`flowlens agent: cannot run ${this.binary}: ${err.message}\n`));
     this.closed = new Promise((done) => {
       child.on('close', (code, signal) => {
+        for (const [seq, done] of this.waiting) done({ type: 'cmd_result', cmd: 'invalid', arg: 0, seq, err: -32 /* EPIPE */ });
+        this.waiting.clear();
         this.emit('exit', code, signal, this.stderrTail);
         done();
       });
@@ -111,6 +116,19 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
     });
   }
 
+  /**
+   * Sends one command line (bpf/commands.c: "attach IFINDEX", "detach IFINDEX", "flush",
+   * "run HOOK IFINDEX HEX") and resolves with its CMD_RESULT (err -32 if the loader went away).
+   */
+  command(line: string): Promise<CmdResultRecord> {
+    if (!this.child?.stdin || !this.running) return Promise.resolve({ type: 'cmd_result', cmd: 'invalid', arg: 0, seq: 0, err: -32 });
+    if (/[\r\n]/.test(line)) throw new Error('a loader command is one line');
+    const seq = ++this.sent;
+    const result = new Promise<CmdResultRecord>((resolvePromise) => this.waiting.set(seq, resolvePromise));
+    this.child.stdin.write(`${line}\n`);
+    return result;
+  }
+
   /** SIGTERM, then SIGKILL after 2 s; resolves when the process is gone and its output read. */
   async stop(): Promise<void> {
     const child = this.child;
@@ -140,7 +158,13 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
 
   private deliver(records: DecodedRecord[]): void {
     if (records.length === 0) return;
-    for (const r of records) if (r.type === 'hello' && !this.hello) this.hello = r;
+    for (const r of records) {
+      if (r.type === 'hello' && !this.hello) this.hello = r;
+      if (r.type === 'cmd_result') {
+        this.waiting.get(r.seq)?.(r);
+        this.waiting.delete(r.seq);
+      }
+    }
     this.emit('records', records);
   }
 

@@ -1,0 +1,65 @@
+// The flow table and L7 capture that tc_flow.bpf.h must produce for a sequence of frames,
+// computed in TypeScript from refParse(): the oracle of the BPF_PROG_RUN tests.
+import type { RefPacket } from './packets';
+import { refParse } from './packets';
+
+export interface RefFlow {
+  key: string; saddr: Buffer; daddr: Buffer; sport: number; dport: number; proto: number; family: 4 | 6; origin: number;
+  packets: [number, number]; bytes: [number, number]; payload: [number, number]; flags: [number, number];
+}
+export interface RefCapture { kind: 'dns' | 'http'; data: Buffer; payloadLen: number }
+
+const HTTP_STARTS = ['GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'PATC', 'OPTI', 'CONN', 'TRAC'];
+
+function keyOf(s: Buffer, d: Buffer, sp: number, dp: number, proto: number): string {
+  return `${s.toString('hex')}|${d.toString('hex')}|${sp}|${dp}|${proto}`;
+}
+
+function responder(p: RefPacket): boolean {
+  if (p.proto === 6) return (p.flags & 2) !== 0 ? (p.flags & 0x10) !== 0 : p.sport < p.dport;
+  if (p.proto === 17) return p.sport === 53 && p.dport !== 53;
+  if (p.proto === 1) return p.icmpType === 0;
+  if (p.proto === 58) return p.icmpType === 129;
+  return false;
+}
+
+export class RefTable {
+  readonly flows = new Map<string, RefFlow>();
+  readonly captures: RefCapture[] = [];
+
+  push(frame: Buffer, hook: 1 | 2): void {
+    const p = refParse(frame);
+    if (!p) return;
+    const fwd = keyOf(p.saddr, p.daddr, p.sport, p.dport, p.proto);
+    const rev = keyOf(p.daddr, p.saddr, p.dport, p.sport, p.proto);
+    let f = this.flows.get(fwd);
+    let dir = 0;
+    if (!f && (f = this.flows.get(rev))) dir = 1;
+    if (!f) {
+      const r = responder(p);
+      const [s, d, sp, dp] = r ? [p.daddr, p.saddr, p.dport, p.sport] : [p.saddr, p.daddr, p.sport, p.dport];
+      f = { key: r ? rev : fwd, saddr: s, daddr: d, sport: sp, dport: dp, proto: p.proto, family: p.family, origin: r ? 3 - hook : hook,
+        packets: [0, 0], bytes: [0, 0], payload: [0, 0], flags: [0, 0] };
+      this.flows.set(f.key, f);
+      dir = r ? 1 : 0;
+    }
+    f.packets[dir]! += 1;
+    f.bytes[dir]! += p.ipLen;
+    f.payload[dir]! += p.payloadLen;
+    f.flags[dir]! |= p.flags;
+    this.capture(frame, p);
+  }
+
+  private capture(frame: Buffer, p: RefPacket): void {
+    if (!p.hasL4) return;
+    const payload = frame.subarray(p.payloadOff, p.payloadOff + p.payloadLen);
+    if (p.proto === 17 && (p.sport === 53 || p.dport === 53)) {
+      if (p.payloadLen >= 12) this.captures.push({ kind: 'dns', data: Buffer.from(payload.subarray(0, 512)), payloadLen: p.payloadLen });
+    } else if (p.proto === 6 && p.payloadLen >= 8) {
+      const head = payload.subarray(0, 8).toString('latin1');
+      if (HTTP_STARTS.includes(head.slice(0, 4)) || head.startsWith('HTTP/1.')) {
+        this.captures.push({ kind: 'http', data: Buffer.from(payload.subarray(0, 192)), payloadLen: Math.min(p.payloadLen, 0xffff) });
+      }
+    }
+  }
+}
