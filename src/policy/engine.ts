@@ -3,7 +3,7 @@
 // policy. Pods collapse into identities (namespace + labels + named ports); selector matches are
 // memoized per (selector, label set), and each direction's verdict is cached per
 // (subject identity, peer identity [+ address when an ipBlock could matter], port, protocol).
-import { directionVerdict, NOT_A_POD } from './match';
+import { directionVerdict, loopbackVerdict, NOT_A_POD } from './match';
 import type { Connection, Matcher, Other } from './match';
 import { clusterIndexes, namedPortsOf, resolveEndpoint } from './resolve';
 import type { Resolved } from './resolve';
@@ -88,6 +88,7 @@ export class PolicyEngine {
   verdict(q: Query): Verdict {
     const from = resolveEndpoint(q.from, this.idx.byIP);
     const to = resolveEndpoint(q.to, this.idx.byIP);
+    if (from.pod && from.pod === to.pod) return loopbackVerdict(q.port, q.protocol);
     const src = from.pod ? this.identity(from.pod) : undefined;
     const dst = to.pod ? this.identity(to.pod) : undefined;
     const egress = src ? this.side(src, 'egress', to, dst, q) : NOT_A_POD;

@@ -1,7 +1,7 @@
 // The straightforward reference evaluator: every verdict scans every policy and matches
 // selectors afresh. Same semantics as the engine (match.ts); used as the benchmark baseline and
 // as an oracle in tests.
-import { directionVerdict, NOT_A_POD } from './match';
+import { directionVerdict, loopbackVerdict, NOT_A_POD } from './match';
 import type { Connection, Matcher } from './match';
 import { clusterIndexes, namedPortsOf, resolveEndpoint } from './resolve';
 import type { Resolved } from './resolve';
@@ -20,6 +20,7 @@ export class LinearEvaluator {
   verdict(q: Query): Verdict {
     const from = resolveEndpoint(q.from, this.idx.byIP);
     const to = resolveEndpoint(q.to, this.idx.byIP);
+    if (from.pod && from.pod === to.pod) return loopbackVerdict(q.port, q.protocol);
     const named = to.pod ? namedPortsOf(to.pod) : undefined;
     const egress = from.pod ? this.side(from.pod, 'egress', { other: this.other(to), port: q.port, protocol: q.protocol, named }) : NOT_A_POD;
     const ingress = to.pod ? this.side(to.pod, 'ingress', { other: this.other(from), port: q.port, protocol: q.protocol, named }) : NOT_A_POD;

@@ -3,7 +3,7 @@
 // that select the pod. Selector matching is injected so the engine can memoize it.
 import { cidrContains, parseCidr, parseIP } from './cidr';
 import type { Cidr } from './cidr';
-import type { Direction, DirectionVerdict, IPBlock, Peer, Policy, PolicyRef, PortSpec, Protocol, Rule, RuleMatch, Selector } from './types';
+import type { Direction, DirectionVerdict, IPBlock, Peer, Policy, PolicyRef, PortSpec, Protocol, Rule, RuleMatch, Selector, Verdict } from './types';
 import { policyKey } from './types';
 
 /** The other end of the connection, seen from the pod a policy selects. */
@@ -99,3 +99,10 @@ export function directionVerdict(selecting: Policy[], dir: Direction, c: Connect
 }
 
 export const NOT_A_POD: DirectionVerdict = Object.freeze({ evaluated: false, isolated: false, allowed: true, allowedBy: [], deniedBy: [] }) as DirectionVerdict;
+
+/** A pod talking to itself (its own address) never leaves it: no policy applies (see docs/POLICY.md). */
+export const LOOPBACK: DirectionVerdict = Object.freeze({ evaluated: false, isolated: false, allowed: true, allowedBy: [], deniedBy: [], reason: 'loopback' }) as DirectionVerdict;
+
+export function loopbackVerdict(port: number, protocol: Verdict['protocol']): Verdict {
+  return { allowed: true, port, protocol, egress: LOOPBACK, ingress: LOOPBACK };
+}

@@ -82,6 +82,8 @@ export interface DirectionVerdict {
   allowedBy: RuleMatch[];
   /** When denied: the policies that select the pod for this direction (none of their rules matched). */
   deniedBy: PolicyRef[];
+  /** Set when no policy applies for a reason other than isolation: a pod talking to itself. */
+  reason?: 'loopback';
 }
 
 export interface Verdict { allowed: boolean; port: number; protocol: Protocol; egress: DirectionVerdict; ingress: DirectionVerdict }
