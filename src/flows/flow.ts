@@ -32,8 +32,16 @@ export interface PolicyRef { name: string; namespace: string; labels?: string[];
 export interface FlowExtensions {
   /** Where the socket was pointed before translation (Service VIP:port), when it differs from IP.destination. */
   original_destination?: { ip: string; port: number };
-  /** Connection lifecycle event that produced this flow. */
-  tcp_event?: 'connect' | 'accept' | 'close' | 'connect_failed';
+  /** Connection lifecycle event that produced this flow (socket view). */
+  tcp_event?: 'connect' | 'accept' | 'close' | 'connect_failed' | 'reset_sent' | 'reset_received';
+  /** tc flow aggregate: which emission of the per-flow counters this is. */
+  flow_event?: 'start' | 'update' | 'end' | 'timeout';
+  /** The kernel's own drop reason (enum skb_drop_reason, named from the running kernel's BTF). */
+  drop_reason?: { value: number; name: string; location?: string };
+  /** TCP retransmits of the connection (tcp:tcp_retransmit_skb), on flow end. */
+  retransmits?: number;
+  /** Connect latency (SYN_SENT -> ESTABLISHED) in ns, on connect events. */
+  connect_latency_ns?: number;
   /** Connection lifetime in ns, on close events. */
   duration_ns?: number;
   /** Kernel network namespace inode of the observing socket. */
