@@ -1,0 +1,69 @@
+// Turns the loader's datapath records (tc flows, DNS, HTTP, drops, TCP health, drop reason
+// names) into Hubble-shaped flows. TCP state records go to tcpflows.ts; lost/hello/cmd_result
+// are the agent's business. Everything here is bounded and synchronous.
+import type { Flow } from '../flows/flow';
+import type { DecodedRecord, FlowRecord } from './records';
+import { NameCache } from './dns';
+import { DropReasons, Retransmits, dropFlow, resetFlow } from './drops';
+import { TranslationJoin, flowFromRecord } from './flowrecords';
+import { L7Flows } from './l7flows';
+
+export interface DatapathOptions {
+  /** Emit a flow for tc UPDATE records too (default: start, end and timeout only). */
+  updates?: boolean;
+}
+
+export class Datapath {
+  readonly reasons = new DropReasons();
+  readonly names = new NameCache();
+  private readonly join = new TranslationJoin();
+  private readonly retransmits = new Retransmits();
+  private readonly l7: L7Flows;
+  /** Records seen per type, and flows made. */
+  readonly counts = new Map<string, number>();
+
+  constructor(private readonly node: string, private readonly opts: DatapathOptions = {}) {
+    this.l7 = new L7Flows(node, this.names);
+  }
+
+  get unparsed(): { dns: number; http: number } {
+    return { dns: this.l7.counters.dnsUnparsed, http: this.l7.counters.httpUnparsed };
+  }
+
+  /** Flows for one batch of records, in record order. TCP state, hello, lost, cmd_result are skipped. */
+  onBatch(records: readonly DecodedRecord[]): Flow[] {
+    for (const r of records) if (r.type === 'flow') this.join.observe(r); // both views of a connection first
+    const out: Flow[] = [];
+    for (const r of records) {
+      this.counts.set(r.type, (this.counts.get(r.type) ?? 0) + 1);
+      const f = this.one(r);
+      if (!f) continue;
+      const names = this.names.lookup(f.IP.destination) ?? (f.extensions?.original_destination ? this.names.lookup(f.extensions.original_destination.ip) : undefined);
+      if (names && !f.destination_names) f.destination_names = names;
+      out.push(f);
+    }
+    return out;
+  }
+
+  private one(r: DecodedRecord): Flow | undefined {
+    switch (r.type) {
+      case 'flow': return this.tcFlow(r);
+      case 'dns': return this.l7.dns(r);
+      case 'http': return this.l7.http(r);
+      case 'drop_reason': this.reasons.learn(r); return undefined;
+      case 'drop': return dropFlow(r, this.reasons, this.node);
+      case 'tcp_event':
+        if (r.kind === 'retransmit') this.retransmits.add(r);
+        return resetFlow(r, this.node);
+      default: return undefined;
+    }
+  }
+
+  private tcFlow(r: FlowRecord): Flow | undefined {
+    if (r.event === 'update' && !this.opts.updates) return undefined;
+    const done = r.event === 'end' || r.event === 'timeout';
+    const tr = this.join.lookup(r);
+    const rt = done && r.proto === 6 ? this.retransmits.take(r.saddr, r.sport, tr?.backend.ip ?? r.daddr, tr?.backend.port ?? r.dport) : 0;
+    return flowFromRecord(r, this.node, tr, rt);
+  }
+}

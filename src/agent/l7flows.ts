@@ -1,0 +1,102 @@
+// DNS and HTTP records captured at tc -> Hubble L7 flows (`l7.dns`, `l7.http`, `l7.latency_ns`,
+// `is_reply`), with request/response matching. A flow is emitted where the pod's interface saw
+// the message (the client's for its own requests, the server's for what it served).
+import type { Flow } from '../flows/flow';
+import { isoFromNs } from '../flows/time';
+import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
+import { DnsMatcher, QTYPE_NAMES, parseDns } from './dns';
+import type { DnsMessage, NameCache } from './dns';
+import { HttpMatcher, parseHttpHead } from './http';
+
+export interface L7Counters { dnsUnparsed: number; httpUnparsed: number }
+
+function base(r: PacketMeta, node: string, reply: boolean, summary: string): Flow {
+  const l4 = r.proto === 17 ? { UDP: { source_port: r.sport, destination_port: r.dport } } : { TCP: { source_port: r.sport, destination_port: r.dport } };
+  return {
+    time: isoFromNs(r.timeNs),
+    verdict: 'FORWARDED',
+    IP: { source: r.saddr, destination: r.daddr, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
+    l4,
+    source: {},
+    destination: {},
+    Type: 'L7',
+    node_name: node,
+    is_reply: reply,
+    traffic_direction: (r.hook === 'from_pod') !== reply ? 'EGRESS' : 'INGRESS',
+    trace_observation_point: r.hook === 'from_pod' ? 'FROM_ENDPOINT' : 'TO_ENDPOINT',
+    Summary: summary,
+    extensions: { ifindex: r.ifindex, l7_payload_bytes: r.payloadLen },
+  };
+}
+
+function dnsL7(m: DnsMessage): Record<string, unknown> {
+  const type = (t: number) => QTYPE_NAMES[t] ?? `TYPE${t}`;
+  return {
+    query: m.qname,
+    ...(m.response ? {
+      ips: m.answers.flatMap((a) => (a.ip ? [a.ip] : [])),
+      ttl: Math.min(...m.answers.map((a) => a.ttl), 2 ** 31),
+      cnames: m.answers.flatMap((a) => (a.cname ? [a.cname] : [])),
+      rcode: m.rcode,
+      rrtypes: [...new Set(m.answers.map((a) => type(a.type)))],
+    } : {}),
+    qtypes: [type(m.qtype)],
+    observation_source: 'tc',
+  };
+}
+
+export class L7Flows {
+  readonly counters: L7Counters = { dnsUnparsed: 0, httpUnparsed: 0 };
+  private readonly dnsMatch = new DnsMatcher();
+  private readonly httpMatch = new HttpMatcher();
+
+  constructor(private readonly node: string, readonly names: NameCache) {}
+
+  dns(r: DnsRecord): Flow | undefined {
+    const m = parseDns(r.data);
+    if (!m || m.opcode !== 0) {
+      this.counters.dnsUnparsed++;
+      return undefined;
+    }
+    let latency: number | undefined;
+    if (m.response) {
+      latency = this.dnsMatch.response(r.daddr, r.dport, r.saddr, m.id, r.timeNs);
+      this.names.learn(m);
+    } else {
+      this.dnsMatch.query(r.saddr, r.sport, r.daddr, m.id, r.timeNs);
+    }
+    const rcode = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][m.rcode] ?? `RCODE${m.rcode}`;
+    const summary = m.response ? `DNS Answer ${rcode} "${m.qname}" ${m.answers.map((a) => a.ip ?? a.cname).filter(Boolean).join(',')}` : `DNS Query ${m.qname} ${QTYPE_NAMES[m.qtype] ?? m.qtype}`;
+    const f = base(r, this.node, m.response, summary);
+    f.l7 = { type: m.response ? 'RESPONSE' : 'REQUEST', ...(latency !== undefined ? { latency_ns: String(latency) } : {}), dns: dnsL7(m) };
+    f.extensions = { ...f.extensions, dns_id: m.id, ...(m.truncated ? { dns_truncated: true } : {}) };
+    return f;
+  }
+
+  http(r: HttpRecord): Flow | undefined {
+    const h = parseHttpHead(r.data);
+    if (!h) {
+      this.counters.httpUnparsed++;
+      return undefined;
+    }
+    const conn = h.kind === 'request' ? `${r.ifindex}|${r.saddr}|${r.sport}|${r.daddr}|${r.dport}` : `${r.ifindex}|${r.daddr}|${r.dport}|${r.saddr}|${r.sport}`;
+    if (h.kind === 'request') {
+      this.httpMatch.request(conn, h, r.timeNs);
+      const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);
+      f.l7 = { type: 'REQUEST', http: { method: h.method, url: this.url(h.host ?? r.daddr, h.url), protocol: h.protocol, headers: [] } };
+      return f;
+    }
+    const req = this.httpMatch.response(conn, r.timeNs);
+    const f = base(r, this.node, true, `HTTP/1 ${h.code}${req ? ` ${req.latencyNs / 1e6}ms (${req.head.method} ${req.head.url})` : ''}`);
+    f.l7 = {
+      type: 'RESPONSE',
+      ...(req ? { latency_ns: String(req.latencyNs) } : {}),
+      http: { code: h.code, protocol: h.protocol, ...(req ? { method: req.head.method, url: this.url(req.head.host ?? r.saddr, req.head.url) } : {}), headers: [] },
+    };
+    return f;
+  }
+
+  private url(host: string, path: string): string {
+    return /^[a-z]+:\/\//i.test(path) ? path : `http://${host}${path.startsWith('/') ? '' : '/'}${path}`;
+  }
+}
