@@ -3,13 +3,16 @@
 import type { ClusterAccess } from '../cluster/kubeconfig';
 import { Informer } from '../cluster/informer';
 import { enrichFlow, type IdentityIndex } from '../flows/enrich';
+import type { Flow } from '../flows/flow';
 import { FlowRing } from '../flows/store';
 import type { KubeObject } from '../sandbox/apiserver/types';
 import { readFileSync } from 'node:fs';
 import { ConntrackTable } from './conntrack';
+import { Datapath } from './datapath';
+import { InterfaceWatcher } from './interfaces';
 import { AgentMetrics } from './metrics';
 import { LoaderProcess } from './loader';
-import type { DecodedRecord } from './records';
+import type { DecodedRecord, HelloRecord } from './records';
 import { AgentServer } from './server';
 import { TcpFlowBuilder } from './tcpflows';
 
@@ -25,7 +28,14 @@ export interface AgentOptions {
   token?: string;
   /** Process metrics (CPU, memory, GC) in /metrics; default true. */
   processMetrics?: boolean;
+  /** Only host-side veths whose name matches get the tc programs (default: every veth with a peer in another netns). */
+  interfaces?: RegExp;
+  /** Extra loader arguments (e.g. --no-http). */
+  loaderArgs?: string[];
 }
+
+/** Records waiting in the agent beyond this are dropped and counted as lost (source agent_backlog). */
+const MAX_BACKLOG_RECORDS = 1_000_000;
 
 /** The agent's token from its environment (the DaemonSet mounts the optional Secret as a file). */
 export function tokenFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -75,6 +85,11 @@ export class Agent {
   private lostBySource = new Map<string, number>();
   readonly metrics: AgentMetrics;
   private chain: Promise<void> = Promise.resolve();
+  private backlog = 0;
+  readonly datapath: Datapath;
+  private readonly ifaces: InterfaceWatcher;
+  private hello: HelloRecord | undefined;
+  private paused = false;
   lost = 0;
 
   constructor(private readonly opts: AgentOptions) {
@@ -86,6 +101,8 @@ export class Agent {
     });
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
+    this.datapath = new Datapath(opts.node);
+    this.ifaces = new InterfaceWatcher((m) => this.log(m), opts.interfaces);
     this.metrics = new AgentMetrics(opts.node, { processMetrics: opts.processMetrics });
     this.server = new AgentServer({
       host: opts.host, port: opts.port, node: opts.node, store: this.store, ready: () => this.loaderReady, token: opts.token ?? tokenFromEnv(),
@@ -99,6 +116,7 @@ export class Agent {
       status: () => ({
         node: opts.node, ready: this.loaderReady, loader_restarts: this.restarts, flows_stored: this.store.size, store_capacity: this.store.capacity,
         lost: Object.fromEntries(this.lostBySource), uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+        ...this.datapathStatus(),
       }),
     });
   }
@@ -117,17 +135,58 @@ export class Agent {
     return addr;
   }
 
+  /** Kernel features, programs, interfaces and datapath counters for the status message. */
+  datapathStatus(): Record<string, unknown> {
+    const h = this.hello;
+    return {
+      datapath: this.paused ? 'paused' : h ? 'running' : 'starting',
+      ...(h ? { kernel: h.kernelRelease, features: h.features, programs: h.attachedPrograms } : {}),
+      interfaces: this.ifaces.interfaces.length,
+      records: Object.fromEntries(this.datapath.counts),
+      unparsed: this.datapath.unparsed,
+    };
+  }
+
+  /** `sandbox agent stop`: detach every program (the loader exits) but keep serving stored flows. */
+  async pauseDatapath(): Promise<void> {
+    this.paused = true;
+    this.ifaces.stop();
+    const loader = this.loader;
+    this.loader = undefined;
+    this.loaderReady = false;
+    await loader?.stop();
+    this.server.broadcastStatus();
+    this.log('datapath paused: programs detached');
+  }
+
+  resumeDatapath(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.startLoader();
+    this.log('datapath resumed');
+  }
+
   private startLoader(): void {
-    const loader = new LoaderProcess(this.opts.loaderPath);
+    const loader = new LoaderProcess(this.opts.loaderPath, { args: this.opts.loaderArgs });
     this.lostTotals.clear();
     this.loader = loader;
     loader.on('records', (records: DecodedRecord[]) => {
+      if (this.backlog + records.length > MAX_BACKLOG_RECORDS) {
+        this.lost += records.length;
+        this.countLost('agent_backlog', records.length);
+        this.server.reportLost('agent_backlog', records.length);
+        return;
+      }
+      this.backlog += records.length;
       // Keep order across records: each batch is handled after the previous one.
-      this.chain = this.chain.then(() => this.onRecords(records)).catch((e: unknown) => this.log(`record handling failed: ${String(e)}`));
+      this.chain = this.chain.then(() => this.onRecords(records, loader)).catch((e: unknown) => this.log(`record handling failed: ${String(e)}`))
+        .finally(() => { this.backlog -= records.length; });
     });
     const started = Date.now();
     loader.on('exit', (code: number | null, signal: string | null, stderr: string) => {
+      if (this.loader !== loader) return; // paused: stopped on purpose
       this.loaderReady = false;
+      this.ifaces.stop();
       if (this.stopping) return;
       this.restarts++;
       this.metrics.loaderRestarts.inc();
@@ -140,10 +199,12 @@ export class Agent {
     loader.start();
   }
 
-  private async onRecords(records: DecodedRecord[]): Promise<void> {
+  private async onRecords(records: DecodedRecord[], loader: LoaderProcess): Promise<void> {
     for (const r of records) {
       if (r.type === 'hello') {
+        this.hello = r;
         this.loaderReady = true;
+        this.ifaces.start(loader);
         this.onAttached();
         continue;
       }
@@ -153,12 +214,16 @@ export class Agent {
       }
       if (r.type !== 'tcp_state') continue;
       const flow = await this.builder.onRecord(r);
-      if (!flow) continue;
-      enrichFlow(flow, this.pods);
-      this.store.push(flow);
-      this.metrics.observe(flow);
-      this.server.publish(flow);
+      if (flow) this.deliver(flow);
     }
+    for (const flow of this.datapath.onBatch(records)) this.deliver(flow);
+  }
+
+  private deliver(flow: Flow): void {
+    enrichFlow(flow, this.pods);
+    this.store.push(flow);
+    this.metrics.observe(flow);
+    this.server.publish(flow);
   }
 
   private lostTotals = new Map<string, bigint>();
@@ -196,6 +261,7 @@ export class Agent {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.ifaces.stop();
     this.pods.informer?.stop();
     await this.loader?.stop();
     await this.server.close();
