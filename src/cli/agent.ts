@@ -13,9 +13,11 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'store-size': { type: 'string' },
     'no-kube': { type: 'boolean' },
     loader: { type: 'string' },
+    features: { type: 'boolean' },
   });
   if (!a.ok) return usageFailure('agent', a.error);
   const v = a.value.values;
+  if (v.features) return printFeatures(v.loader as string | undefined);
   const node = (v.node as string | undefined) ?? process.env.NODE_NAME;
   if (!node) return usageFailure('agent', '--node (or env NODE_NAME) is required');
   const [host, portText] = ((v.listen as string | undefined) ?? `127.0.0.1:${DEFAULT_AGENT_PORT}`).split(/:(?=\d+$)/);
@@ -36,12 +38,23 @@ export async function agentCommand(argv: string[]): Promise<number> {
   }
   const agent = new Agent({ node, access, host: host || '127.0.0.1', port, storeSize, loaderPath: v.loader as string | undefined });
   await agent.start();
+  // `flowlens sandbox agent stop|start`: detach / re-attach the datapath without losing the store.
+  process.on('SIGUSR2', () => void agent.pauseDatapath());
+  process.on('SIGUSR1', () => agent.resumeDatapath());
   await new Promise<void>((resolve) => {
     const stop = () => void agent.stop().then(resolve);
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
   return 0;
+}
+
+/** `flowlens agent --features`: what the running kernel offers the datapath (the loader's probes). */
+async function printFeatures(loaderPath?: string): Promise<number> {
+  const { featureReport } = await import('../agent/features');
+  const r = await featureReport(loaderPath);
+  process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  return r.ok ? 0 : 1;
 }
 
 /** `flowlens agent-probe healthz|readyz [--port N]`: the DaemonSet's exec probes (the agent binds 127.0.0.1). */
