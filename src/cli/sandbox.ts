@@ -1,7 +1,7 @@
 // `flowlens sandbox up|down|status|kubeconfig|exec|probe` (and the internal `daemon`).
 import { existsSync } from 'node:fs';
 import { ManifestError } from '../sandbox/manifests';
-import { describeCleanup, execInPod, probe, requireState, sandboxDown, sandboxUp } from '../sandbox/ops';
+import { agentDatapath, describeCleanup, execInPod, probe, requireState, sandboxDown, sandboxUp } from '../sandbox/ops';
 import { DEFAULT_API_PORT, DEFAULT_STATE_DIR, statePaths } from '../sandbox/state';
 import type { SandboxState } from '../sandbox/state';
 import { parse, usageFailure } from './args';
@@ -12,6 +12,7 @@ const USAGE = `Usage:
   flowlens sandbox status [-o json]
   flowlens sandbox kubeconfig
   flowlens sandbox exec NS/POD -- CMD [ARGS...]
+  flowlens sandbox agent stop|start     detach / re-attach the node agent's eBPF datapath
   flowlens sandbox probe --from NS/POD --to NS/POD|NS/SVC|IP|NAME --port N [--protocol TCP|UDP] [--timeout 1s] [-o json]
 Common: --state-dir DIR (default ${DEFAULT_STATE_DIR})
 `;
@@ -141,6 +142,15 @@ async function dispatch(sub: string | undefined, rest: string[]): Promise<number
       return execInPod(requireState(DEFAULT_STATE_DIR), target, rest.slice(dash + 1));
     }
     case 'probe': return probeCmd(rest);
+    case 'agent': {
+      const action = rest[0];
+      if (action !== 'stop' && action !== 'start') throw new Usage('agent needs stop or start');
+      requireRoot();
+      const r = await agentDatapath(requireState(stateDirOnly(rest.slice(1))), action);
+      const ok = r.ready === (action === 'start');
+      process.stdout.write(`Agent (pid ${r.pid}) datapath ${action === 'stop' ? 'detached' : 'attached'}${ok ? '' : ': not confirmed by /readyz yet'}\n`);
+      return ok ? 0 : 1;
+    }
     case 'daemon': return daemon(rest);
     default: throw new Usage(sub ? `unknown sandbox command "${sub}"` : 'a sandbox command is required');
   }

@@ -178,3 +178,21 @@ export function probe(state: SandboxState, o: ProbeOptions): Promise<ProbeResult
     });
   });
 }
+
+/**
+ * `sandbox agent stop|start`: the node's agent detaches every eBPF program (its loader exits) or
+ * attaches them again, keeping its process, store and listener: the same traffic can be compared
+ * with and without the datapath. Resolves once the agent's /readyz agrees (or after timeoutMs).
+ */
+export async function agentDatapath(state: SandboxState, action: 'stop' | 'start', port = 4260, timeoutMs = 15_000): Promise<{ pid: number; ready: boolean }> {
+  const agent = state.pods.find((p) => p.role === 'agent' && p.pid);
+  if (!agent?.pid) throw new Error('the sandbox runs no agent (started with --no-agent, or it failed: see sandbox status)');
+  process.kill(agent.pid, action === 'stop' ? 'SIGUSR2' : 'SIGUSR1');
+  const want = action === 'start';
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+    if (ready === want || Date.now() > end) return { pid: agent.pid, ready };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
