@@ -3,6 +3,8 @@
 import * as vscode from 'vscode';
 import { listContexts } from '../cluster/kubeconfig';
 import { FlowsFeature } from '../panels/flows/feature';
+import { registerServiceMap } from '../panels/map/host';
+import { registerBackends } from '../panels/backends/host';
 import { type CommandSpec, registerCommands } from './commands';
 import { affectsSession, readConfig } from './config';
 import { Ctx } from './ctx';
@@ -37,6 +39,8 @@ export function activate(extension: vscode.ExtensionContext): Ctx {
   ServicesTree.register(ctx, live);
   const policies = PoliciesFeature.register(ctx, live);
   FlowsFeature.register(ctx, policies);
+  registerServiceMap(ctx, live);
+  registerBackends(ctx, live);
   ctx.pushExtCleanup(vscode.workspace.onDidChangeConfiguration((e) => {
     if (affectsSession(e)) void ctx.connect();
   }));

@@ -15,14 +15,14 @@ type C = FlowsContract;
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
 
 /** Serves the shell at / and the bundle and codicons from the repository. */
-export async function serveShell(state: InitialState): Promise<{ server: Server; url: string }> {
+export async function serveShell(state: InitialState | Record<string, never>, panel = 'flows'): Promise<{ server: Server; url: string }> {
   const roots: Record<string, string> = { '/dist/webview/': join(ROOT, 'dist/webview'), '/codicons/': join(ROOT, 'dist/webview/codicons') };
   let origin = '';
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(renderShell({ title: 'Flows', cspSource: origin, nonce: 'testnonce123', scriptUri: `${origin}/dist/webview/flows.js`, styleUri: `${origin}/dist/webview/flows.css`, codiconsUri: `${origin}/codicons/codicon.css`, state }));
+      res.end(renderShell({ title: panel, cspSource: origin, nonce: 'testnonce123', scriptUri: `${origin}/dist/webview/${panel}.js`, styleUri: `${origin}/dist/webview/${panel}.css`, codiconsUri: `${origin}/codicons/codicon.css`, state }));
       return;
     }
     for (const [prefix, dir] of Object.entries(roots)) {

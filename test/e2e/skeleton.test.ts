@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DEMO_SCENARIO } from '../../src/sandbox/scenarios/demo';
 import { findPolicies } from '../../src/extension/policies/locate';
+import type { Frame } from 'playwright-core';
 import { ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
 
 interface ScenarioService { namespace: string; name: string; selector: Record<string, string>; ports: { port: number; protocol?: string }[]; type?: string }
@@ -247,5 +248,84 @@ test('Flows panel: hubble filter; details link opens the policy YAML at the rule
     const entry = w.page.locator('.markers-panel .monaco-list-row', { hasText: `would DENY ${frontend.namespace}/${fpod} → ${payments.namespace}/` });
     await entry.first().waitFor({ timeout: 15_000 });
     await w.screenshot('what-if-problems');
+  });
+});
+
+function probe(from: string, to: string, port: number): { connected: boolean } {
+  const r = spawnSync(process.execPath, [CLI, 'sandbox', 'probe', '--from', from, '--to', to, '--port', String(port), '--timeout', '1s', '-o', 'json'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { connected: boolean };
+}
+
+async function frameWith(w: Workbench, probeExpr: string): Promise<Frame> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    for (const f of w.page.frames()) {
+      if (await f.evaluate(probeExpr).catch(() => false)) return f;
+    }
+    await w.page.waitForTimeout(200);
+  }
+  throw new Error(`no frame where ${probeExpr}`);
+}
+
+const hexToRgb = (hex: string) => {
+  const h = hex.replace('#', '');
+  const n = (i: number) => parseInt(h.slice(i, i + 2), 16);
+  return `rgb(${n(0)},${n(2)},${n(4)})`;
+};
+
+test('Service map: the sandbox services, a red edge for a refused path, click → Flows; service → backend shares', { skip, timeout: 180_000 }, async () => {
+  const w = wb as Workbench;
+  const sc = scenario();
+  const frontend = sc.services.find((s) => s.name === 'frontend') as ScenarioService;
+  const catalog = sc.services.find((s) => s.name === 'catalog') as ScenarioService;
+  const fpod = `${frontend.namespace}/${podsOf(kubeconfig, frontend)[0]}`;
+  assert.equal(probe(fpod, 'shop/ghost', 80).connected, false, 'ghost has no endpoints: kube-proxy rejects');
+  for (let i = 0; i < 8; i++) assert.equal(probe(fpod, `${catalog.namespace}/${catalog.name}`, 8080).connected, true);
+  await w.step('map', async () => {
+    await w.runCommand('Flowlens: Show Service Map');
+    const map = await frameWith(w, 'typeof window.__cy !== "undefined" && window.__cy.nodes().length > 0');
+    const deadline = Date.now() + 20_000;
+    const edge = `wl:${frontend.namespace}/frontend->svc:shop/ghost`;
+    while (Date.now() < deadline && !(await map.evaluate(`window.__cy.getElementById(${JSON.stringify(edge)}).nonempty()`))) await w.page.waitForTimeout(300);
+    for (const s of sc.services) assert.equal(await map.evaluate(`window.__cy.getElementById('svc:${s.namespace}/${s.name}').nonempty()`), true, `node for ${s.namespace}/${s.name}`);
+    assert.ok(Number(await map.evaluate(`window.__cy.getElementById(${JSON.stringify(edge)}).data('drops')`)) > 0, 'the refused path has drops');
+    const red = hexToRgb(String(await map.evaluate(`getComputedStyle(document.body).getPropertyValue('--vscode-errorForeground').trim()`)));
+    assert.equal(String(await map.evaluate(`window.__cy.getElementById(${JSON.stringify(edge)}).style('line-color')`)).replace(/\s/g, ''), red, 'drawn in the theme error colour');
+    const ok = `wl:${frontend.namespace}/frontend->svc:${catalog.namespace}/${catalog.name}`;
+    assert.notEqual(String(await map.evaluate(`window.__cy.getElementById(${JSON.stringify(ok)}).style('line-color')`)).replace(/\s/g, ''), red);
+    await map.evaluate('window.__cy.fit(undefined, 30)');
+    await w.page.waitForTimeout(300);
+    await w.screenshot('service-map');
+    await map.evaluate(`window.__cy.getElementById(${JSON.stringify(edge)}).emit('tap')`);
+    const flows = w.webview();
+    await w.page.locator('.tab.active', { hasText: 'Flows' }).waitFor({ timeout: 15_000 });
+    await flows.locator('#filter input').waitFor();
+    const deadline2 = Date.now() + 15_000;
+    while (Date.now() < deadline2 && (await flows.locator('#filter input').inputValue()) !== `--from-pod ${frontend.namespace}/frontend --to-service shop/ghost`) await w.page.waitForTimeout(200);
+    assert.equal(await flows.locator('#filter input').inputValue(), `--from-pod ${frontend.namespace}/frontend --to-service shop/ghost`);
+    await flows.locator('.flow-row:not([hidden])').first().waitFor({ timeout: 15_000 });
+    await w.screenshot('map-click-flows');
+  });
+  await w.step('backends', async () => {
+    await w.runCommand('Flowlens: Show Service Backends');
+    const input = w.page.locator('.quick-input-widget input');
+    await input.fill(`${catalog.namespace}/${catalog.name}`);
+    await w.page.locator('.quick-input-list .monaco-list-row', { hasText: `${catalog.namespace}/${catalog.name}` }).first().waitFor();
+    await input.press('Enter');
+    const view = w.webview();
+    const rows = view.locator('table.backends tr:has(td)');
+    await rows.first().waitFor({ timeout: 15_000 });
+    const backends = podsOf(kubeconfig, catalog);
+    const deadline = Date.now() + 15_000;
+    let pcts: number[] = [];
+    while (Date.now() < deadline) {
+      pcts = (await view.locator('table.backends .pct').allTextContents()).map((t) => Number(/^(\d+)%/.exec(t)?.[1] ?? 'NaN'));
+      if (pcts.length === backends.length && Math.abs(pcts.reduce((a, b) => a + b, 0) - 100) <= 2) break;
+      await w.page.waitForTimeout(300);
+    }
+    assert.equal(pcts.length, backends.length, 'one row per backend');
+    assert.ok(Math.abs(pcts.reduce((a, b) => a + b, 0) - 100) <= 2, `shares add up to 100%: ${pcts.join(', ')}`);
+    assert.deepEqual((await view.locator('table.backends a.pod').allTextContents()).sort(), backends.map((b) => `${catalog.namespace}/${b}`));
+    await w.screenshot('service-backends-map');
   });
 });

@@ -1,0 +1,95 @@
+// The Service → backend map host: one panel per Service, the view rebuilt from the model and the
+// live feed after the ready handshake, on news (at most once a second) and when shown again.
+import * as vscode from 'vscode';
+import type { Ctx } from '../../extension/ctx';
+import type { LiveFeed } from '../../extension/live/feed';
+import { isServiceNode } from '../../extension/services/nodes';
+import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
+import { makeNonce, renderShell } from '../shell';
+import { buildBackendsView } from './model';
+import { type BackendsContract, backendsGuards } from './protocol';
+
+type C = BackendsContract;
+
+class BackendsPanel implements vscode.Disposable {
+  private ready = false;
+  private seq = 0;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private readonly commands: Handlers<C['commands']> = {
+    ready: () => { this.ready = true; this.post(); },
+    tracePod: ({ pod }) => {
+      const [namespace, name] = pod.split('/') as [string, string];
+      void vscode.commands.executeCommand('flowlens.tracePod', { kind: 'pod', namespace, service: this.name, ip: '', ready: true, pod: { namespace, name } });
+    },
+  };
+
+  constructor(private readonly panel: vscode.WebviewPanel, private readonly ctx: Ctx, private readonly live: LiveFeed, private readonly namespace: string, private readonly name: string, onDispose: () => void) {
+    panel.webview.html = this.html();
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
+      panel.onDidChangeViewState(() => { if (!panel.visible) this.ready = false; }),
+      panel.onDidDispose(() => { this.dispose(); onDispose(); }),
+      live.onDidChange(() => this.post()),
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+
+  private post(): void {
+    if (!this.ready || !this.panel.visible) return;
+    const model = this.ctx.session?.model;
+    const svc = model?.services(this.namespace).find((s) => s.metadata.name === this.name);
+    const windowSec = this.live.stats.windowMs / 1000;
+    const view = model && svc
+      ? buildBackendsView(svc, model.backendsOf(svc), this.live.stats.recent(Date.now()), undefined, windowSec, ++this.seq)
+      : { seq: ++this.seq, service: `${this.namespace}/${this.name}`, type: '', sessionAffinity: '', frontends: [], backends: [], total: 0, windowSec, drift: [], error: model ? 'the service no longer exists' : 'no cluster connected' };
+    const m: NotificationMessage<C> = { kind: 'notification', name: 'view', payload: view };
+    void this.panel.webview.postMessage(m);
+  }
+
+  private receive(raw: unknown): void {
+    const p = parseFromWebview(backendsGuards, raw);
+    if (!p.ok || p.value.kind !== 'command') return console.warn(`flowlens: backends panel: dropped message: ${p.ok ? 'unexpected request' : p.error}`);
+    (this.commands[p.value.name] as (x: unknown) => void)(p.value.payload);
+  }
+
+  private html(): string {
+    const w = this.panel.webview;
+    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.ctx.extension.extensionUri, ...p)).toString();
+    return renderShell({
+      title: `Backends — ${this.namespace}/${this.name}`, cspSource: w.cspSource, nonce: makeNonce(),
+      scriptUri: asUri('dist', 'webview', 'backends.js'), styleUri: asUri('dist', 'webview', 'backends.css'),
+      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'), state: {},
+    });
+  }
+}
+
+/** Flowlens: Show Service Backends, from a Services tree item or a quick pick. */
+export function registerBackends(ctx: Ctx, live: LiveFeed): void {
+  const panels = new Map<string, BackendsPanel>();
+  ctx.pushExtCleanup(vscode.commands.registerCommand('flowlens.showBackends', async (arg: unknown) => {
+    const model = ctx.session?.model;
+    if (!model) return void ctx.host.showWarningMessage('Flowlens: no cluster connected.');
+    let key = isServiceNode(arg) ? `${arg.namespace}/${arg.name}` : undefined;
+    key ??= await ctx.host.showQuickPick(model.services().map((s) => `${s.metadata.namespace}/${s.metadata.name}`), { placeHolder: 'Service' });
+    if (!key) return;
+    const [namespace, name] = key.split('/') as [string, string];
+    let p = panels.get(key);
+    if (!p) {
+      const panel = vscode.window.createWebviewPanel('flowlens.backends', `Backends — ${key}`, vscode.ViewColumn.Active, {
+        enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(ctx.extension.extensionUri, 'dist', 'webview')],
+      });
+      p = new BackendsPanel(panel, ctx, live, namespace, name, () => panels.delete(key));
+      panels.set(key, p);
+    }
+    p.reveal();
+  }));
+  ctx.pushExtCleanup({ dispose: () => { for (const p of panels.values()) p.dispose(); } });
+}
