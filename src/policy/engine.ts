@@ -5,10 +5,9 @@
 // (subject identity, peer identity [+ address when an ipBlock could matter], port, protocol).
 import { directionVerdict, loopbackVerdict, NOT_A_POD } from './match';
 import type { Connection, Matcher, Other } from './match';
-import { clusterIndexes, namedPortsOf, resolveEndpoint } from './resolve';
-import type { Resolved } from './resolve';
+import { clusterIndexes, namedPortsOf } from './resolve';
 import { labelsKey, SelectorCache } from './selector';
-import type { Cluster, Direction, DirectionVerdict, Pod, Policy, Query, Selector, Verdict } from './types';
+import type { Cluster, Direction, DirectionVerdict, EndpointRef, Pod, Policy, Query, Selector, Verdict } from './types';
 
 interface Identity {
   id: number;
@@ -20,7 +19,13 @@ interface Identity {
   selecting: Record<Direction, Policy[]>;
   /** Some selecting policy has an ipBlock peer: the peer's address matters, not only its identity. */
   ipBlocks: Record<Direction, boolean>;
+  /** Verdicts with this identity as the subject: key = peer * 2^18 + port * 4 + protocol. */
+  cache: Record<Direction, Map<number, DirectionVerdict>>;
 }
+
+const PROTO: Record<string, number> = { TCP: 0, UDP: 1, SCTP: 2 };
+/** Peer keys for "address matters" peers start here (identity peers are id + 1, bare addresses 0). */
+const ADDRESS_PEERS = 1 << 22;
 
 interface NsIndex { byLabel: Map<string, Policy[]>; rest: Policy[] }
 
@@ -53,7 +58,9 @@ export class PolicyEngine {
   private readonly labelIds = new WeakMap<Record<string, string>, number>();
   private readonly identities = new Map<string, Identity>();
   private readonly podIdentity = new WeakMap<Pod, Identity>();
-  private readonly cache = new Map<string, DirectionVerdict>();
+  private readonly addressPeers = new Map<Identity | undefined, Map<string, number>>();
+  private addressPeerCount = 0;
+  private cached = 0;
   private hits = 0;
   private misses = 0;
   private readonly matcher: Matcher = {
@@ -82,34 +89,58 @@ export class PolicyEngine {
   }
 
   stats(): EngineStats {
-    return { identities: this.identities.size, cached: this.cache.size, hits: this.hits, misses: this.misses };
+    return { identities: this.identities.size, cached: this.cached, hits: this.hits, misses: this.misses };
   }
 
   verdict(q: Query): Verdict {
-    const from = resolveEndpoint(q.from, this.idx.byIP);
-    const to = resolveEndpoint(q.to, this.idx.byIP);
-    if (from.pod && from.pod === to.pod) return loopbackVerdict(q.port, q.protocol);
-    const src = from.pod ? this.identity(from.pod) : undefined;
-    const dst = to.pod ? this.identity(to.pod) : undefined;
-    const egress = src ? this.side(src, 'egress', to, dst, q) : NOT_A_POD;
-    const ingress = dst ? this.side(dst, 'ingress', from, src, q) : NOT_A_POD;
+    const fromPod = this.podOf(q.from);
+    const toPod = this.podOf(q.to);
+    if (fromPod && fromPod === toPod) return loopbackVerdict(q.port, q.protocol);
+    const fromIP = q.from.ip ?? fromPod?.ips[0] ?? '';
+    const toIP = q.to.ip ?? toPod?.ips[0] ?? '';
+    const src = fromPod ? this.identity(fromPod) : undefined;
+    const dst = toPod ? this.identity(toPod) : undefined;
+    const egress = src ? this.side(src, 'egress', toIP, dst, q) : NOT_A_POD;
+    const ingress = dst ? this.side(dst, 'ingress', fromIP, src, q) : NOT_A_POD;
     return { allowed: egress.allowed && ingress.allowed, port: q.port, protocol: q.protocol, egress, ingress };
   }
 
-  private side(subject: Identity, dir: Direction, other: Resolved, otherId: Identity | undefined, q: Query): DirectionVerdict {
+  /** Like resolveEndpoint (resolve.ts), without allocating. */
+  private podOf(ref: EndpointRef): Pod | undefined {
+    if ('pod' in ref) return ref.pod.hostNetwork ? undefined : ref.pod;
+    return this.idx.byIP.get(ref.ip);
+  }
+
+  private side(subject: Identity, dir: Direction, otherIP: string, otherId: Identity | undefined, q: Query): DirectionVerdict {
     const selecting = subject.selecting[dir];
     if (selecting.length === 0) return NOT_ISOLATED;
-    const withIP = subject.ipBlocks[dir];
-    const peer = otherId ? (withIP ? `${otherId.id}@${other.ip}` : `${otherId.id}`) : (withIP ? `@${other.ip}` : '@');
-    const key = `${dir === 'egress' ? 'e' : 'i'}${subject.id}|${peer}|${q.port}|${q.protocol}`;
-    const hit = this.cache.get(key);
+    const peer = subject.ipBlocks[dir] ? this.addressPeer(otherId, otherIP) : otherId ? otherId.id + 1 : 0;
+    const key = peer * 262144 + q.port * 4 + (PROTO[q.protocol] ?? 3);
+    const cache = subject.cache[dir];
+    const hit = cache.get(key);
     if (hit) { this.hits++; return hit; }
     this.misses++;
     const named = dir === 'ingress' ? subject.named : otherId?.named;
-    const v = directionVerdict(selecting, dir, { other: otherId ? { ip: other.ip, pod: otherId.other } : { ip: other.ip }, port: q.port, protocol: q.protocol, named }, this.matcher);
-    if (this.cache.size >= this.maxCached) this.cache.clear();
-    this.cache.set(key, v);
+    const v = directionVerdict(selecting, dir, { other: otherId ? { ip: otherIP, pod: otherId.other } : { ip: otherIP }, port: q.port, protocol: q.protocol, named }, this.matcher);
+    if (this.cached >= this.maxCached) this.clearCaches();
+    cache.set(key, v);
+    this.cached++;
     return v;
+  }
+
+  private addressPeer(otherId: Identity | undefined, ip: string): number {
+    let byIP = this.addressPeers.get(otherId);
+    if (!byIP) { byIP = new Map(); this.addressPeers.set(otherId, byIP); }
+    let id = byIP.get(ip);
+    if (id === undefined) { id = ADDRESS_PEERS + this.addressPeerCount++; byIP.set(ip, id); }
+    return id;
+  }
+
+  private clearCaches(): void {
+    for (const idn of this.identities.values()) { idn.cache.ingress.clear(); idn.cache.egress.clear(); }
+    this.addressPeers.clear();
+    this.addressPeerCount = 0;
+    this.cached = 0;
   }
 
   private identity(pod: Pod): Identity {
@@ -124,6 +155,7 @@ export class PolicyEngine {
       idn = {
         id: this.identities.size, namespace: pod.namespace, labels: pod.labels, nsLabels, other: { namespace: pod.namespace, labels: pod.labels, nsLabels },
         named: namedPortsOf(pod), selecting, ipBlocks: { ingress: hasIpBlock(selecting.ingress, 'ingress'), egress: hasIpBlock(selecting.egress, 'egress') },
+        cache: { ingress: new Map(), egress: new Map() },
       };
       this.identities.set(key, idn);
     }
