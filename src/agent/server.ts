@@ -41,15 +41,40 @@ export interface AgentServerOptions extends ServerHooks {
   token?: string;
 }
 
-/** Each flow is serialised once, however many clients receive it. */
-const encoded = new WeakMap<Flow, string>();
-function encode(f: Flow): string {
-  let s = encoded.get(f);
-  if (s === undefined) {
-    s = JSON.stringify(f);
-    encoded.set(f, s);
+/** Each flow is serialised and UTF-8 encoded once, however many clients receive it. */
+const encoded = new WeakMap<Flow, Buffer>();
+function encode(f: Flow): Buffer {
+  let b = encoded.get(f);
+  if (b === undefined) {
+    b = Buffer.from(JSON.stringify(f));
+    encoded.set(f, b);
   }
-  return s;
+  return b;
+}
+
+const FRAME_HEAD = Buffer.from('{"type":"flows","flows":[');
+const FRAME_TAIL = Buffer.from(']}');
+const COMMA = Buffer.from(',');
+
+/** `flows` frames of at most MAX_BATCH flows, built from the cached encodings. */
+function flowFrames(flows: Flow[]): Buffer[] {
+  const frames: Buffer[] = [];
+  for (let i = 0; i < flows.length; i += MAX_BATCH) {
+    const parts: Buffer[] = [FRAME_HEAD];
+    for (let j = i; j < Math.min(flows.length, i + MAX_BATCH); j++) {
+      if (j > i) parts.push(COMMA);
+      parts.push(encode(flows[j] as Flow));
+    }
+    parts.push(FRAME_TAIL);
+    frames.push(Buffer.concat(parts));
+  }
+  return frames;
+}
+
+function sameFlows(a: Flow[], b: Flow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function tokenMatches(header: string | undefined, token: string): boolean {
@@ -144,12 +169,9 @@ export class AgentServer {
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(msg));
   }
 
-  private sendFlows(c: Client, flows: Flow[]): void {
-    for (let i = 0; i < flows.length; i += MAX_BATCH) {
-      const parts: string[] = [];
-      for (let j = i; j < Math.min(flows.length, i + MAX_BATCH); j++) parts.push(encode(flows[j] as Flow));
-      if (c.ws.readyState === c.ws.OPEN) c.ws.send(`{"type":"flows","flows":[${parts.join(',')}]}`);
-    }
+  private sendFlows(c: Client, flows: Flow[], frames: Buffer[] = flowFrames(flows)): void {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    for (const f of frames) c.ws.send(f, { binary: false });
   }
 
   private sendStatus(c: Client): void {
@@ -199,12 +221,17 @@ export class AgentServer {
   }
 
   private flush(): void {
+    // Clients with the same filter usually have the same pending flows: build their frames once.
+    let prev: { flows: Flow[]; frames: Buffer[] } | undefined;
     for (const c of this.clients) {
       if (c.pending.length > 0) {
         const flows = c.pending;
         c.pending = [];
         if (c.ws.bufferedAmount > MAX_QUEUED_BYTES) this.lose(c, flows.length);
-        else this.sendFlows(c, flows);
+        else {
+          if (!prev || !sameFlows(prev.flows, flows)) prev = { flows, frames: flowFrames(flows) };
+          this.sendFlows(c, flows, prev.frames);
+        }
       }
       if (c.lost > 0 && c.ws.bufferedAmount <= MAX_QUEUED_BYTES) {
         this.send(c, { type: 'lost_events', source: 'agent_client_queue', count: c.lost });
