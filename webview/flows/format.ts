@@ -38,10 +38,29 @@ export function directionLabel(d: string): string {
  * "namespace/pod" or IP, or in the destination service.
  */
 export function rowMatches(r: FlowRow, text: string): boolean {
+  return searchMatcher(text)(r);
+}
+
+const haystacks = new WeakMap<FlowRow, string>();
+
+function haystack(r: FlowRow): string {
+  let hay = haystacks.get(r);
+  if (hay === undefined) {
+    hay = [endpointLabel(r.src), r.src.ip, endpointLabel(r.dst), r.dst.ip, r.service ?? ''].join('\n').toLowerCase();
+    haystacks.set(r, hay);
+  }
+  return hay;
+}
+
+/** The quick search compiled once: the terms split once, each row's text lower-cased once (cached). */
+export function searchMatcher(text: string): (r: FlowRow) => boolean {
   const terms = text.toLowerCase().split(/\s+/).filter(Boolean);
-  if (terms.length === 0) return true;
-  const hay = [endpointLabel(r.src), r.src.ip, endpointLabel(r.dst), r.dst.ip, r.service ?? ''].join('\n').toLowerCase();
-  return terms.every((t) => hay.includes(t));
+  if (terms.length === 0) return () => true;
+  return (r) => {
+    const hay = haystack(r);
+    for (const t of terms) if (!hay.includes(t)) return false;
+    return true;
+  };
 }
 
 export function scopeLabel(f: PanelFilter): string {

@@ -5,7 +5,7 @@
 import { parseFilterText, tokenize } from '../../src/flows/filter-args';
 import { compileFilterSet } from '../../src/flows/filter-compile';
 import type { FlowRow } from '../../src/panels/flows/protocol';
-import { rowMatches } from './format';
+import { searchMatcher } from './format';
 
 export type RowPredicate = (r: FlowRow) => boolean;
 export type Query = { ok: true; mode: 'all' | 'search' | 'filter'; match: RowPredicate } | { ok: false; error: string };
@@ -16,7 +16,7 @@ export function compileQuery(text: string): Query {
   const t = text.trim();
   if (!t) return { ok: true, mode: 'all', match: ALL };
   const words = tokenize(t);
-  if (words.ok && !words.value.some((w) => w.startsWith('-'))) return { ok: true, mode: 'search', match: (r) => rowMatches(r, t) };
+  if (words.ok && !words.value.some((w) => w.startsWith('-'))) return { ok: true, mode: 'search', match: searchMatcher(t) };
   const set = parseFilterText(t);
   if (!set.ok) return { ok: false, error: set.error };
   const pred = compileFilterSet(set.value);
