@@ -8,7 +8,10 @@ import { requestJSON } from '../../cluster/http';
 import type { Flow } from '../../flows/flow';
 import { PolicyEngine } from '../../policy/engine';
 import { parsePolicy } from '../../policy/parse';
-import type { Policy } from '../../policy/types';
+import type { Policy, Protocol } from '../../policy/types';
+import { advise, adviceYaml } from '../../policy/advise';
+import { parseFlows } from '../../policy/flows';
+import { diagnoseReach, reachMarkdown } from './reach';
 import type { KubeObject } from '../../sandbox/apiserver/types';
 import type { Explanation, PolicyLink } from '../../panels/flows/protocol';
 import { type CommandSpec, registerCommands } from '../commands';
@@ -40,6 +43,8 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     const specs: CommandSpec[] = [
       { id: 'flowlens.whatIf', needsCluster: true, factory: () => (session, uri) => f.whatIfCommand(session, uri) },
       { id: 'flowlens.openPolicy', needsCluster: true, factory: () => (session, link) => f.openPolicy(session, link as PolicyLink) },
+      { id: 'flowlens.generatePolicy', needsCluster: true, factory: () => (session) => f.generatePolicy(session) },
+      { id: 'flowlens.whyCantReach', needsCluster: true, factory: () => (session, a, b, port) => f.whyCantReach(session, a, b, port) },
     ];
     registerCommands(ctx, specs);
     return f;
@@ -126,6 +131,41 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     const doc = await vscode.workspace.openTextDocument({ language: 'yaml', content: `# live object from ${session.access.context}\n${text}` });
     const d = findPolicies(doc.getText())[0];
     await this.reveal(doc, d ? linkLine(d, link.direction, link.ruleIndex) : 0);
+  }
+
+  /** Least-privilege NetworkPolicies per workload from the recent flows (the policy engine's advisor), as a new YAML document. */
+  async generatePolicy(session: Session): Promise<void> {
+    const flows = this.live.stats.recent(Date.now());
+    if (flows.length === 0) return void this.ctx.host.showWarningMessage('Flowlens: no flows seen in the last minutes; generate some traffic first.');
+    const namespaces = ['(all namespaces)', ...session.model.namespaces().map((n) => n.metadata.name)];
+    const pick = await this.ctx.host.showQuickPick(namespaces, { placeHolder: 'Generate policies for the workloads of' });
+    if (!pick) return;
+    const observed = parseFlows(flows.map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
+    const advice = advise(observed, pick.startsWith('(') ? undefined : pick);
+    if (advice.length === 0) return void this.ctx.host.showWarningMessage(`Flowlens: no pod-to-pod traffic of ${pick} in the recent flows to base a policy on.`);
+    const doc = await vscode.workspace.openTextDocument({ language: 'yaml', content: adviceYaml(advice, observed.length) });
+    await vscode.window.showTextDocument(doc, { preview: false });
+  }
+
+  /** Why can't A reach B? Arguments (for tests and links): "ns/pod", target, port; otherwise asked for. */
+  async whyCantReach(session: Session, a?: unknown, b?: unknown, port?: unknown): Promise<void> {
+    const pods = session.model.pods();
+    const src = typeof a === 'string' ? a : await this.ctx.host.showQuickPick(pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`), { placeHolder: 'Source pod' });
+    if (!src) return;
+    const source = pods.find((p) => `${p.metadata.namespace}/${p.metadata.name}` === src);
+    if (!source) return void this.ctx.host.showErrorMessage(`Flowlens: no pod ${src}`);
+    const target = typeof b === 'string' ? b : await this.ctx.host.showInputBox({ prompt: 'Target: a pod or service as namespace/name, or a DNS name', placeHolder: 'shop/cart, cart.shop.svc.cluster.local, payments/payments-7d9…' });
+    if (!target) return;
+    const portText = typeof port === 'string' || typeof port === 'number' ? String(port) : await this.ctx.host.showInputBox({ prompt: 'Port, optionally /UDP', value: '80' });
+    const m = /^(\d{1,5})(?:\/(TCP|UDP|SCTP))?$/i.exec(portText?.trim() ?? '');
+    if (!m) return;
+    const report = diagnoseReach({
+      source, target, port: Number(m[1]), protocol: (m[2]?.toUpperCase() ?? 'TCP') as Protocol,
+      pods: (ns) => session.model.pods(ns), services: (ns) => session.model.services(ns), backendsOf: (svc) => session.model.backendsOf(svc),
+      engine: await this.liveEngine(session), flows: this.live.stats.recent(Date.now()),
+    });
+    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: reachMarkdown(report) });
+    await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
   }
 
   private async reveal(doc: vscode.TextDocument, line: number): Promise<void> {

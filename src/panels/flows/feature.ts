@@ -14,6 +14,13 @@ import { parseRecording, toCsv, toJsonLines } from './files';
 import { FlowsPanel, type FlowsServices } from './host';
 import type { ExportFormat, FlowRow, PanelFilter } from './protocol';
 
+/** A pod item of the Kubernetes extension's cluster explorer (vscode-kubernetes-tools ResourceNode). */
+function isExplorerPod(v: unknown): v is { namespace: string; name: string } {
+  if (typeof v !== 'object' || v === null) return false;
+  const n = v as { nodeType?: unknown; name?: unknown; namespace?: unknown; kind?: { abbreviation?: unknown } };
+  return n.nodeType === 'resource' && typeof n.name === 'string' && typeof n.namespace === 'string' && (n.kind?.abbreviation === undefined || n.kind.abbreviation === 'pod' || n.kind.abbreviation === 'po');
+}
+
 export class FlowsFeature {
   private panel: FlowsPanel | undefined;
   private readonly services: FlowsServices;
@@ -59,6 +66,7 @@ export class FlowsFeature {
   async tracePod(session: Session, arg: unknown): Promise<void> {
     let pod: string | undefined;
     if (isPodNode(arg)) pod = `${arg.pod.namespace}/${arg.pod.name}`;
+    else if (isExplorerPod(arg)) pod = `${arg.namespace}/${arg.name}`;
     else {
       const svc = isServiceNode(arg) ? session.model.services(arg.namespace).find((s) => s.metadata.name === arg.name) : undefined;
       const pods = svc ? session.model.backendsOf(svc).flatMap((b) => (b.pod ? [b.pod] : [])) : session.model.pods();
