@@ -6,8 +6,9 @@
  *   UPDATE  counters changed and --update-ms passed since the last record of that flow;
  *   END     TCP RST, or FIN both ways, then no packet for --end-grace-ms (then deleted);
  *   TIMEOUT no packet for --idle-timeout-ms (then deleted).
- * A user-space table remembers which flows were announced. A flow in the table that a scan no
- * longer finds was evicted by the LRU (the loader is the only deleter): counted, never silent.
+ * A user-space table remembers which flows were announced. The LRU may evict a flow before its
+ * end is emitted: the kernel counts creations, so evicted = created - deleted by the loader -
+ * still in the map, reported as lost source FL_LOST_FLOW_EVICTED (never silent).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -181,10 +182,9 @@ static void sweep(struct state *st)
 				pp = &(*pp)->next;
 				continue;
 			}
-			struct fnode *dead = *pp;
+			struct fnode *dead = *pp; /* evicted by the LRU: counted by count_evicted() */
 			*pp = dead->next;
 			free(dead);
-			st->evicted++;
 		}
 	}
 }
@@ -211,8 +211,11 @@ static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now,
 		for (__u32 i = 0; i < count; i++)
 			if (visit(st, &sb->keys[i], sb->vals + (size_t)i * st->ncpus, now, force))
 				sb->del[ndel++] = sb->keys[i];
+			else
+				st->flows_live++;
 		for (__u32 i = 0; i < ndel; i++)
-			bpf_map_delete_elem(fd, &sb->del[i]);
+			bpf_map_delete_elem(fd, &sb->del[i]); /* ENOENT: evicted meanwhile, but already emitted */
+		st->flows_removed += ndel;
 		if (err)
 			return 0; /* ENOENT: that was the last batch */
 		in = out;
@@ -220,9 +223,36 @@ static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now,
 	}
 }
 
+/* Flows the kernel created (per-CPU slot FL_LOST_MAX of `lost`), summed. */
+static __u64 flows_created(struct state *st)
+{
+	__u32 slot = FL_LOST_MAX;
+	__u64 total = 0;
+
+	if (bpf_map__lookup_elem(st->skel->maps.lost, &slot, sizeof(slot), st->percpu,
+				 sizeof(__u64) * (size_t)st->ncpus, 0))
+		return 0;
+	for (int i = 0; i < st->ncpus; i++)
+		total += st->percpu[i];
+	return total;
+}
+
+/*
+ * Evicted = created - deleted by us - still in the map. `created` is read before the scan, so
+ * flows created during it can only make the estimate smaller; the count never goes down.
+ */
+static void count_evicted(struct state *st, __u64 created)
+{
+	__u64 gone = st->flows_removed + st->flows_live;
+
+	if (created > gone && created - gone > st->evicted)
+		st->evicted = created - gone;
+}
+
 int flow_scan(struct state *st, bool force)
 {
 	static struct scanbuf *sb;
+	__u64 created;
 	int err;
 
 	if (!st->skel->maps.flows || bpf_map__fd(st->skel->maps.flows) < 0)
@@ -237,11 +267,14 @@ int flow_scan(struct state *st, bool force)
 			return -ENOMEM;
 	}
 	st->tab->gen++;
+	created = flows_created(st);
+	st->flows_live = 0;
 	err = scan_batches(st, sb, bpf_map__fd(st->skel->maps.flows), clock_mono_ns(), force);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: scanning the flow map: %s\n", strerror(-err));
 		return err;
 	}
 	sweep(st);
+	count_evicted(st, created);
 	return 0;
 }

@@ -36,6 +36,8 @@ struct state {
 	__u64 *percpu;                 /* ncpus slots, scratch */
 	__u64 lost_totals[FL_LOST_MAX]; /* last emitted totals */
 	__u64 evicted;                 /* FL_LOST_FLOW_EVICTED, counted by the scan */
+	__u64 flows_removed;           /* flows the loader deleted after END/TIMEOUT */
+	__u64 flows_live;              /* flows in the map after the last scan */
 	__u64 features;
 	__u32 attached, attached_count;
 	struct bpf_link *cg_links[2];
