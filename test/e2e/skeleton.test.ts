@@ -330,3 +330,23 @@ test('Service map: the sandbox services, a red edge for a refused path, click �
     await w.screenshot('service-backends-map');
   });
 });
+
+test('kernel event → Flows panel row latency in the sandbox (figures printed, nothing asserted about speed)', { skip, timeout: 120_000 }, async () => {
+  const w = wb as Workbench;
+  const sc = scenario();
+  const frontend = sc.services.find((s) => s.name === 'frontend') as ScenarioService;
+  const catalog = sc.services.find((s) => s.name === 'catalog') as ScenarioService;
+  const fpod = podsOf(kubeconfig, frontend)[1] as string;
+  await w.step('latency', async () => {
+    await w.runCommand('Flowlens: Show Flows');
+    const flows = await frameWith(w, 'Array.isArray(window.__flowsArrivals)');
+    const start = Date.now();
+    for (let i = 0; i < 20; i++) probe(`${frontend.namespace}/${fpod}`, `${catalog.namespace}/${catalog.name}`, 8080);
+    await w.page.waitForTimeout(2000);
+    const arrivals = (await flows.evaluate('window.__flowsArrivals')) as [string, number][];
+    const lat = arrivals.map(([t, a]) => [Date.parse(t), a] as const).filter(([t]) => t >= start).map(([t, a]) => a - t).sort((a, b) => a - b);
+    assert.ok(lat.length >= 20, `flows of the probes arrived (${lat.length})`);
+    const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]?.toFixed(0);
+    console.log(`# kernel event → panel row: ${lat.length} rows, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, max ${lat[lat.length - 1]?.toFixed(0)} ms`);
+  });
+});

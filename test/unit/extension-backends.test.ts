@@ -29,7 +29,7 @@ test('shares of observed connections per backend, and drift', () => {
     connect('10.244.0.4'), connect('10.244.0.4'), connect('10.244.0.4'), connect('10.244.0.5'),
     connect('10.244.0.4', { traffic_direction: 'INGRESS', extensions: { tcp_event: 'accept' } }),
     connect('10.244.0.4', { extensions: { tcp_event: 'close' } }),
-    connect('10.244.0.9'), connect('10.244.0.6'),
+    connect('10.244.0.9'), connect('10.244.0.6'), connect('10.96.0.12'),
     connect('10.244.0.4', { destination_service: { namespace: 'shop', name: 'other' } }),
   ];
   const v = buildBackendsView(svc, backends, flows, undefined, 300, 1);
@@ -39,6 +39,7 @@ test('shares of observed connections per backend, and drift', () => {
     ['shop/cart-a', 3, 50, true, true], ['shop/cart-b', 1, 17, true, true], ['shop/cart-c', 1, 17, true, true], ['10.244.0.9', 1, 17, false, true],
   ]);
   assert.equal(v.sessionAffinity, 'ClientIP');
+  assert.equal(v.untranslated, 1, 'a connect to the ClusterIP itself has no known backend');
   assert.deepEqual(v.drift, ['10.244.0.9 received 1 connection(s) but is not in the EndpointSlices', 'shop/cart-c is not ready but received connections']);
   assert.match(v.programmedNote ?? '', /not reported/);
   const p = buildBackendsView(svc, backends, [], new Set(['10.244.0.4', '10.244.0.7']), 300, 2);

@@ -47,6 +47,7 @@ function render(v: BackendsView, post: (m: CommandMessage<BackendsContract>) => 
     return [pod, b.ip, b.node ?? '', b.ready ? 'ready' : 'not ready', share, flag(b.declared), flag(b.programmed), flag(b.observed)];
   });
   out.push(el('h3', '', 'Backends'), table(['Pod', 'IP', 'Node', 'Ready', 'Share of connections', 'Declared', 'Programmed', 'Observed'], rows, 'backends'));
+  if (v.untranslated) out.push(el('div', 'note', `${v.untranslated} more connection(s) went to a frontend address without an observed translation to a backend: not counted in the shares`));
   if (v.programmedNote) out.push(el('div', 'note', v.programmedNote));
   out.push(el('h3', '', 'Drift'));
   if (v.drift.length === 0) out.push(el('div', 'ok', 'no drift between declared and observed backends'));

@@ -39,6 +39,18 @@ function statusText(s: Status): string {
 
 const CHIPS: readonly [flag: string, value: string][] = [['verdict', 'FORWARDED'], ['verdict', 'DROPPED'], ['protocol', 'tcp'], ['protocol', 'udp'], ['protocol', 'dns'], ['protocol', 'http']];
 
+/**
+ * When each of the last rows arrived (wall clock ms), read by the e2e latency measurement
+ * (kernel event → panel row) as `window.__flowsArrivals`: row time → arrival. Bounded, cheap.
+ */
+const arrivals: [time: string, arrivedMs: number][] = [];
+function noteArrivals(rows: readonly { time: string }[]): void {
+  const now = performance.timeOrigin + performance.now();
+  for (const r of rows) arrivals.push([r.time, now]);
+  if (arrivals.length > 4000) arrivals.splice(0, arrivals.length - 2000);
+}
+(window as unknown as { __flowsArrivals: typeof arrivals }).__flowsArrivals = arrivals;
+
 function main(): void {
   const init = readInitialState();
   const store = new FlowStore(init.maxRows, init.filter);
@@ -71,6 +83,7 @@ function main(): void {
   const client: FlowsClient = new FlowsClient(acquireVsCodeApi(), {
     reset: (s) => { store.reset(s); renderNamespaces(); render(); },
     batch: (b) => {
+      noteArrivals(b.rows);
       const r = store.applyBatch(b);
       if (r === 'gap') void client.request('snapshot', {}).then((s) => { store.reset(s); render(); }, (e: unknown) => console.warn('flows webview:', e));
       else if (r === 'ok') { renderNamespaces(); render(); }

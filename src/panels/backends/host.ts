@@ -49,7 +49,7 @@ class BackendsPanel implements vscode.Disposable {
     const windowSec = this.live.stats.windowMs / 1000;
     const view = model && svc
       ? buildBackendsView(svc, model.backendsOf(svc), this.live.stats.recent(Date.now()), undefined, windowSec, ++this.seq)
-      : { seq: ++this.seq, service: `${this.namespace}/${this.name}`, type: '', sessionAffinity: '', frontends: [], backends: [], total: 0, windowSec, drift: [], error: model ? 'the service no longer exists' : 'no cluster connected' };
+      : { seq: ++this.seq, service: `${this.namespace}/${this.name}`, type: '', sessionAffinity: '', frontends: [], backends: [], total: 0, untranslated: 0, windowSec, drift: [], error: model ? 'the service no longer exists' : 'no cluster connected' };
     const m: NotificationMessage<C> = { kind: 'notification', name: 'view', payload: view };
     void this.panel.webview.postMessage(m);
   }

@@ -39,6 +39,11 @@ export function observedConnections(svc: KubeObject, flows: readonly Flow[]): Ma
 
 export function buildBackendsView(svc: KubeObject, backends: readonly Backend[], flows: readonly Flow[], programmed: ReadonlySet<string> | undefined, windowSec: number, seq: number): BackendsView {
   const seen = observedConnections(svc, flows);
+  let untranslated = 0;
+  for (const f of frontendsOf(svc)) {
+    untranslated += seen.get(f.address) ?? 0;
+    seen.delete(f.address);
+  }
   const total = [...seen.values()].reduce((a, b) => a + b, 0);
   const rows: BackendRow[] = backends.map((b) => {
     const n = seen.get(b.ip) ?? 0;
@@ -61,7 +66,7 @@ export function buildBackendsView(svc: KubeObject, backends: readonly Backend[],
   if (programmed) for (const ip of programmed) if (!rows.some((r) => r.ip === ip)) drift.push(`${ip} is programmed on the node but not declared`);
   return {
     seq, service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, type: svc.spec?.type ?? 'ClusterIP', sessionAffinity: svc.spec?.sessionAffinity ?? 'None',
-    frontends: frontendsOf(svc), backends: rows, total, windowSec, drift,
+    frontends: frontendsOf(svc), backends: rows, total, untranslated, windowSec, drift,
     ...(programmed ? {} : { programmedNote: 'programmed backends: not reported by the agents (needs the agents\' dataplane reports)' }),
   };
 }

@@ -24,6 +24,8 @@ export interface BackendsView {
   frontends: Frontend[];
   backends: BackendRow[];
   total: number;
+  /** Connections to a frontend address whose backend was not seen (no translation observed): not in the shares. */
+  untranslated: number;
   windowSec: number;
   /** Why programmed backends are unknown, when they are. */
   programmedNote?: string;
@@ -55,7 +57,7 @@ function isRow(v: unknown): v is BackendRow {
 
 export function isBackendsView(v: unknown): v is BackendsView {
   return isRecord(v) && isNum(v.seq) && isStr(v.service) && isStr(v.type) && isStr(v.sessionAffinity) && Array.isArray(v.frontends) && v.frontends.every(isFrontend)
-    && Array.isArray(v.backends) && v.backends.every(isRow) && isNum(v.total) && isNum(v.windowSec) && isOptStr(v.programmedNote)
+    && Array.isArray(v.backends) && v.backends.every(isRow) && isNum(v.total) && isNum(v.untranslated) && isNum(v.windowSec) && isOptStr(v.programmedNote)
     && Array.isArray(v.drift) && v.drift.every(isStr) && isOptStr(v.error);
 }
 
