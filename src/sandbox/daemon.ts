@@ -124,6 +124,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     say(`loaded ${manifests.length} objects`);
     await controller.idle(); // every pod of every workload exists and has its network
     await proxier.flush();
+    await controller.netpol.flush(); // policies are enforced before `up` reports ready
     phase = 'running';
     writeState();
   } catch (e) {

@@ -79,12 +79,15 @@ test('sandbox: demo scenario up, traffic through ClusterIPs and DNS, down leaves
     assert.equal(state.pods.length, agents ? 11 : 10);
   });
 
-  await t.test('pod to pod by IP', async () => {
+  await t.test('pod to pod by IP (the demo policy lets cart, not frontend, reach redis)', async () => {
     const redis = pods(state, 'data/redis-')[0];
-    assert.ok(redis?.ip);
-    const r = await mustConnect(state, from, redis.ip, 6379);
+    const cart = pods(state, 'shop/cart-')[0];
+    assert.ok(redis?.ip && cart);
+    const r = await mustConnect(state, `${cart.namespace}/${cart.name}`, redis.ip, 6379);
     assert.equal(r.ip, redis.ip);
     assert.match(String(r.reply), /flowlens-probe/, 'the TCP echo server echoes the probe');
+    const denied = await probe(state, { from, to: redis.ip, port: 6379, protocol: 'TCP', timeoutMs: 1000 });
+    assert.equal(denied.connected, false, 'frontend → redis is denied by data/redis-allow-cart');
   });
 
   await t.test('ClusterIP by IP reaches a backend that answers', async () => {
@@ -100,7 +103,7 @@ test('sandbox: demo scenario up, traffic through ClusterIPs and DNS, down leaves
       const r = await mustConnect(state, from, name, 8080);
       assert.equal(r.ip, ip, name);
     }
-    await mustConnect(state, from, 'payments.payments', 9090);
+    await mustConnect(state, from, 'payments.payments', 8080);
     const getent = await run('ip', ['netns', 'exec', frontend.netns ?? '', 'getent', 'ahostsv4', 'catalog']);
     assert.ok(getent.stdout.startsWith(state.services.find((s) => s.name === 'catalog')?.clusterIP ?? 'x'), getent.stdout);
     const missing = await probe(state, { from, to: 'nosuchsvc', port: 80, protocol: 'TCP', timeoutMs: 1000 });

@@ -20,7 +20,20 @@ function list(kind: string): KubeObject[] {
   return (JSON.parse(r.stdout) as { items: KubeObject[] }).items;
 }
 
+let picked: Scenario | undefined;
+
+/**
+ * A Service with backends and a client pod in its namespace that policy lets through (the demo
+ * scenario denies some paths on purpose): the first candidate a real probe connects on.
+ */
 function pickScenario(): Scenario {
+  picked ??= candidates().find((c) => probe(`${c.client.metadata.namespace}/${c.client.metadata.name}`, c.svc.spec.clusterIP as string, c.port).connected);
+  assert.ok(picked, 'no Service in the scenario is reachable from a client pod of its namespace');
+  return picked;
+}
+
+function candidates(): Scenario[] {
+  const out: Scenario[] = [];
   const pods = list('pods').filter((p) => !p.spec?.hostNetwork && p.status?.podIP);
   for (const svc of list('services')) {
     const sel = svc.spec?.selector as Record<string, string> | undefined;
@@ -28,9 +41,9 @@ function pickScenario(): Scenario {
     if (!sel || !port || svc.spec?.clusterIP === 'None' || svc.metadata.namespace === 'kube-system') continue;
     const backends = pods.filter((p) => p.metadata.namespace === svc.metadata.namespace && Object.entries(sel).every(([k, v]) => p.metadata.labels?.[k] === v));
     const client = pods.find((p) => p.metadata.namespace === svc.metadata.namespace && !backends.includes(p));
-    if (backends.length >= 1 && client) return { client, svc, port: port.port as number, backends };
+    if (backends.length >= 1 && client) out.push({ client, svc, port: port.port as number, backends });
   }
-  throw new Error('the demo scenario has no Service with backends and a client pod in its namespace');
+  return out;
 }
 
 function probe(from: string, to: string, port: number): { connected: boolean; local_port: number; ip: string } {

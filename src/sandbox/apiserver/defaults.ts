@@ -84,5 +84,6 @@ export function defaultNamespace(obj: KubeObject): void {
 export function defaultNetworkPolicy(obj: KubeObject): void {
   const spec: Any = (obj.spec ??= {});
   spec.podSelector ??= {};
-  if (!spec.policyTypes) spec.policyTypes = spec.egress ? ['Ingress', 'Egress'] : ['Ingress'];
+  // As the real API server defaults it: an empty egress list does not imply Egress.
+  if (!Array.isArray(spec.policyTypes) || spec.policyTypes.length === 0) spec.policyTypes = Array.isArray(spec.egress) && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
