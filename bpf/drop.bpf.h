@@ -45,7 +45,7 @@ int kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 	struct fl_drop *rec;
 	__u32 reason = drop_reason(ctx);
 
-	if (proto != bpf_htons(ETH_P_IP) && proto != bpf_htons(ETH_P_IPV6))
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6) /* the tracepoint stores ntohs(skb->protocol) */
 		return 0;
 	if (is_consumed(reason) || skb_tuple(skb, &t) < 0)
 		return 0;

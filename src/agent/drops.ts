@@ -34,10 +34,15 @@ function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
 }
 
+/** Link-local multicast housekeeping (IPv6 DAD/MLD, 224.0.0.x) nobody listens to: not a lost connection. */
+function isLinkLocalMulticast(ip: string): boolean {
+  return ip.startsWith('ff02:') || ip.startsWith('224.0.0.');
+}
+
 /** The drop as a flow, or undefined for frees that are not network drops. */
 export function dropFlow(r: DropRecord, reasons: DropReasons, node: string): Flow | undefined {
   const name = reasons.name(r.reason);
-  if (NOT_NETWORK_DROPS.has(name) || isLoopback(r.saddr) || isLoopback(r.daddr)) return undefined;
+  if (NOT_NETWORK_DROPS.has(name) || isLoopback(r.saddr) || isLoopback(r.daddr) || isLinkLocalMulticast(r.daddr)) return undefined;
   return {
     time: isoFromNs(r.timeNs),
     verdict: 'DROPPED',

@@ -1,0 +1,227 @@
+// The datapath in the sandbox, end to end with exact expectations: tc flows with byte counts,
+// DNS, HTTP, a drop with its kernel reason, ClusterIP translation (VIP and backend), read from
+// the agent through `flowlens observe`. Own namespace and manifests; needs root.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Flow, FlowResponse } from '../../src/flows/flow';
+import type { PodState, SandboxState } from '../../src/sandbox/state';
+import { flowlens, isRoot, waitFor } from '../helpers/cli';
+
+const skip = isRoot() ? false : 'needs root: sandbox network namespaces, iptables and eBPF';
+const NS = 'dptest';
+const MANIFEST = `apiVersion: v1
+kind: Namespace
+metadata: { name: ${NS} }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: ${NS}, labels: { app: client } }
+spec: { containers: [ { name: c, image: flowlens/echo, ports: [ { containerPort: 7000 } ] } ] }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: ${NS} }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      containers:
+        - name: web
+          image: flowlens/echo
+          ports: [ { name: http, containerPort: 8080 }, { name: echo, containerPort: 9090 }, { name: denied, containerPort: 9191 } ]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: ${NS} }
+spec:
+  selector: { app: web }
+  ports: [ { name: http, port: 80, targetPort: http }, { name: echo, port: 9090, targetPort: echo } ]
+`;
+const CHAIN = `FLDPTEST${process.pid % 10000}`;
+let dir = '';
+let state: SandboxState;
+let client: PodState;
+let webs: PodState[];
+let vip = '';
+
+function podsJson(): SandboxState {
+  const r = flowlens(['sandbox', 'status', '-o', 'json']);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as SandboxState;
+}
+
+/** Runs a Node script in the client pod's netns; it prints one JSON value. */
+function inClient<T>(script: string): T {
+  const out = execFileSync('ip', ['netns', 'exec', client.netns!, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
+function observe(): Flow[] {
+  const r = flowlens(['observe', '--kubeconfig', state.kubeconfig, '--last', '20000', '-o', 'json'], { timeoutMs: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as FlowResponse).flow);
+}
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'fl-dp-'));
+  writeFileSync(join(dir, 'dp.yaml'), MANIFEST);
+  const up = flowlens(['sandbox', 'up', '-f', join(dir, 'dp.yaml')], { timeoutMs: 180_000 });
+  assert.equal(up.status, 0, `sandbox up failed:\n${up.stdout}\n${up.stderr}`);
+  state = await waitFor('pods and agent ready', () => {
+    const s = podsJson();
+    const ok = s.pods.filter((p) => p.namespace === NS && p.ready).length === 3 && s.pods.some((p) => p.role === 'agent' && p.ready);
+    return ok ? s : undefined;
+  }, 60_000, 500);
+  client = state.pods.find((p) => p.namespace === NS && p.name === 'client')!;
+  webs = state.pods.filter((p) => p.namespace === NS && p.name.startsWith('web-'));
+  vip = state.services.find((s) => s.namespace === NS && s.name === 'web')!.clusterIP!;
+  await new Promise((r) => setTimeout(r, 2500)); // the agent scans interfaces every second
+});
+
+after(() => {
+  if (skip) return;
+  spawnSync('iptables', ['-D', 'FORWARD', '-j', CHAIN]);
+  spawnSync('iptables', ['-F', CHAIN]);
+  spawnSync('iptables', ['-X', CHAIN]);
+  const down = flowlens(['sandbox', 'down'], { timeoutMs: 120_000 });
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  assert.equal(down.status, 0, `sandbox down failed: ${down.stderr}`);
+});
+
+const CONNECT = (host: string, port: number, n: number, bytes: number) => `
+const net = require('node:net');
+const one = () => new Promise((res, rej) => {
+  let port = 0;
+  const s = net.connect(${port}, '${host}', () => { port = s.localPort; s.write(Buffer.alloc(${bytes}, 120)); });
+  let got = 0;
+  s.on('data', (d) => { got += d.length; if (got >= ${bytes}) s.end(); });
+  s.on('close', () => res({ port, got }));
+  s.on('error', rej);
+});
+(async () => { const out = []; for (let i = 0; i < ${n}; i++) out.push(await one()); console.log(JSON.stringify(out)); })();`;
+
+const tcFlows = (flows: Flow[], point: string, ports: Set<number>): Flow[] =>
+  flows.filter((f) => f.extensions?.flow_event === 'end' && f.trace_observation_point === point && f.IP.source === client.ip && ports.has(f.l4.TCP?.source_port ?? -1));
+
+test('N connections give N flows at each end with exact payload byte counts', { skip, timeout: 120_000 }, async () => {
+  const web = webs[0]!;
+  const conns = inClient<{ port: number; got: number }[]>(CONNECT(web.ip!, 9090, 10, 1000));
+  assert.deepEqual(conns.map((c) => c.got), Array(10).fill(1000), 'echoed');
+  const ports = new Set(conns.map((c) => c.port));
+  const flows = await waitFor('10 end flows at both veths', () => {
+    const all = observe();
+    const [c, s] = [tcFlows(all, 'FROM_ENDPOINT', ports), tcFlows(all, 'TO_ENDPOINT', ports)];
+    return c.length >= 10 && s.length >= 10 ? { c, s } : undefined;
+  }, 30_000, 1000);
+  for (const side of [flows.c, flows.s]) {
+    assert.equal(side.length, 10, 'exactly one end flow per connection per observation point');
+    for (const f of side) {
+      assert.equal(f.IP.destination, web.ip);
+      assert.equal(f.l4.TCP?.destination_port, 9090);
+      assert.deepEqual(f.extensions?.payload_bytes, { sent: 1000, received: 1000 });
+      assert.equal(f.source.pod_name, 'client');
+      assert.equal(f.destination.pod_name, web.name);
+      assert.equal(f.verdict, 'FORWARDED');
+    }
+  }
+  assert.deepEqual(flows.c.map((f) => f.traffic_direction), Array(10).fill('EGRESS'));
+  assert.deepEqual(flows.s.map((f) => f.traffic_direction), Array(10).fill('INGRESS'));
+});
+
+test('a connection through the ClusterIP gives the VIP and the backend it reached', { skip, timeout: 120_000 }, async () => {
+  const conns = inClient<{ port: number; got: number }[]>(CONNECT(vip, 9090, 8, 100));
+  const ports = new Set(conns.map((c) => c.port));
+  const ips = new Set(webs.map((w) => w.ip));
+  const flows = await waitFor('8 translated client-side flows', () => {
+    const all = observe();
+    const c = tcFlows(all, 'FROM_ENDPOINT', ports);
+    const s = tcFlows(all, 'TO_ENDPOINT', ports);
+    return c.length >= 8 && s.length >= 8 ? { c, s } : undefined;
+  }, 30_000, 1000);
+  const served = new Map(flows.s.map((f) => [f.l4.TCP?.source_port, f.IP.destination]));
+  for (const f of flows.c) {
+    assert.deepEqual(f.extensions?.original_destination, { ip: vip, port: 9090 });
+    assert.ok(ips.has(f.IP.destination), `${f.IP.destination} is a backend`);
+    assert.equal(f.IP.destination, served.get(f.l4.TCP?.source_port), 'the backend whose veth saw the connection');
+    assert.equal(f.l4.TCP?.destination_port, 9090);
+    assert.deepEqual(f.extensions?.payload_bytes, { sent: 100, received: 100 });
+  }
+});
+
+test('a DNS lookup gives the query, rcode and answer; later flows carry the name', { skip, timeout: 120_000 }, async () => {
+  const name = `web.${NS}.svc.cluster.local`;
+  const r = inClient<{ ok: string[]; nx: string }>(`
+const dns = require('node:dns');
+const res = new dns.promises.Resolver(); res.setServers(['${state.node.dnsIp}']);
+(async () => {
+  const ok = await res.resolve4('${name}');
+  const nx = await res.resolve4('nope.${NS}.svc.cluster.local').then(() => 'found', (e) => e.code);
+  console.log(JSON.stringify({ ok, nx }));
+})();`);
+  assert.deepEqual(r, { ok: [vip], nx: 'ENOTFOUND' });
+  inClient(CONNECT(vip, 80, 1, 0).replace('s.write(Buffer.alloc(0, 120))', 's.end()'));
+  const dnsFlows = await waitFor('DNS request and responses', () => {
+    const all = observe().filter((f) => f.l7?.dns && f.trace_observation_point === 'FROM_ENDPOINT' || (f.l7?.dns && f.trace_observation_point === 'TO_ENDPOINT' && f.IP.destination === client.ip));
+    const resp = all.filter((f) => f.l7?.type === 'RESPONSE' && (f.l7.dns as { query: string }).query === `${name}.`);
+    const nx = all.filter((f) => f.l7?.type === 'RESPONSE' && (f.l7.dns as { query: string }).query.startsWith('nope.'));
+    return resp.length > 0 && nx.length > 0 ? { all, resp, nx } : undefined;
+  }, 30_000, 1000);
+  const q = dnsFlows.all.find((f) => f.l7?.type === 'REQUEST' && (f.l7.dns as { query: string }).query === `${name}.`);
+  assert.ok(q, 'the query');
+  assert.deepEqual((q.l7!.dns as { qtypes: string[] }).qtypes, ['A']);
+  assert.equal(q.IP.source, client.ip);
+  const a = dnsFlows.resp[0]!;
+  assert.deepEqual({ ...(a.l7!.dns as Record<string, unknown>), ttl: 0 }, { query: `${name}.`, ips: [vip], ttl: 0, cnames: [], rcode: 0, rrtypes: ['A'], qtypes: ['A'], observation_source: 'tc' });
+  assert.equal(a.is_reply, true);
+  assert.ok(Number(a.l7!.latency_ns) > 0, 'latency matched by id and tuple');
+  assert.equal((dnsFlows.nx[0]!.l7!.dns as { rcode: number }).rcode, 3, 'NXDOMAIN');
+  const named = await waitFor('a later flow to the VIP with destination_names', () => observe().find((f) => f.extensions?.original_destination?.ip === vip && f.destination_names?.includes(name)), 20_000, 1000);
+  assert.equal(named.IP.source, client.ip);
+});
+
+test('an HTTP GET gives method, path, status and latency', { skip, timeout: 120_000 }, () => {
+  const out = execFileSync('ip', ['netns', 'exec', client.netns!, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{local_port}', `http://${vip}/items?id=42`], { encoding: 'utf8' });
+  const [code, port] = out.trim().split(' ').map(Number);
+  assert.equal(code, 200);
+  return waitFor('the HTTP request and response at the client', () => {
+    const all = observe().filter((f) => f.l7?.http && f.trace_observation_point === 'FROM_ENDPOINT' || (f.l7?.http && f.IP.destination === client.ip && f.trace_observation_point === 'TO_ENDPOINT'));
+    const req = all.find((f) => f.l7?.type === 'REQUEST' && f.l4.TCP?.source_port === port);
+    const resp = all.find((f) => f.l7?.type === 'RESPONSE' && f.l4.TCP?.destination_port === port);
+    return req && resp ? { req, resp } : undefined;
+  }, 30_000, 1000).then(({ req, resp }) => {
+    assert.deepEqual(req.l7!.http, { method: 'GET', url: `http://${vip}/items?id=42`, protocol: 'HTTP/1.1', headers: [] });
+    assert.equal(req.IP.destination, vip, 'the client saw the request leave towards the VIP');
+    assert.deepEqual(resp.l7!.http, { code: 200, protocol: 'HTTP/1.1', method: 'GET', url: `http://${vip}/items?id=42`, headers: [] });
+    assert.equal(resp.is_reply, true);
+    assert.ok(Number(resp.l7!.latency_ns) > 0);
+  });
+});
+
+test('a connection to a denied port gives a drop with the kernel reason and the 5-tuple', { skip, timeout: 120_000 }, async () => {
+  const web = webs[1]!;
+  // What an iptables policy controller installs: drop on the backend's bridge port.
+  execFileSync('iptables', ['-N', CHAIN]);
+  execFileSync('iptables', ['-I', 'FORWARD', '-j', CHAIN]);
+  execFileSync('iptables', ['-A', CHAIN, '-m', 'physdev', '--physdev-out', web.veth!, '--physdev-is-bridged', '-p', 'tcp', '--dport', '9191', '-j', 'DROP']);
+  const lport = 40000 + (process.pid % 20000);
+  const r = inClient<{ err: string }>(`
+const net = require('node:net');
+const s = net.connect({ host: '${web.ip}', port: 9191, localPort: ${lport}, timeout: 1500 });
+s.on('timeout', () => { console.log(JSON.stringify({ err: 'timeout' })); s.destroy(); });
+s.on('connect', () => { console.log(JSON.stringify({ err: 'connected' })); s.destroy(); });
+s.on('error', (e) => console.log(JSON.stringify({ err: e.code })));`);
+  assert.equal(r.err, 'timeout', 'the SYN is dropped');
+  const drop = await waitFor('the drop flow', () => observe().find((f) => f.verdict === 'DROPPED' && f.l4.TCP?.source_port === lport && f.IP.source === client.ip), 20_000, 1000);
+  assert.equal(drop.drop_reason_desc, 'NETFILTER_DROP');
+  assert.equal(drop.extensions?.drop_reason?.name, 'NETFILTER_DROP');
+  assert.equal(drop.IP.destination, web.ip);
+  assert.equal(drop.l4.TCP?.destination_port, 9191);
+  assert.equal(drop.destination.pod_name, web.name);
+});
