@@ -47,6 +47,9 @@ export function applyWatchEvent(items: Map<string, KubeObject>, ev: WatchEvent, 
 
 type Listener = () => void;
 
+/** The watch's resourceVersion is too old (410 Gone in the stream): relist. */
+class WatchGone extends Error {}
+
 export class Informer {
   private items = new Map<string, KubeObject>();
   private listeners = new Set<Listener>();
@@ -56,6 +59,8 @@ export class Informer {
   private notifyQueued = false;
   private stopped = false;
   synced = false;
+  /** Full lists done so far (1 after start; more after 410 Gone). */
+  relists = 0;
 
   constructor(private readonly access: ClusterAccess, private readonly opts: InformerOptions) {}
 
@@ -118,28 +123,30 @@ export class Informer {
     } while (cont);
     this.items = fresh;
     this.synced = true;
+    this.relists++;
     this.queueNotify();
   }
 
   private async watch(): Promise<'gone' | 'ended'> {
-    let gone = false;
     const strip = this.opts.strip;
     const path = this.query({ watch: '1', allowWatchBookmarks: 'true', resourceVersion: this.resourceVersion, timeoutSeconds: String(this.opts.watchTimeoutSeconds ?? 300) });
-    await streamJSONLines(this.access, path, (v) => {
-      const ev = v as WatchEvent;
-      if (!ev || typeof ev.type !== 'string' || typeof ev.object !== 'object' || ev.object === null) throw new Error('malformed watch event');
-      const r = applyWatchEvent(this.items, ev, strip);
-      if (r === 'gone') gone = true;
-      else if (r === 'error') throw new Error(`watch error: ${JSON.stringify(ev.object).slice(0, 200)}`);
-      const rv = ev.object.metadata?.resourceVersion;
-      if (rv && r !== 'gone') this.resourceVersion = rv;
-      if (r === 'changed') this.queueNotify();
-      if (gone) this.abort.abort();
-    }, this.abort.signal).catch((e: unknown) => {
-      if (!gone) throw e;
-    });
-    if (gone) this.abort = new AbortController();
-    return gone ? 'gone' : 'ended';
+    try {
+      await streamJSONLines(this.access, path, (v) => {
+        const ev = v as WatchEvent;
+        if (!ev || typeof ev.type !== 'string' || typeof ev.object !== 'object' || ev.object === null) throw new Error('malformed watch event');
+        const r = applyWatchEvent(this.items, ev, strip);
+        // Throwing ends the stream (streamJSONLines destroys the response); the loop relists.
+        if (r === 'gone') throw new WatchGone();
+        if (r === 'error') throw new Error(`watch error: ${JSON.stringify(ev.object).slice(0, 200)}`);
+        const rv = ev.object.metadata?.resourceVersion;
+        if (rv) this.resourceVersion = rv;
+        if (r === 'changed') this.queueNotify();
+      }, this.abort.signal);
+    } catch (e) {
+      if (e instanceof WatchGone) return 'gone';
+      throw e;
+    }
+    return 'ended';
   }
 
   private async run(resolve: () => void, reject: (e: Error) => void): Promise<void> {

@@ -12,6 +12,7 @@ import { openPortForward } from '../../src/agents/portforward';
 import { AgentServer } from '../../src/agent/server';
 import { loadClusterAccess, type ClusterAccess } from '../../src/cluster/kubeconfig';
 import { ClusterModel } from '../../src/cluster/model';
+import { Informer } from '../../src/cluster/informer';
 import type { Flow, FlowResponse } from '../../src/flows/flow';
 import { FlowRing } from '../../src/flows/store';
 import { writeKubeconfig } from '../../src/sandbox/apiserver/kubeconfig';
@@ -142,5 +143,32 @@ test('the hub reads the agent through port-forward and enriches with the model',
     follow.close();
   } finally {
     model.stop();
+  }
+});
+
+test('an informer whose resourceVersion expired relists instead of failing', async () => {
+  const small = new MemoryStore({ historySize: 5 });
+  const server = await startApiServer({ store: small, port: 0, dialPod: async () => { throw new Error('no pods here'); }, bookmarkIntervalMs: 600_000 });
+  const kc = join(dir, 'kubeconfig-410');
+  writeKubeconfig(kc, server.url);
+  const acc = loadClusterAccess({ kubeconfig: kc });
+  assert.ok(acc.ok);
+  const inf = new Informer(acc.value, { path: '/api/v1/pods', watchTimeoutSeconds: 1, backoff: { initialMs: 50, maxMs: 200 } });
+  try {
+    await inf.start();
+    small.create('pods', pod('default', 'before', '10.0.0.1'));
+    await waitFor('first pod', () => inf.get('default/before'));
+    // While the informer re-watches every second, push its resourceVersion out of the window.
+    for (let i = 0; i < 20; i++) small.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, namespace: 'default' } });
+    assert.equal(inf.relists, 1);
+    await waitFor('a relist after 410 Gone', () => (inf.relists >= 2 ? true : undefined), 5000);
+    small.delete('pods', 'default', 'before');
+    small.create('pods', pod('default', 'after', '10.0.0.2'));
+    await waitFor('relisted state', () => (inf.get('default/after') && !inf.get('default/before') ? true : undefined), 8000);
+    assert.equal(inf.error(), undefined);
+    assert.deepEqual(inf.list().map((p) => p.metadata.name), ['after']);
+  } finally {
+    inf.stop();
+    await server.close();
   }
 });
