@@ -1,0 +1,157 @@
+// The agent's datapath decoders without a kernel: DNS and HTTP parsers (crafted, truncated and
+// random input), the DNS matcher and name cache, the service translation join, veth discovery
+// parsing, and Datapath.onBatch turning records into Hubble-shaped flows.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Datapath } from '../../src/agent/datapath';
+import type { DnsRecord, DropRecord, FlowRecord, HttpRecord } from '../../src/agent/datarecords';
+import { NameCache, parseDns } from '../../src/agent/dns';
+import { HttpMatcher, parseHttpHead } from '../../src/agent/http';
+import { parseVeths } from '../../src/agent/interfaces';
+import { describeFeatures } from '../../src/agent/features';
+
+function name(n: string): Buffer {
+  return Buffer.concat([...n.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+}
+
+function dnsMsg(id: number, flags: number, qname: string, qtype: number, answers: Buffer[] = []): Buffer {
+  const h = Buffer.alloc(12);
+  h.writeUInt16BE(id, 0);
+  h.writeUInt16BE(flags, 2);
+  h.writeUInt16BE(1, 4);
+  h.writeUInt16BE(answers.length, 6);
+  const q = Buffer.alloc(4);
+  q.writeUInt16BE(qtype, 0);
+  q.writeUInt16BE(1, 2);
+  return Buffer.concat([h, name(qname), q, ...answers]);
+}
+
+function rr(type: number, ttl: number, rdata: Buffer, owner = Buffer.from([0xc0, 12])): Buffer {
+  const f = Buffer.alloc(10);
+  f.writeUInt16BE(type, 0);
+  f.writeUInt16BE(1, 2);
+  f.writeUInt32BE(ttl, 4);
+  f.writeUInt16BE(rdata.length, 8);
+  return Buffer.concat([owner, f, rdata]);
+}
+
+test('DNS: query and answers with compression, CNAME, A and AAAA', () => {
+  const q = parseDns(dnsMsg(0x1234, 0x0100, 'web.default.svc.cluster.local', 1));
+  assert.deepEqual(q, { id: 0x1234, response: false, opcode: 0, rcode: 0, qname: 'web.default.svc.cluster.local.', qtype: 1, answers: [], truncated: false });
+  const v6 = Buffer.from('20010db8000000000000000000000001', 'hex');
+  const r = parseDns(dnsMsg(7, 0x8180, 'a.example', 1, [rr(5, 60, name('b.example')), rr(1, 30, Buffer.from([10, 96, 0, 10])), rr(28, 30, v6)]));
+  assert.deepEqual(r?.answers, [
+    { name: 'a.example.', type: 5, ttl: 60, cname: 'b.example.' },
+    { name: 'a.example.', type: 1, ttl: 30, ip: '10.96.0.10' },
+    { name: 'a.example.', type: 28, ttl: 30, ip: '2001:db8::1' },
+  ]);
+  assert.equal(r?.response, true);
+  assert.equal(parseDns(dnsMsg(8, 0x8183, 'nope.x', 1))?.rcode, 3);
+});
+
+test('DNS: truncated messages keep what is complete; loops, forward pointers and junk are rejected', () => {
+  const full = dnsMsg(9, 0x8180, 'a.b', 1, [rr(1, 5, Buffer.from([1, 2, 3, 4])), rr(1, 5, Buffer.from([5, 6, 7, 8]))]);
+  for (let n = 0; n < full.length; n++) {
+    const m = parseDns(full.subarray(0, n));
+    if (n < 12 + 5 + 4) assert.equal(m, undefined, `prefix ${n}: no complete question`);
+    else assert.deepEqual([m?.qname, m?.truncated, m?.answers.length], ['a.b.', n < full.length, n >= 21 + 16 ? (n >= 21 + 32 ? 2 : 1) : 0], `prefix ${n}`);
+  }
+  const loop = dnsMsg(1, 0x8180, 'a', 1, [rr(1, 1, Buffer.alloc(4), Buffer.from([0xc0, 29]))]); // points at itself
+  assert.equal(parseDns(loop), undefined, 'a pointer to itself is not DNS');
+  const two = Buffer.from(dnsMsg(1, 0x0100, 'a', 1));
+  two.writeUInt16BE(2, 4);
+  assert.equal(parseDns(two), undefined, 'only single-question messages');
+  let seed = 99;
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed % n; };
+  for (let i = 0; i < 20000; i++) {
+    const b = Buffer.from(Array.from({ length: rand(80) }, () => rand(256)));
+    if (b.length >= 6 && rand(2)) b.writeUInt16BE(1, 4); // mostly single-question: reach the name parser
+    const m = parseDns(b);
+    if (m) assert.ok(m.qname.length <= 255 * 4 && m.answers.length <= 16);
+  }
+});
+
+test('HTTP heads: requests, responses, junk, long paths', () => {
+  assert.deepEqual(parseHttpHead(Buffer.from('GET /a?b=1 HTTP/1.1\r\nHost: web\r\n\r\n')), { kind: 'request', method: 'GET', url: '/a?b=1', protocol: 'HTTP/1.1', host: 'web' });
+  assert.deepEqual(parseHttpHead(Buffer.from('HTTP/1.0 503 Service Unavailable\r\n')), { kind: 'response', protocol: 'HTTP/1.0', code: 503 });
+  for (const junk of ['GET /a HTTP/1.1', 'FETCH / HTTP/1.1\r\n', 'GET / HTTP/2\r\n', 'HTTP/1.1 999 x\r\n', 'GET /\x01 HTTP/1.1\r\n', '']) {
+    assert.equal(parseHttpHead(Buffer.from(junk, 'latin1')), undefined, JSON.stringify(junk));
+  }
+  const long = parseHttpHead(Buffer.from(`POST /${'x'.repeat(300)} HTTP/1.1\r\n`));
+  assert.equal(long?.kind === 'request' && long.url.length, 129);
+  const m = new HttpMatcher();
+  m.request('c', { kind: 'request', method: 'GET', url: '/1', protocol: 'HTTP/1.1' }, 100n);
+  m.request('c', { kind: 'request', method: 'GET', url: '/2', protocol: 'HTTP/1.1' }, 150n);
+  assert.deepEqual([m.response('c', 300n)?.head.url, m.response('c', 400n)?.latencyNs, m.response('c', 500n)], ['/1', 250, undefined], 'keep-alive answers in order');
+});
+
+test('name cache: answers feed names until their TTL runs out', () => {
+  let now = 0;
+  const c = new NameCache(10, () => now);
+  const r = parseDns(dnsMsg(1, 0x8180, 'web.ns.svc', 1, [rr(1, 5, Buffer.from([10, 0, 0, 1]))]))!;
+  c.learn(r);
+  assert.deepEqual(c.lookup('10.0.0.1'), ['web.ns.svc']);
+  now = 6000;
+  assert.equal(c.lookup('10.0.0.1'), undefined);
+});
+
+test('veth discovery keeps host-side veths whose peer is in another netns', () => {
+  const json = JSON.stringify([
+    { ifindex: 5, ifname: 'flvabc', link_netnsid: 0 }, { ifindex: 6, ifname: 'vethlocal' }, { ifindex: 7, ifname: 'cali1', link_netnsid: 3 }, { ifname: 'bad' },
+  ]);
+  assert.deepEqual(parseVeths(json), [{ ifindex: 5, ifname: 'flvabc' }, { ifindex: 7, ifname: 'cali1' }]);
+  assert.deepEqual(parseVeths(json, /^flv/), [{ ifindex: 5, ifname: 'flvabc' }]);
+  assert.throws(() => parseVeths('{}'), /not a JSON array/);
+});
+
+test('feature report: what is off and whether the agent can run', () => {
+  const r = describeFeatures({ btf: true, ringbuf: true, tracepoint: true, sock_state_tp: true, kfree_skb_reason: false });
+  assert.equal(r.ok, true);
+  assert.match(r.off.kfree_skb_reason ?? '', /NOT_SPECIFIED/);
+  assert.equal(describeFeatures({ btf: false }).ok, false);
+});
+
+const T = 1_700_000_000_000_000_000n;
+function flowRec(o: Partial<FlowRecord>): FlowRecord {
+  return {
+    type: 'flow', event: 'end', firstNs: T, lastNs: T + 1000n, family: 4, proto: 6, saddr: '10.244.0.2', daddr: '10.96.0.20', sport: 40000, dport: 80,
+    ifindex: 10, origin: 'from_pod', bytes: [300, 500], payload: [100, 200], packets: [5, 4], tcpFlags: [0x1b, 0x1b], icmpType: 0, icmpCode: 0, ...o,
+  };
+}
+
+test('Datapath: the two veths of a ClusterIP connection give VIP and backend; DNS names attach', () => {
+  const dp = new Datapath('node1');
+  const dnsResp: DnsRecord = {
+    type: 'dns', timeNs: T - 10n, family: 4, proto: 17, saddr: '10.96.0.10', daddr: '10.244.0.2', sport: 53, dport: 5000, ifindex: 10, hook: 'to_pod', payloadLen: 0,
+    data: dnsMsg(3, 0x8180, 'web.ns.svc.cluster.local', 1, [rr(1, 30, Buffer.from([10, 96, 0, 20]))]),
+  };
+  const client = flowRec({});
+  const server = flowRec({ daddr: '10.244.0.7', dport: 8080, ifindex: 11, origin: 'to_pod' });
+  const flows = dp.onBatch([dnsResp, client, server]);
+  assert.equal(flows.length, 3);
+  const [d, c, s] = flows;
+  assert.deepEqual(d!.l7?.dns, { query: 'web.ns.svc.cluster.local.', ips: ['10.96.0.20'], ttl: 30, cnames: [], rcode: 0, rrtypes: ['A'], qtypes: ['A'], observation_source: 'tc' });
+  assert.deepEqual([c!.IP.destination, c!.l4.TCP?.destination_port, c!.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual(c!.destination_names, ['web.ns.svc.cluster.local']);
+  assert.deepEqual([c!.traffic_direction, c!.trace_observation_point, c!.l4.TCP?.flags], ['EGRESS', 'FROM_ENDPOINT', { FIN: true, SYN: true, PSH: true, ACK: true }]);
+  assert.deepEqual(c!.extensions?.payload_bytes, { sent: 100, received: 200 });
+  assert.deepEqual([s!.traffic_direction, s!.extensions?.original_destination], ['INGRESS', { ip: '10.96.0.20', port: 80 }]);
+});
+
+test('Datapath: HTTP request/response matched for latency; drops named from the BTF table', () => {
+  const dp = new Datapath('node1');
+  const http = (data: string, t: bigint, reply: boolean): HttpRecord => ({
+    type: 'http', timeNs: t, family: 4, proto: 6, saddr: reply ? '10.0.0.2' : '10.0.0.1', daddr: reply ? '10.0.0.1' : '10.0.0.2', sport: reply ? 80 : 4000,
+    dport: reply ? 4000 : 80, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length, data: Buffer.from(data),
+  });
+  const drop: DropRecord = { type: 'drop', timeNs: T, reason: 12, location: 0xffn, family: 4, proto: 6, saddr: '10.0.0.1', daddr: '10.0.0.3', sport: 4001, dport: 9191, ifindex: 4, netns: 1 };
+  const flows = dp.onBatch([
+    http('GET /x HTTP/1.1\r\nHost: h\r\n\r\n', T, false), http('HTTP/1.1 200 OK\r\n\r\n', T + 5000n, true), http('not http at all\r\n', T, false),
+    { type: 'drop_reason', value: 12, name: 'NETFILTER_DROP' }, drop, { ...drop, reason: 104 }, { type: 'drop_reason', value: 104, name: 'QUEUE_PURGE' }, { ...drop, reason: 104 },
+  ]);
+  assert.deepEqual(flows.map((f) => f.l7?.type ?? f.verdict), ['REQUEST', 'RESPONSE', 'DROPPED', 'DROPPED']);
+  assert.deepEqual(flows[1]!.l7, { type: 'RESPONSE', latency_ns: '5000', http: { code: 200, protocol: 'HTTP/1.1', method: 'GET', url: 'http://h/x', headers: [] } });
+  assert.equal(flows[2]!.drop_reason_desc, 'NETFILTER_DROP');
+  assert.equal(flows[3]!.drop_reason_desc, 'REASON_104', 'unnamed until the table has it; QUEUE_PURGE is then skipped');
+  assert.deepEqual(dp.unparsed, { dns: 0, http: 1 });
+});
