@@ -4,10 +4,13 @@ import { errorMessage } from '../cluster/errorable';
 const USAGE = `flowlens — Kubernetes network debugger
 
 Usage:
-  flowlens observe [--kubeconfig F] [--kube-context C] [--last N] [--follow] [-n NS] [--pod NS/NAME] [-o json|compact]
-  flowlens agent --node NAME [--listen 127.0.0.1:4260] [--kubeconfig F] [--store-size N]
-  flowlens sandbox up|down|status|kubeconfig|exec|probe ...
-  flowlens policy check|whatif|advise ...
+  flowlens observe [filters] [--last N | --first N | --follow] [--since T] [--until T] [-o json|jsonpb|compact|table]
+                   filters as hubble observe: -n NS, --pod NS/NAME, --from-pod, --to-pod, -l, --service, --ip,
+                   --port, --protocol, --verdict, --http-status, --dns-query, --node-name, --not, ... (observe --help)
+  flowlens install | uninstall [--kubeconfig F] [--kube-context C]   agents on every node, through the API
+  flowlens policy check | whatif | advise ...                        NetworkPolicy verdicts with reasons
+  flowlens sandbox up | down | status | kubeconfig | exec | probe ...   the local sandbox cluster
+  flowlens agent --node NAME [--listen 127.0.0.1:4260] ...          the node agent (runs in the DaemonSet)
   flowlens version
 `;
 
@@ -18,7 +21,8 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./agent')).agentCommand,
   'agent-probe': async () => (await import('./agent')).agentProbeCommand,
   sandbox: async () => (await import('./sandbox')).sandboxCommand,
-  install: async () => (await import('./install')).installCommand, uninstall: async () => (await import('./install')).uninstallCommand,
+  install: async () => (await import('./install')).installCommand,
+  uninstall: async () => (await import('./install')).uninstallCommand,
   policy: async () => (await import('./policy')).policyCommand,
 };
 
