@@ -147,7 +147,7 @@ test('20 probes to a Service show up in observe with source pod, serving backend
   assert.equal(ports.size, 20, 'one client port per probe');
   const byName = new Map(backends.map((b) => [b.status.podIP as string, b]));
   const connects = await waitFor('20 connect flows', () => {
-    const r = flowlens(['observe', '--kubeconfig', kc, '--last', '200', '-o', 'json']);
+    const r = flowlens(['observe', '--kubeconfig', kc, '--last', '5000', '-o', 'json']); // each probe also gives tc, HTTP and close flows
     assert.equal(r.status, 0, r.stderr);
     const flows = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FlowResponse);
     const mine = (ev: string) => flows.filter((f) => f.flow.extensions?.tcp_event === ev && f.flow.IP.source === client.status.podIP && ports.has(f.flow.l4.TCP?.source_port ?? -1));
