@@ -148,7 +148,26 @@ export function tableText(rows: FlowResponse[]): string {
   return lines.map((l) => l.map((c, i) => (i === l.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('').trimEnd()).join('\n') + '\n';
 }
 
+const OBSERVE_HELP = `flowlens observe — flows from every node's agent, through the API server's port-forward
+
+Options:
+  --kubeconfig F, --kube-context C     cluster access (default: $KUBECONFIG or ~/.kube/config, current context)
+  --last N | --first N | --all         stored flows to print (default --last 20 unless --follow)
+  -f, --follow                         keep printing new flows
+  --since T, --until T                 RFC 3339 or relative (5m, 1h30m)
+  --node NAME                          only this node's agent
+  -o json|jsonpb|compact|table         json = one hubble-observe-shaped object per line
+  --print-policy-names, --print-node-name, --print-raw-filters
+
+Filters (as hubble observe: values of one flag are OR'ed, different flags AND'ed; --not negates the next):
+  ${[...FILTER_FLAGS.keys()].sort().map((f) => `--${f}`).join(' ')}
+`;
+
 export async function observeCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(OBSERVE_HELP);
+    return 0;
+  }
   const parsed = parseObserveArgs(argv);
   if (!parsed.ok) return usageFailure('observe', parsed.error);
   const a = parsed.value;
