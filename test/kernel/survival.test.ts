@@ -2,10 +2,8 @@
 // followed by a restart within 2 s with the gap reported; with the API server stopped, capturing
 // continues; after it returns the pod metadata is caught up and new flows carry the new pod. The
 // outage lasts FLOWLENS_SURVIVAL_OUTAGE_S seconds (default 5; the issue's "a minute" is the same
-// code path, only slower). FLOWLENS_TEST_410=1 shortens the emulator's watch history so the resume
-// gets an in-stream 410 Gone and must relist: off by default because src/cluster/informer.ts
-// currently aborts its request inside the watch callback, which surfaces as an uncaught AbortError
-// (it would crash the agent process; reported to the informer's owner).
+// code path, only slower). The emulator's watch history is kept short so the resume gets an
+// in-stream 410 Gone and must relist (FLOWLENS_TEST_410=0 turns that off).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -28,7 +26,7 @@ const HOST_IP = Object.values(networkInterfaces()).flat().find((a) => a && a.fam
 const skip = !isRoot() ? 'needs root: loads eBPF programs' : !existsSync(defaultLoaderPath()) ? 'needs the loader: make -C bpf' : !HOST_IP ? 'needs a non-loopback IPv4 address' : false;
 const OUTAGE_MS = Number(process.env.FLOWLENS_SURVIVAL_OUTAGE_S ?? 5) * 1000;
 const NODE = `survival-${process.pid}`;
-const FORCE_410 = process.env.FLOWLENS_TEST_410 === '1';
+const FORCE_410 = process.env.FLOWLENS_TEST_410 !== '0';
 
 let dir = '';
 let store: MemoryStore;
