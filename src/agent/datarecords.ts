@@ -2,7 +2,7 @@
 // bytes, drops, drop reason names, TCP health events, command results, socket destinations.
 // Each validates what the wire can get wrong (families, enums, lengths) and throws Invalid.
 import { LAYOUT, DNS_MAX, HTTP_MAX } from './layout';
-import { fail, formatAddr, formatIPv4, ipFamily, readCString } from './wire';
+import { fail, formatAddr, formatIPv4, ipFamily, readCString, u32le } from './wire';
 
 export type FlowEvent = 'start' | 'update' | 'end' | 'timeout';
 const FLOW_EVENTS: readonly (FlowEvent | undefined)[] = [undefined, 'start', 'update', 'end', 'timeout'];
@@ -103,25 +103,31 @@ export interface SockAddrRecord {
   comm: string;
 }
 
-const u64 = (buf: Buffer, at: number): number => {
-  const v = buf.readBigUInt64LE(at);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`counter ${v} too large`);
-  return Number(v);
-};
+// Offsets resolved once (the decoder runs for every record: no per-call lookups or closures).
+const FF = LAYOUT.flow.fields;
+const [F_FIRST, F_LAST, F_BYTES, F_PAYLOAD, F_PKTS, F_SADDR, F_DADDR] = [FF.first_ns[0], FF.last_ns[0], FF.bytes[0], FF.payload[0], FF.pkts[0], FF.saddr[0], FF.daddr[0]];
+const [F_IFINDEX, F_SPORT, F_DPORT, F_FAMILY, F_PROTO, F_EVENT, F_ORIGIN, F_FLAGS] = [FF.ifindex[0], FF.sport[0], FF.dport[0], FF.family[0], FF.proto[0], FF.event[0], FF.origin[0], FF.flags[0]];
+const [F_ICMP_TYPE, F_ICMP_CODE] = [FF.icmp_type[0], FF.icmp_code[0]];
+
+/** A u64 counter as a number; counters beyond 2^53 are a broken record. */
+function u64(buf: Buffer, at: number): number {
+  const hi = u32le(buf, at + 4);
+  if (hi >= 0x200000) fail(`counter ${buf.readBigUInt64LE(at)} too large`);
+  return hi * 0x100000000 + u32le(buf, at);
+}
 
 export function decodeFlow(buf: Buffer, at: number, wall: bigint): FlowRecord {
-  const f = LAYOUT.flow.fields;
-  const event = FLOW_EVENTS[buf[at + f.event[0]] ?? 0] ?? fail(`FLOW event ${buf[at + f.event[0]]} unknown`);
-  const family = ipFamily(buf[at + f.family[0]] ?? 0, 'FLOW');
-  const origin = buf[at + f.origin[0]] ?? 0;
+  const event = FLOW_EVENTS[buf[at + F_EVENT]!] ?? fail(`FLOW event ${buf[at + F_EVENT]} unknown`);
+  const family = ipFamily(buf[at + F_FAMILY]!, 'FLOW');
+  const origin = buf[at + F_ORIGIN]!;
   if (origin > 2) fail(`FLOW origin ${origin} unknown`);
-  const pair = (off: number): [number, number] => [u64(buf, at + off), u64(buf, at + off + 8)];
   return {
-    type: 'flow', event, firstNs: buf.readBigUInt64LE(at + f.first_ns[0]) + wall, lastNs: buf.readBigUInt64LE(at + f.last_ns[0]) + wall,
-    family, proto: buf[at + f.proto[0]] ?? 0, saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
-    sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), ifindex: buf.readUInt32LE(at + f.ifindex[0]),
-    origin: HOOKS[origin], bytes: pair(f.bytes[0]), payload: pair(f.payload[0]), packets: pair(f.pkts[0]),
-    tcpFlags: [buf[at + f.flags[0]] ?? 0, buf[at + f.flags[0] + 1] ?? 0], icmpType: buf[at + f.icmp_type[0]] ?? 0, icmpCode: buf[at + f.icmp_code[0]] ?? 0,
+    type: 'flow', event, firstNs: buf.readBigUInt64LE(at + F_FIRST) + wall, lastNs: buf.readBigUInt64LE(at + F_LAST) + wall,
+    family, proto: buf[at + F_PROTO]!, saddr: formatAddr(family, buf, at + F_SADDR), daddr: formatAddr(family, buf, at + F_DADDR),
+    sport: buf[at + F_SPORT]! | (buf[at + F_SPORT + 1]! << 8), dport: buf[at + F_DPORT]! | (buf[at + F_DPORT + 1]! << 8), ifindex: u32le(buf, at + F_IFINDEX),
+    origin: HOOKS[origin], bytes: [u64(buf, at + F_BYTES), u64(buf, at + F_BYTES + 8)], payload: [u64(buf, at + F_PAYLOAD), u64(buf, at + F_PAYLOAD + 8)],
+    packets: [u64(buf, at + F_PKTS), u64(buf, at + F_PKTS + 8)], tcpFlags: [buf[at + F_FLAGS]!, buf[at + F_FLAGS + 1]!],
+    icmpType: buf[at + F_ICMP_TYPE]!, icmpCode: buf[at + F_ICMP_CODE]!,
   };
 }
 

@@ -2,7 +2,7 @@
 // kernel's BTF (the loader sends enum skb_drop_reason as DROP_REASON records at start); a few
 // reasons that normal socket teardown produces are not network drops and are left out.
 import type { Flow } from '../flows/flow';
-import { isoFromNs } from '../flows/time';
+import { isoNs as isoFromNs } from './wire';
 import type { DropReasonRecord, DropRecord, TcpEventRecord } from './datarecords';
 
 /** Frees that are not packet loss on the network (sockets closing, queues purged on close). */

@@ -4,7 +4,7 @@
 // (destination = backend). Same client address and port, different destination: the pair is
 // the translation. Remote backends (another node) are joined by the socket view (tcpflows.ts).
 import type { Flow, TcpFlags } from '../flows/flow';
-import { isoFromNs } from '../flows/time';
+import { isoNs as isoFromNs } from './wire';
 import type { FlowRecord } from './datarecords';
 
 export interface Endpoint4 { ip: string; port: number }
@@ -12,9 +12,10 @@ interface Seen { vip?: Endpoint4; backend?: Endpoint4; at: number }
 
 const FLAG_NAMES: [number, keyof TcpFlags][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
+/** Hubble's flags object for a flag byte (a fresh object each time: flows are mutable). */
 export function tcpFlags(bits: number): TcpFlags {
   const out: TcpFlags = {};
-  for (const [bit, name] of FLAG_NAMES) if (bits & bit) out[name] = true;
+  for (let i = 0; i < FLAG_NAMES.length; i++) if (bits & FLAG_NAMES[i]![0]) out[FLAG_NAMES[i]![1]] = true;
   return out;
 }
 

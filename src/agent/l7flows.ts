@@ -2,7 +2,7 @@
 // `is_reply`), with request/response matching. A flow is emitted where the pod's interface saw
 // the message (the client's for its own requests, the server's for what it served).
 import type { Flow } from '../flows/flow';
-import { isoFromNs } from '../flows/time';
+import { isoNs as isoFromNs } from './wire';
 import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
 import { DnsMatcher, QTYPE_NAMES, parseDns } from './dns';
 import type { DnsMessage, NameCache } from './dns';

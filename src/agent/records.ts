@@ -11,7 +11,7 @@
 // same error. The records decoded before the bad one are on `error.records`.
 
 import {
-  FEATURE_NAMES, HEADER_BYTES, LAYOUT, LOST_SOURCE_NAMES, PROG_NAMES, RECORD_VERSION, RecordType,
+  FEATURE_NAMES, HEADER_BYTES, LAYOUT, LOST_SOURCE_NAMES, PROG_NAMES, RECORD_MAX_BYTES, RECORD_VERSION, RecordType,
 } from './layout';
 import type { RecordTypeCode } from './layout';
 import {
@@ -212,15 +212,43 @@ export class RecordDecoder {
 
   push(chunk: Buffer): DecodedRecord[] {
     if (this.failure) throw this.failure;
-    const buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: DecodedRecord[] = [];
+    let buf = chunk;
     let pos = 0;
+    let skip = 0; // bytes of `buf` that came from `pending`
+    if (this.pending.length > 0) {
+      // Finish the held-back record from the chunk's head only: never copy whole chunks.
+      const head = Buffer.concat([this.pending, chunk.subarray(0, RECORD_MAX_BYTES)]);
+      skip = this.pending.length;
+      const done = this.decodeRange(head, 0, out, skip);
+      if (done < skip) { // still incomplete: the whole chunk was shorter than the record
+        this.pending = Buffer.concat([this.pending, chunk]);
+        return out;
+      }
+      buf = chunk;
+      pos = done - skip;
+      this.consumed += skip;
+      skip = 0;
+    }
+    pos = this.decodeRange(buf, pos, out, 0);
+    this.consumed += pos;
+    // Copy the (small) remainder so a large chunk is not kept alive by a subarray.
+    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    return out;
+  }
+
+  /**
+   * Decodes whole records of buf from pos; stops after the first record that ends at or past
+   * `until` when until > 0 (used for the pending head). Returns the position reached.
+   */
+  private decodeRange(buf: Buffer, pos: number, out: DecodedRecord[], until: number): number {
     try {
       while (buf.length - pos >= HEADER_BYTES) {
         const len = checkHeader(buf, pos);
         if (buf.length - pos < len) break;
         out.push(this.decodeOne(buf, pos));
         pos += len;
+        if (until > 0 && pos >= until) break;
       }
     } catch (err) {
       if (!(err instanceof Invalid)) throw err;
@@ -228,10 +256,7 @@ export class RecordDecoder {
       this.pending = Buffer.alloc(0);
       throw this.failure;
     }
-    this.consumed += pos;
-    // Copy the (small) remainder so a large chunk is not kept alive by a subarray.
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
-    return out;
+    return pos;
   }
 
   private decodeOne(buf: Buffer, at: number): DecodedRecord {

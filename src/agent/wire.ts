@@ -7,8 +7,15 @@ export function fail(message: string): never {
   throw new Invalid(message);
 }
 
+const DEC: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
 export function formatIPv4(buf: Buffer, off: number): string {
-  return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+  return `${DEC[buf[off]!]}.${DEC[buf[off + 1]!]}.${DEC[buf[off + 2]!]}.${DEC[buf[off + 3]!]}`;
+}
+
+/** Little-endian u32 without Buffer's argument validation (callers checked the record length). */
+export function u32le(b: Buffer, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
 }
 
 /** RFC 5952: lowercase, no leading zeros, longest zero run (>= 2 groups, first on tie) as '::'. */
@@ -46,4 +53,17 @@ export function readCString(buf: Buffer, off: number, size: number): string {
   const nul = buf.indexOf(0, off);
   const end = nul < 0 || nul > off + size ? off + size : nul;
   return buf.toString('utf8', off, end);
+}
+
+let cachedSec = -1n;
+let cachedPrefix = '';
+
+/** isoFromNs (RFC 3339 with ns, as Hubble prints times) for the hot path: the per-second prefix is cached. */
+export function isoNs(ns: bigint): string {
+  const sec = ns / 1_000_000_000n;
+  if (sec !== cachedSec) {
+    cachedSec = sec;
+    cachedPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+  }
+  return `${cachedPrefix}.${(ns - sec * 1_000_000_000n).toString().padStart(9, '0')}Z`;
 }

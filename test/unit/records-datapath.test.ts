@@ -155,3 +155,9 @@ test('Datapath: HTTP request/response matched for latency; drops named from the 
   assert.equal(flows[3]!.drop_reason_desc, 'REASON_104', 'unnamed until the table has it; QUEUE_PURGE is then skipped');
   assert.deepEqual(dp.unparsed, { dns: 0, http: 1 });
 });
+
+test('isoNs formats like isoFromNs across second boundaries', async () => {
+  const { isoNs } = await import('../../src/agent/wire');
+  const { isoFromNs } = await import('../../src/flows/time');
+  for (const ns of [T, T + 999_999_999n, T + 1_000_000_000n, T + 1n, 0n, 1_000_000_001n, T + 123_456_789_012n]) assert.equal(isoNs(ns), isoFromNs(ns), String(ns));
+});

@@ -1,0 +1,193 @@
+// Benchmark of the eBPF datapath. `npm run bench -- datapath` (root; takes the host-wide sandbox lock).
+//  1. wrk keep-alive from a client pod to the flowlens-podd HTTP server in another pod, interleaved
+//     rounds of: no agent datapath (`sandbox agent stop`), the agent with everything on, and
+//     `tcpdump -i <server veth> -w /dev/null`; medians and ratios from the same run.
+//  2. Records/s through the agent's decoder (loader wire format -> objects), and decode + flows.
+//  3. The agent's CPU when fed 50,000 tc flow records/s (decode, flow building, store).
+// Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16) --skip-wrk
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Datapath } from '../../src/agent/datapath';
+import { RecordDecoder } from '../../src/agent/records';
+import { enrichFlow } from '../../src/flows/enrich';
+import { FlowRing } from '../../src/flows/store';
+import type { SandboxState } from '../../src/sandbox/state';
+
+const LOCK = '/run/flowlens-tests.lock';
+const args = process.argv.slice(2);
+const opt = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const REPO = process.env.FL_REPO ?? process.cwd();
+const CLI = join(REPO, 'dist', 'cli.js');
+
+function cli(...a: string[]): string {
+  return execFileSync(process.execPath, [CLI, ...a], { encoding: 'utf8', timeout: 180_000 });
+}
+
+const MANIFEST = `apiVersion: v1
+kind: Namespace
+metadata: { name: bench-dp }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: client, namespace: bench-dp }
+spec: { containers: [ { name: c, image: flowlens/echo, ports: [ { containerPort: 7000 } ] } ] }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: server, namespace: bench-dp }
+spec: { containers: [ { name: s, image: flowlens/echo, ports: [ { name: http, containerPort: 8080 } ] } ] }
+`;
+
+type Mode = 'no agent' | 'agent' | 'tcpdump';
+
+function wrk(netns: string, url: string, seconds: number, conns: number): number {
+  const out = execFileSync('ip', ['netns', 'exec', netns, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!m) throw new Error(`no Requests/sec in wrk output:\n${out}`);
+  return Number(m[1]);
+}
+
+async function runMode(mode: Mode, s: SandboxState, seconds: number, conns: number): Promise<number> {
+  const client = s.pods.find((p) => p.name === 'client')!;
+  const server = s.pods.find((p) => p.name === 'server')!;
+  cli('sandbox', 'agent', mode === 'agent' ? 'start' : 'stop');
+  if (mode === 'agent') await new Promise((r) => setTimeout(r, 2500)); // interfaces attached (scan every 1 s)
+  const dump = mode === 'tcpdump' ? spawn('tcpdump', ['-i', server.veth!, '-w', '/dev/null', '-s', '0', '-U'], { stdio: 'ignore' }) : undefined;
+  if (dump) await new Promise((r) => setTimeout(r, 1000));
+  try {
+    return wrk(client.netns!, `http://${server.ip}:8080/bench`, seconds, conns);
+  } finally {
+    dump?.kill('SIGTERM');
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function benchWrk(): Promise<void> {
+  const rounds = opt('rounds', 5);
+  const seconds = opt('seconds', 5);
+  const conns = opt('connections', 16);
+  const dir = mkdtempSync(join(tmpdir(), 'fl-bench-dp-'));
+  writeFileSync(join(dir, 'm.yaml'), MANIFEST);
+  cli('sandbox', 'up', '-f', join(dir, 'm.yaml'));
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
+    const results: Record<Mode, number[]> = { 'no agent': [], agent: [], tcpdump: [] };
+    const order: Mode[] = ['no agent', 'agent', 'tcpdump'];
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of r % 2 ? [...order].reverse() : order) results[mode].push(await runMode(mode, s, seconds, conns));
+      process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${results[m].at(-1)?.toFixed(0)}`).join(', ')}\n`);
+    }
+    cli('sandbox', 'agent', 'start');
+    const base = median(results['no agent']);
+    console.log(`wrk keep-alive, ${conns} connections, ${seconds} s x ${rounds} interleaved rounds (client pod -> podd HTTP in another pod)\n`);
+    console.log('| mode | median req/s | runs | ratio to no agent | cost |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const m of order) {
+      const med = median(results[m]);
+      console.log(`| ${m} | ${med.toFixed(0)} | ${results[m].map((x) => x.toFixed(0)).join(' ')} | ${(med / base).toFixed(3)} | ${((1 - med / base) * 100).toFixed(1)}% |`);
+    }
+    const agentCost = 1 - median(results.agent) / base;
+    const dumpCost = 1 - median(results.tcpdump) / base;
+    console.log(`\nagent cost / tcpdump cost: ${dumpCost > 0 ? (agentCost / dumpCost).toFixed(2) : 'n/a'}\n`);
+  } finally {
+    cli('sandbox', 'down');
+  }
+}
+
+/** A loader stream: HELLO, then n FLOW END records with distinct ports. */
+function syntheticStream(n: number): Buffer {
+  const sample = Buffer.from(execFileSync(join(REPO, 'bpf', '.output', 'layout'), ['--sample'], { encoding: 'utf8' }).trim(), 'hex');
+  const hello = sample.subarray(0, 120);
+  const flowAt = 120 + 24 + 72 + 96 * 2;
+  const flow = sample.subarray(flowAt, flowAt + 128);
+  const out = Buffer.alloc(120 + n * 128);
+  hello.copy(out, 0);
+  for (let i = 0; i < n; i++) {
+    flow.copy(out, 120 + i * 128);
+    out.writeUInt16LE(1024 + (i % 60000), 120 + i * 128 + 104); // sport
+    out[120 + i * 128 + 100] = 10 + (i % 200); // ifindex varies
+  }
+  return out;
+}
+
+function benchDecode(): void {
+  const n = 2_000_000;
+  const stream = syntheticStream(n);
+  const chunk = 64 * 1024;
+  let t0 = performance.now();
+  let count = 0;
+  const d = new RecordDecoder();
+  for (let off = 0; off < stream.length; off += chunk) count += d.push(stream.subarray(off, off + chunk)).length;
+  const decodeMs = performance.now() - t0;
+  const dp = new Datapath('bench');
+  const d2 = new RecordDecoder();
+  let flows = 0;
+  const m = 300_000;
+  t0 = performance.now();
+  for (let off = 0; off < 120 + m * 128; off += chunk) flows += dp.onBatch(d2.push(stream.subarray(off, Math.min(off + chunk, 120 + m * 128)))).length;
+  const flowMs = performance.now() - t0;
+  console.log('| stage (one core, synthetic FLOW records, 64 KiB reads) | records | records/s |');
+  console.log('| --- | --- | --- |');
+  console.log(`| decode (RecordDecoder) | ${count - 1} | ${(((count - 1) / decodeMs) * 1000).toFixed(0)} |`);
+  console.log(`| decode + Hubble flow objects (Datapath) | ${flows} | ${((flows / flowMs) * 1000).toFixed(0)} |\n`);
+}
+
+async function benchCpu(): Promise<void> {
+  const rate = 50_000;
+  const seconds = 5;
+  const stream = syntheticStream(rate * seconds);
+  const d = new RecordDecoder();
+  const dp = new Datapath('bench');
+  const store = new FlowRing(65_536);
+  const pods = { podByIP: () => undefined };
+  d.push(stream.subarray(0, 120));
+  const perTick = rate / 10; // the loader flushes every 250 ms; deliver in 100 ms batches
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let tick = 0; tick < seconds * 10; tick++) {
+    const from = 120 + tick * perTick * 128;
+    for (const f of dp.onBatch(d.push(stream.subarray(from, from + perTick * 128)))) store.push(enrichFlow(f, pods));
+    const due = t0 + (tick + 1) * 100;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+  }
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`| agent pipeline at ${rate} flows/s (decode, flows, enrich, store) | wall s | CPU s | cores |`);
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| ${store.size} stored of ${rate * seconds} | ${wall.toFixed(1)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${((cpu.user + cpu.system) / 1e6 / wall).toFixed(3)} |\n`);
+}
+
+/** Re-runs this file bundled by esbuild (as the agent ships: dist/cli.js), under the sandbox lock. */
+function reexec(): never {
+  const out = join(mkdtempSync(join(tmpdir(), 'fl-bench-')), 'datapath.bench.js');
+  execFileSync(join(REPO, 'node_modules', 'esbuild', 'bin', 'esbuild'), [__filename, '--bundle', '--platform=node', '--log-level=error', `--outfile=${out}`]);
+  const cmd = args.includes('--skip-wrk') ? [process.execPath, out, ...args] : ['flock', LOCK, process.execPath, out, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
+  process.exit(r.status ?? 1);
+}
+
+async function main(): Promise<void> {
+  if (!process.env.FL_BENCH_BUNDLED) reexec();
+  if (!args.includes('--skip-wrk')) {
+    if (process.getuid?.() !== 0) throw new Error('the wrk part needs root (sandbox); use --skip-wrk');
+    await benchWrk();
+  }
+  benchDecode();
+  await benchCpu();
+}
+
+void main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
