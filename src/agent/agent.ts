@@ -9,6 +9,8 @@ import type { KubeObject } from '../sandbox/apiserver/types';
 import { readFileSync } from 'node:fs';
 import { ConntrackTable } from './conntrack';
 import { Datapath } from './datapath';
+import { readDataplane } from './dataplane';
+import type { Dataplane } from './dataplane';
 import { InterfaceWatcher } from './interfaces';
 import { AgentMetrics } from './metrics';
 import { LoaderProcess } from './loader';
@@ -90,6 +92,8 @@ export class Agent {
   private readonly ifaces: InterfaceWatcher;
   private hello: HelloRecord | undefined;
   private paused = false;
+  private dataplaneNow: (Dataplane & { read_at: string }) | undefined;
+  private dataplaneTimer: NodeJS.Timeout | undefined;
   lost = 0;
 
   constructor(private readonly opts: AgentOptions) {
@@ -132,7 +136,24 @@ export class Agent {
       this.pods.informer.start().catch((e: unknown) => this.log(`pod metadata unavailable for now: ${String(e)}`));
     }
     this.startLoader();
+    this.watchDataplane();
     return addr;
+  }
+
+  /** The node's programmed Service frontends and backends (kube-proxy iptables/nftables), re-read every 10 s. */
+  get dataplane(): (Dataplane & { read_at: string }) | undefined {
+    return this.dataplaneNow;
+  }
+
+  private watchDataplane(): void {
+    const tick = (): void => {
+      void readDataplane().then((d) => {
+        this.dataplaneNow = { ...d, read_at: new Date().toISOString() };
+      }).finally(() => {
+        if (!this.stopping) this.dataplaneTimer = setTimeout(tick, 10_000);
+      });
+    };
+    tick();
   }
 
   /** Kernel features, programs, interfaces and datapath counters for the status message. */
@@ -142,6 +163,7 @@ export class Agent {
       datapath: this.paused ? 'paused' : h ? 'running' : 'starting',
       ...(h ? { kernel: h.kernelRelease, features: h.features, programs: h.attachedPrograms } : {}),
       interfaces: this.ifaces.interfaces.length,
+      ...(this.dataplaneNow ? { dataplane: this.dataplaneNow } : {}),
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
     };
@@ -262,6 +284,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopping = true;
     this.ifaces.stop();
+    clearTimeout(this.dataplaneTimer);
     this.pods.informer?.stop();
     await this.loader?.stop();
     await this.server.close();
