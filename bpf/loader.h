@@ -50,6 +50,8 @@ struct state {
 	bool stdin_eof, output_gone, bad_record;
 };
 
+/* options.c: 0, or -1 after printing why */
+int parse_args(int argc, char **argv, struct options *o);
 /* loader.c */
 bool emit(struct state *st, const void *data, size_t len);
 __u64 clock_mono_ns(void);
