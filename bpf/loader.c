@@ -47,9 +47,15 @@ static void on_signal(int sig)
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
+	char line[512];
+
+	vsnprintf(line, sizeof(line), fmt, args);
+	/* bpf_tc_hook_create() where clsact already exists (EEXIST, handled): not worth a line. */
+	if (!verbose && strstr(line, "Exclusivity flag on"))
+		return 0;
 	if (level == LIBBPF_DEBUG && !verbose)
 		return 0;
-	return vfprintf(stderr, fmt, args);
+	return fputs(line, stderr);
 }
 
 static void raise_memlock(void)
