@@ -94,6 +94,7 @@ export class Retransmits {
   }
 
   take(a: string, ap: number, b: string, bp: number): number {
+    if (this.counts.size === 0) return 0;
     const k1 = `${a}|${ap}|${b}|${bp}`;
     const k2 = `${b}|${bp}|${a}|${ap}`;
     const n = (this.counts.get(k1) ?? 0) + (this.counts.get(k2) ?? 0);

@@ -12,14 +12,23 @@ interface Seen { vip?: Endpoint4; backend?: Endpoint4; at: number }
 
 const FLAG_NAMES: [number, keyof TcpFlags][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
-/** Hubble's flags object for a flag byte (a fresh object each time: flows are mutable). */
-export function tcpFlags(bits: number): TcpFlags {
+function makeFlags(bits: number): TcpFlags {
   const out: TcpFlags = {};
-  for (let i = 0; i < FLAG_NAMES.length; i++) if (bits & FLAG_NAMES[i]![0]) out[FLAG_NAMES[i]![1]] = true;
-  return out;
+  for (const [bit, name] of FLAG_NAMES) if (bits & bit) out[name] = true;
+  return Object.freeze(out);
+}
+
+/** Hubble's flags object for a flag byte: one frozen object per value, shared (no allocation per flow). */
+const FLAGS: readonly TcpFlags[] = Array.from({ length: 256 }, (_, b) => makeFlags(b));
+const FLAG_TEXT: readonly string[] = Array.from({ length: 256 }, (_, b) => FLAG_NAMES.filter(([bit]) => b & bit).map(([, n]) => n).join('|'));
+
+export function tcpFlags(bits: number): TcpFlags {
+  return FLAGS[bits & 255]!;
 }
 
 const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6' };
+const SUMMARY: Readonly<Record<number, Record<string, string>>> = Object.fromEntries(Object.entries(PROTO_NAMES).map(([n, p]) =>
+  [n, Object.fromEntries(['start', 'update', 'end', 'timeout'].map((e) => [e, `${p} flow ${e}`]))]));
 
 /** Pairs the pre-DNAT and post-DNAT views of connections; bounded, entries expire after 2 min. */
 export class TranslationJoin {
@@ -83,16 +92,16 @@ export function flowFromRecord(r: FlowRecord, node: string, tr?: { vip: Endpoint
     is_reply: false,
     traffic_direction: r.origin === 'from_pod' ? 'EGRESS' : r.origin === 'to_pod' ? 'INGRESS' : 'TRAFFIC_DIRECTION_UNKNOWN',
     trace_observation_point: r.origin === 'from_pod' ? 'FROM_ENDPOINT' : 'TO_ENDPOINT',
-    Summary: `${proto} flow ${r.event}: ${r.packets[0]}/${r.packets[1]} packets, ${r.bytes[0]}/${r.bytes[1]} bytes`,
+    Summary: SUMMARY[r.proto]?.[r.event] ?? `${proto} flow ${r.event}`,
     extensions: {
       flow_event: r.event,
       ifindex: r.ifindex,
-      first_seen: isoFromNs(r.firstNs),
-      last_seen: isoFromNs(r.lastNs),
-      packets: { sent: r.packets[0], received: r.packets[1] },
-      bytes: { sent: r.bytes[0], received: r.bytes[1] },
-      payload_bytes: { sent: r.payload[0], received: r.payload[1] },
-      ...(r.proto === 6 ? { tcp_flags: { sent: tcpFlags(r.tcpFlags[0]), received: tcpFlags(r.tcpFlags[1]) } } : {}),
+      duration_ns: Number(r.lastNs - r.firstNs),
+      // Flat numbers (no nested objects): a node keeps tens of thousands of these.
+      packets_sent: r.packets[0], packets_received: r.packets[1],
+      bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
+      payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
+      ...(r.proto === 6 ? { tcp_flags_sent: FLAG_TEXT[r.tcpFlags[0]]!, tcp_flags_received: FLAG_TEXT[r.tcpFlags[1]]! } : {}),
       ...(tr ? { original_destination: tr.vip } : {}),
       ...(retransmits ? { retransmits } : {}),
     },

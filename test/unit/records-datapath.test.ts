@@ -134,7 +134,7 @@ test('Datapath: the two veths of a ClusterIP connection give VIP and backend; DN
   assert.deepEqual([c!.IP.destination, c!.l4.TCP?.destination_port, c!.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
   assert.deepEqual(c!.destination_names, ['web.ns.svc.cluster.local']);
   assert.deepEqual([c!.traffic_direction, c!.trace_observation_point, c!.l4.TCP?.flags], ['EGRESS', 'FROM_ENDPOINT', { FIN: true, SYN: true, PSH: true, ACK: true }]);
-  assert.deepEqual(c!.extensions?.payload_bytes, { sent: 100, received: 200 });
+  assert.deepEqual([c!.extensions?.payload_bytes_sent, c!.extensions?.payload_bytes_received], [100, 200]);
   assert.deepEqual([s!.traffic_direction, s!.extensions?.original_destination], ['INGRESS', { ip: '10.96.0.20', port: 80 }]);
 });
 
