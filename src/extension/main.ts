@@ -5,6 +5,7 @@ import { listContexts } from '../cluster/kubeconfig';
 import { FlowsFeature } from '../panels/flows/feature';
 import { registerServiceMap } from '../panels/map/host';
 import { registerBackends } from '../panels/backends/host';
+import { agentCommands } from './agents/install';
 import { type CommandSpec, registerCommands } from './commands';
 import { affectsSession, readConfig } from './config';
 import { Ctx } from './ctx';
@@ -34,7 +35,7 @@ async function selectContext(ctx: Ctx): Promise<void> {
 export function activate(extension: vscode.ExtensionContext): Ctx {
   const ctx = new Ctx(extension, vscodeHost, makeSessionFactory(), readConfig);
   extension.subscriptions.push(ctx);
-  registerCommands(ctx, coreCommands());
+  registerCommands(ctx, [...coreCommands(), ...agentCommands()]);
   const live = LiveFeed.register(ctx);
   ServicesTree.register(ctx, live);
   const policies = PoliciesFeature.register(ctx, live);

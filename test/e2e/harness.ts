@@ -43,7 +43,7 @@ export function buildExtension(): void {
 /** Lays the extension out unpacked as publisher.name-version, the way VS Code installs a .vsix. */
 export function layOutExtension(extensionsDir: string): string {
   const dir = join(extensionsDir, EXTENSION_ID);
-  const files = ['package.json', 'dist/extension.js', 'dist/webview', 'media'];
+  const files = ['package.json', 'dist/extension.js', 'dist/webview', 'media', 'deploy'];
   for (const f of files) {
     const dest = join(dir, f);
     mkdirSync(dirname(dest), { recursive: true });

@@ -352,3 +352,24 @@ test('kernel event → Flows panel row latency in the sandbox (figures printed, 
     console.log(`# kernel event → panel row: ${lat.length} rows, p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p99 ${p(0.99)} ms, max ${lat[lat.length - 1]?.toFixed(0)} ms`);
   });
 });
+
+test('Install Agents from the command palette: progress notification, then the result (server-side apply is idempotent)', { skip, timeout: 120_000 }, async () => {
+  const w = wb as Workbench;
+  await w.step('install-agents', async () => {
+    // Record every notification text as it appears: the progress toast can be short-lived.
+    // (a string: functions compiled by tsx reference its helpers, which the page does not have)
+    await w.page.evaluate(`(() => {
+      const seen = window.__toasts = [];
+      const record = () => document.querySelectorAll('.notification-toast').forEach((t) => { const s = t.textContent || ''; if (!seen.includes(s)) seen.push(s); });
+      new MutationObserver(record).observe(document.body, { childList: true, subtree: true, characterData: true });
+    })()`);
+    await w.runCommand('Flowlens: Install Agents');
+    const done = w.notification(/Flowlens: agents installed in context \S+: (\d+)\/\1 ready \(DaemonSet flowlens-system\/flowlens-agent, \d+ objects applied\)/);
+    await done.waitFor({ timeout: 60_000 });
+    const toasts = (await w.page.evaluate('window.__toasts')) as string[];
+    assert.ok(toasts.some((t) => t.includes('Flowlens: installing agents')), `a progress notification was shown: ${JSON.stringify(toasts)}`);
+    assert.equal(await done.locator('.monaco-button', { hasText: 'Show Flows' }).count(), 1, 'the result offers Show Flows');
+    await w.page.waitForTimeout(500); // the result toast slides in
+    await w.screenshot('install-agents');
+  });
+});
