@@ -22,6 +22,8 @@ function stripPod(o: KubeObject): KubeObject {
 }
 
 export interface ModelParts { namespaces: Informer; pods: Informer; services: Informer; endpointslices: Informer; networkpolicies: Informer }
+export type PartName = keyof ModelParts;
+const ALL_PARTS: readonly PartName[] = ['namespaces', 'pods', 'services', 'endpointslices', 'networkpolicies'];
 
 export class ClusterModel {
   readonly parts: ModelParts;
@@ -47,10 +49,25 @@ export class ClusterModel {
     }
   }
 
-  async start(): Promise<void> {
-    const { networkpolicies, ...core } = this.parts;
-    // policy verdicts are optional: a user without list/watch on networkpolicies still gets flows
-    await Promise.all([...Object.values(core).map((i) => i.start()), networkpolicies.start().catch(() => undefined)]);
+  /**
+   * Starts every informer and resolves once the `first` parts are listed (default: all). The
+   * others go on listing: `synced(part)` says when, onDidChange fires, and error() reports their
+   * failures. NetworkPolicies are optional: a user without list/watch on them still gets flows.
+   */
+  async start(first: readonly PartName[] = ALL_PARTS): Promise<void> {
+    const waits: Promise<unknown>[] = [];
+    for (const name of ALL_PARTS) {
+      const started = this.parts[name].start();
+      const awaited = first.includes(name);
+      const guarded = name === 'networkpolicies' || !awaited ? started.catch(() => undefined) : started;
+      if (awaited) waits.push(guarded);
+    }
+    await Promise.all(waits);
+  }
+
+  /** Whether this part's first list is done. */
+  synced(part: PartName): boolean {
+    return this.parts[part].synced;
   }
 
   stop(): void {
