@@ -181,6 +181,7 @@ struct fl_flow_val {
 	__u8 icmp_type;   /* first ICMP type/code seen from the initiator */
 	__u8 icmp_code;
 	__u8 pad[3];
+	__u32 l7[2];      /* HTTP/1 heads seen per direction (captured or not) */
 };
 
 /* Made by the loader from the flow map (sum over CPUs). */
@@ -203,7 +204,8 @@ struct fl_flow {
 	__u8 flags[2];              /* TCP flags seen per direction */
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 pad[4];
+	__u32 l7[2];                /* HTTP/1 heads seen per direction; only the first --http-per-flow
+	                             * per direction and CPU are sent as fl_http records */
 };
 
 /* What the tc programs know of one packet; first part of DNS and HTTP records. */
@@ -306,7 +308,7 @@ _Static_assert(sizeof(struct fl_hello) == 120, "fl_hello size");
 _Static_assert(sizeof(struct fl_tcp_state) == 96, "fl_tcp_state size");
 _Static_assert(sizeof(struct fl_lost) == 24, "fl_lost size");
 _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
-_Static_assert(sizeof(struct fl_flow_val) == 72, "fl_flow_val size");
+_Static_assert(sizeof(struct fl_flow_val) == 80, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
 _Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
 _Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");

@@ -101,6 +101,7 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 			f->payload[d] += v->payload[d];
 			f->pkts[d] += v->pkts[d];
 			f->flags[d] |= v->flags[d];
+			f->l7[d] += v->l7[d];
 		}
 		if (v->origin) {
 			f->origin = v->origin;

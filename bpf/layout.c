@@ -39,7 +39,7 @@ static void layouts1(void)
 	FIELD(fl_flow, payload); FIELD(fl_flow, pkts); FIELD(fl_flow, saddr); FIELD(fl_flow, daddr);
 	FIELD(fl_flow, ifindex); FIELD(fl_flow, sport); FIELD(fl_flow, dport); FIELD(fl_flow, family);
 	FIELD(fl_flow, proto); FIELD(fl_flow, event); FIELD(fl_flow, origin); FIELD(fl_flow, flags);
-	FIELD(fl_flow, icmp_type); FIELD(fl_flow, icmp_code); FIELD(fl_flow, pad); END();
+	FIELD(fl_flow, icmp_type); FIELD(fl_flow, icmp_code); FIELD(fl_flow, l7); END();
 }
 
 #define PKT_FIELDS(s) PFIELD(s, ts_ns); PFIELD(s, saddr); PFIELD(s, daddr); PFIELD(s, ifindex); \
@@ -151,6 +151,7 @@ static void sample_flow(void)
 	f.event = FL_FLOW_END;
 	f.origin = FL_HOOK_FROM_POD;
 	f.flags[0] = 0x1b; f.flags[1] = 0x13;
+	f.l7[0] = 3; f.l7[1] = 2;
 	hex(&f, sizeof(f));
 }
 

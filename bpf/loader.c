@@ -278,6 +278,7 @@ static int open_skel(struct state *st)
 	st->skel->rodata->targ_netns = o->netns;
 	st->skel->rodata->http_capture = !o->no_http;
 	st->skel->rodata->dns_capture = !o->no_dns;
+	st->skel->rodata->http_per_flow = o->http_per_flow;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(st->skel->maps.flows, o->flow_entries);
@@ -427,7 +428,7 @@ int main(int argc, char **argv)
 {
 	struct options o = {
 		.ringbuf_bytes = 4u * 1024 * 1024, .flow_entries = 65536, .flush_ms = 250,
-		.end_grace_ms = 1000, .idle_timeout_ms = 30000, .update_ms = 10000,
+		.end_grace_ms = 1000, .idle_timeout_ms = 30000, .update_ms = 10000, .http_per_flow = 8,
 	};
 	struct state st = { .o = &o };
 	struct btf *btf;

@@ -22,6 +22,7 @@ struct options {
 	__u32 end_grace_ms;
 	__u32 idle_timeout_ms;
 	__u32 update_ms;
+	__u32 http_per_flow;
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
 };

@@ -224,7 +224,7 @@ static __always_inline struct fl_flow_val *create_flow(struct fl_parsed *p, stru
 	return bpf_map_lookup_elem(&flows, k);
 }
 
-static __always_inline void account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook)
+static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook, int *dirp)
 {
 	struct fl_flow_key rk = {};
 	struct fl_flow_val *v;
@@ -241,7 +241,7 @@ static __always_inline void account(struct __sk_buff *skb, struct fl_parsed *p, 
 	if (!v)
 		v = create_flow(p, &rk, hook, &dir);
 	if (!v)
-		return;
+		return NULL;
 	if (!v->first_ns)
 		v->first_ns = now;
 	v->last_ns = now;
@@ -250,6 +250,8 @@ static __always_inline void account(struct __sk_buff *skb, struct fl_parsed *p, 
 	v->bytes[dir] += p->ip_len;
 	v->payload[dir] += p->payload_len;
 	v->flags[dir] |= p->tcp_flags;
+	*dirp = dir;
+	return v;
 }
 
 static __always_inline void fill_pkt(struct fl_pkt *d, const struct fl_parsed *p, __u8 hook, __u32 captured)
@@ -307,14 +309,21 @@ static __always_inline bool http_start(const __u8 *b)
 	return false;
 }
 
-static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook)
+/* Every HTTP head is counted in the flow; the first http_per_flow per direction are copied. */
+static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
+					 struct fl_flow_val *v, int dir)
 {
 	struct fl_http *rec;
 	__u8 first[8];
-	__u32 n = p->payload_len;
+	__u32 n = p->payload_len, seen = 0;
 
 	if (n < 8 || bpf_skb_load_bytes(skb, p->payload_off, first, sizeof(first)) < 0 || !http_start(first))
 		return;
+	if (v) {
+		seen = v->l7[dir & 1]++;
+		if (http_per_flow && seen >= http_per_flow)
+			return;
+	}
 	if (n > FL_HTTP_MAX)
 		n = FL_HTTP_MAX;
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
@@ -335,17 +344,19 @@ static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_
 static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)
 {
 	struct fl_parsed p = {};
+	struct fl_flow_val *v;
+	int dir = 0;
 
 	if (parse_packet(skb, &p) < 0)
 		return TC_ACT_UNSPEC;
 	p.key.ifindex = skb->ifindex;
-	account(skb, &p, hook);
+	v = account(skb, &p, hook, &dir);
 	if (!p.has_l4)
 		return TC_ACT_UNSPEC;
 	if (dns_capture && p.key.proto == IPPROTO_UDP && (p.key.sport == 53 || p.key.dport == 53))
 		capture_dns(skb, &p, hook);
 	else if (http_capture && p.key.proto == IPPROTO_TCP)
-		capture_http(skb, &p, hook);
+		capture_http(skb, &p, hook, v, dir);
 	return TC_ACT_UNSPEC;
 }
 

@@ -32,6 +32,8 @@ export interface FlowRecord {
   tcpFlags: [number, number];
   icmpType: number;
   icmpCode: number;
+  /** HTTP/1 heads seen per direction [requests, responses] (all counted; only the first few per flow captured). */
+  httpHeads: [number, number];
 }
 
 export interface PacketMeta {
@@ -107,7 +109,7 @@ export interface SockAddrRecord {
 const FF = LAYOUT.flow.fields;
 const [F_FIRST, F_LAST, F_BYTES, F_PAYLOAD, F_PKTS, F_SADDR, F_DADDR] = [FF.first_ns[0], FF.last_ns[0], FF.bytes[0], FF.payload[0], FF.pkts[0], FF.saddr[0], FF.daddr[0]];
 const [F_IFINDEX, F_SPORT, F_DPORT, F_FAMILY, F_PROTO, F_EVENT, F_ORIGIN, F_FLAGS] = [FF.ifindex[0], FF.sport[0], FF.dport[0], FF.family[0], FF.proto[0], FF.event[0], FF.origin[0], FF.flags[0]];
-const [F_ICMP_TYPE, F_ICMP_CODE] = [FF.icmp_type[0], FF.icmp_code[0]];
+const [F_ICMP_TYPE, F_ICMP_CODE, F_L7] = [FF.icmp_type[0], FF.icmp_code[0], FF.l7[0]];
 
 /** A u64 counter as a number; counters beyond 2^53 are a broken record. */
 function u64(buf: Buffer, at: number): number {
@@ -127,7 +129,7 @@ export function decodeFlow(buf: Buffer, at: number, wall: bigint): FlowRecord {
     sport: buf[at + F_SPORT]! | (buf[at + F_SPORT + 1]! << 8), dport: buf[at + F_DPORT]! | (buf[at + F_DPORT + 1]! << 8), ifindex: u32le(buf, at + F_IFINDEX),
     origin: HOOKS[origin], bytes: [u64(buf, at + F_BYTES), u64(buf, at + F_BYTES + 8)], payload: [u64(buf, at + F_PAYLOAD), u64(buf, at + F_PAYLOAD + 8)],
     packets: [u64(buf, at + F_PKTS), u64(buf, at + F_PKTS + 8)], tcpFlags: [buf[at + F_FLAGS]!, buf[at + F_FLAGS + 1]!],
-    icmpType: buf[at + F_ICMP_TYPE]!, icmpCode: buf[at + F_ICMP_CODE]!,
+    icmpType: buf[at + F_ICMP_TYPE]!, icmpCode: buf[at + F_ICMP_CODE]!, httpHeads: [u32le(buf, at + F_L7), u32le(buf, at + F_L7 + 4)],
   };
 }
 

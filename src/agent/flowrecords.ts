@@ -102,6 +102,7 @@ export function flowFromRecord(r: FlowRecord, node: string, tr?: { vip: Endpoint
       bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
       payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
       ...(r.proto === 6 ? { tcp_flags_sent: FLAG_TEXT[r.tcpFlags[0]]!, tcp_flags_received: FLAG_TEXT[r.tcpFlags[1]]! } : {}),
+      ...(r.httpHeads[0] || r.httpHeads[1] ? { http_requests: r.httpHeads[0], http_responses: r.httpHeads[1] } : {}),
       ...(tr ? { original_destination: tr.vip } : {}),
       ...(retransmits ? { retransmits } : {}),
     },

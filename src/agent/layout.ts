@@ -68,7 +68,7 @@ export const LAYOUT = {
       first_ns: [8, 8], last_ns: [16, 8], bytes: [24, 16], payload: [40, 16], pkts: [56, 16],
       saddr: [72, 16], daddr: [88, 16], ifindex: [104, 4], sport: [108, 2], dport: [110, 2],
       family: [112, 1], proto: [113, 1], event: [114, 1], origin: [115, 1], flags: [116, 2],
-      icmp_type: [118, 1], icmp_code: [119, 1], pad: [120, 4],
+      icmp_type: [118, 1], icmp_code: [119, 1], l7: [120, 8],
     },
   },
   dns: {

@@ -5,7 +5,7 @@ import { refParse } from './packets';
 
 export interface RefFlow {
   key: string; saddr: Buffer; daddr: Buffer; sport: number; dport: number; proto: number; family: 4 | 6; origin: number;
-  packets: [number, number]; bytes: [number, number]; payload: [number, number]; flags: [number, number];
+  packets: [number, number]; bytes: [number, number]; payload: [number, number]; flags: [number, number]; http: [number, number];
 }
 export interface RefCapture { kind: 'dns' | 'http'; data: Buffer; payloadLen: number }
 
@@ -39,7 +39,7 @@ export class RefTable {
       const r = responder(p);
       const [s, d, sp, dp] = r ? [p.daddr, p.saddr, p.dport, p.sport] : [p.saddr, p.daddr, p.sport, p.dport];
       f = { key: r ? rev : fwd, saddr: s, daddr: d, sport: sp, dport: dp, proto: p.proto, family: p.family, origin: r ? 3 - hook : hook,
-        packets: [0, 0], bytes: [0, 0], payload: [0, 0], flags: [0, 0] };
+        packets: [0, 0], bytes: [0, 0], payload: [0, 0], flags: [0, 0], http: [0, 0] };
       this.flows.set(f.key, f);
       dir = r ? 1 : 0;
     }
@@ -47,19 +47,24 @@ export class RefTable {
     f.bytes[dir]! += p.ipLen;
     f.payload[dir]! += p.payloadLen;
     f.flags[dir]! |= p.flags;
-    this.capture(frame, p);
+    if (this.capture(frame, p)) f.http[dir]! += 1;
   }
 
-  private capture(frame: Buffer, p: RefPacket): void {
-    if (!p.hasL4) return;
+  /** Records the capture the kernel makes; true for an HTTP head (counted in the flow). */
+  private capture(frame: Buffer, p: RefPacket): boolean {
+    if (!p.hasL4) return false;
     const payload = frame.subarray(p.payloadOff, p.payloadOff + p.payloadLen);
     if (p.proto === 17 && (p.sport === 53 || p.dport === 53)) {
       if (p.payloadLen >= 12) this.captures.push({ kind: 'dns', data: Buffer.from(payload.subarray(0, 512)), payloadLen: p.payloadLen });
-    } else if (p.proto === 6 && p.payloadLen >= 8) {
+      return false;
+    }
+    if (p.proto === 6 && p.payloadLen >= 8) {
       const head = payload.subarray(0, 8).toString('latin1');
       if (HTTP_STARTS.includes(head.slice(0, 4)) || head.startsWith('HTTP/1.')) {
         this.captures.push({ kind: 'http', data: Buffer.from(payload.subarray(0, 192)), payloadLen: Math.min(p.payloadLen, 0xffff) });
+        return true;
       }
     }
+    return false;
   }
 }

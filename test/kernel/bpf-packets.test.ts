@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { LoaderProcess, findRepoRoot } from '../../src/agent/loader';
+import { LoaderProcess, defaultLoaderPath, findRepoRoot } from '../../src/agent/loader';
 import type { DecodedRecord, DnsRecord, FlowRecord, HttpRecord } from '../../src/agent/records';
 import { frame, v6bytes } from '../bpf/packets';
 import { RefTable } from '../bpf/reference';
@@ -26,7 +26,7 @@ function expectedRet(f: Buffer): number {
 before(async () => {
   if (skip) return;
   execFileSync('make', ['-s', '-C', join(findRepoRoot(), 'bpf')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  loader = new LoaderProcess(undefined, { args: ['--prog-run'] });
+  loader = new LoaderProcess(undefined, { args: ['--prog-run', '--http-per-flow', '0'] }); // every head captured: exact oracle
   loader.on('records', (r) => records.push(...r));
   loader.start();
   const hello = await loader.ready();
@@ -59,10 +59,10 @@ function addr(b: Buffer, family: 4 | 6): string {
 }
 
 function expectFlows(got: FlowRecord[], want: RefFlow[]): void {
-  const norm = (f: { saddr: string; daddr: string; sport: number; dport: number; proto: number; family: number; origin: unknown; packets: number[]; bytes: number[]; payload: number[]; tcpFlags: number[] }) =>
-    JSON.stringify([f.saddr, f.daddr, f.sport, f.dport, f.proto, f.family, f.origin, f.packets, f.bytes, f.payload, f.tcpFlags]);
+  const norm = (f: { saddr: string; daddr: string; sport: number; dport: number; proto: number; family: number; origin: unknown; packets: number[]; bytes: number[]; payload: number[]; tcpFlags: number[]; httpHeads: number[] }) =>
+    JSON.stringify([f.saddr, f.daddr, f.sport, f.dport, f.proto, f.family, f.origin, f.packets, f.bytes, f.payload, f.tcpFlags, f.httpHeads]);
   const g = got.map((f) => norm(f)).sort();
-  const w = want.map((f) => norm({ ...f, saddr: addr(f.saddr, f.family), daddr: addr(f.daddr, f.family), origin: f.origin === 1 ? 'from_pod' : 'to_pod', tcpFlags: f.flags })).sort();
+  const w = want.map((f) => norm({ ...f, saddr: addr(f.saddr, f.family), daddr: addr(f.daddr, f.family), origin: f.origin === 1 ? 'from_pod' : 'to_pod', tcpFlags: f.flags, httpHeads: f.http })).sort();
   assert.deepEqual(g, w);
 }
 
@@ -88,6 +88,7 @@ test('a TCP connection with an HTTP exchange: one flow, exact counts, both HTTP 
   assert.deepEqual(f.payload, [req.length, resp.length]);
   assert.deepEqual(f.bytes, [5 * 40 + req.length, 3 * 40 + resp.length]);
   assert.deepEqual(f.tcpFlags, [SYN | ACK | PSH | FIN, SYN | ACK | PSH | FIN]);
+  assert.deepEqual(f.httpHeads, [1, 1]);
   assert.deepEqual(r.http.map((h) => [h.data.toString(), h.hook, h.sport, h.payloadLen]), [[req.toString(), 'from_pod', 40000, req.length], [resp.toString(), 'to_pod', 8080, resp.length]]);
   assert.equal(r.dns.length, 0);
 });
@@ -219,4 +220,27 @@ test('random and mutated frames: flows and captures equal the reference parser e
   const caps = r.l7.map((c) => [c.type, c.data.toString('hex'), c.payloadLen]);
   assert.deepEqual(caps, ref.captures.map((c) => [c.kind, c.data.toString('hex'), c.payloadLen]));
   assert.ok(ref.flows.size > 50 && ref.captures.length > 20, `the mutations keep enough frames valid (${ref.flows.size} flows, ${ref.captures.length} captures)`);
+});
+
+test('keep-alive: every HTTP head is counted in the flow, only the first 8 per direction are copied', { skip }, async () => {
+  // One CPU (the limit is per CPU): taskset pins the loader and so its BPF_PROG_RUN calls.
+  const pinned = new LoaderProcess('taskset', { args: ['-c', '0', defaultLoaderPath(), '--prog-run'] });
+  const got: DecodedRecord[] = [];
+  pinned.on('records', (r) => got.push(...r));
+  pinned.start();
+  try {
+    await pinned.ready();
+    const req = frame(A, B, { proto: 'tcp', sport: 45000, dport: 80, flags: ACK | PSH, payload: Buffer.from('GET /k HTTP/1.1\r\n\r\n') });
+    const resp = frame(B, A, { proto: 'tcp', sport: 80, dport: 45000, flags: ACK | PSH, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') });
+    for (let i = 0; i < 12; i++) {
+      await pinned.command(`run 1 1 ${req.toString('hex')}`);
+      await pinned.command(`run 2 1 ${resp.toString('hex')}`);
+    }
+    await pinned.command('flush');
+    assert.equal(got.filter((r) => r.type === 'http').length, 16, '8 requests + 8 responses copied');
+    const f = got.filter((r): r is FlowRecord => r.type === 'flow');
+    assert.deepEqual(f.map((x) => [x.sport, x.httpHeads, x.packets]), [[45000, [12, 12], [12, 12]]]);
+  } finally {
+    await pinned.stop();
+  }
 });

@@ -55,7 +55,8 @@ function flood(n: number, dport: number, payload: Buffer): void {
         const batch = [];
         for (let j = i; j < Math.min(n, i + 200); j++) {
           const s = dgram.createSocket('udp4');
-          batch.push(new Promise((res, rej) => s.send(payload, ${dport}, '${DST}', (e) => { s.close(); if (e) rej(e); else { sent++; res(); } })));
+          // A fixed, distinct source port per datagram: n distinct flows (no ephemeral port reuse).
+          batch.push(new Promise((res, rej) => s.bind(20000 + j, () => s.send(payload, ${dport}, '${DST}', (e) => { s.close(); if (e) rej(e); else { sent++; res(); } }))));
         }
         await Promise.all(batch);
       }

@@ -115,7 +115,7 @@ const T = 1_700_000_000_000_000_000n;
 function flowRec(o: Partial<FlowRecord>): FlowRecord {
   return {
     type: 'flow', event: 'end', firstNs: T, lastNs: T + 1000n, family: 4, proto: 6, saddr: '10.244.0.2', daddr: '10.96.0.20', sport: 40000, dport: 80,
-    ifindex: 10, origin: 'from_pod', bytes: [300, 500], payload: [100, 200], packets: [5, 4], tcpFlags: [0x1b, 0x1b], icmpType: 0, icmpCode: 0, ...o,
+    ifindex: 10, origin: 'from_pod', bytes: [300, 500], payload: [100, 200], packets: [5, 4], tcpFlags: [0x1b, 0x1b], icmpType: 0, icmpCode: 0, httpHeads: [0, 0], ...o,
   };
 }
 

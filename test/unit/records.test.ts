@@ -56,7 +56,7 @@ const EXPECTED_SAMPLE: DecodedRecord[] = [
   {
     type: 'flow', event: 'end', firstNs: T, lastNs: T + 300000n, family: 4, proto: 6, saddr: '10.244.0.5', daddr: '10.96.0.10',
     sport: 41000, dport: 80, ifindex: 17, origin: 'from_pod', bytes: [400, 900], payload: [100, 600], packets: [6, 5],
-    tcpFlags: [0x1b, 0x13], icmpType: 0, icmpCode: 0,
+    tcpFlags: [0x1b, 0x13], icmpType: 0, icmpCode: 0, httpHeads: [3, 2],
   },
   {
     type: 'dns', timeNs: T, family: 4, proto: 17, saddr: '10.244.0.5', daddr: '10.96.0.10', sport: 5353, dport: 53, ifindex: 17,
