@@ -7,7 +7,7 @@ import type { SandboxState } from '../sandbox/state';
 import { parse, usageFailure } from './args';
 
 const USAGE = `Usage:
-  flowlens sandbox up [-f FILE]... [--port ${DEFAULT_API_PORT}] [--no-agent] [--timeout 120s]
+  flowlens sandbox up [-f FILE]... [--nodes 1] [--port ${DEFAULT_API_PORT}] [--no-agent] [--timeout 120s]
   flowlens sandbox down
   flowlens sandbox status [-o json]
   flowlens sandbox kubeconfig
@@ -29,6 +29,14 @@ export function parseDuration(text: string): number {
   return Math.round(ms);
 }
 
+/** --nodes N: 1 (default, the host's root netns) to 16. */
+export function nodeCount(text: unknown): number {
+  if (text === undefined) return 1;
+  const n = Number(text);
+  if (typeof text !== 'string' || !/^\d+$/.test(text) || n < 1 || n > 16) throw new Usage('--nodes must be a number from 1 to 16');
+  return n;
+}
+
 function port(text: unknown, what: string): number {
   const n = Number(text);
   if (typeof text !== 'string' || !/^\d+$/.test(text) || n < 1 || n > 65535) throw new Usage(`${what} must be a port number 1-65535`);
@@ -40,15 +48,16 @@ function requireRoot(): void {
 }
 
 async function up(argv: string[]): Promise<number> {
-  const a = parse(argv, { file: { type: 'string', short: 'f', multiple: true }, port: { type: 'string' }, 'no-agent': { type: 'boolean' }, timeout: { type: 'string' }, 'state-dir': { type: 'string' } });
+  const a = parse(argv, { file: { type: 'string', short: 'f', multiple: true }, port: { type: 'string' }, 'no-agent': { type: 'boolean' }, timeout: { type: 'string' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' } });
   if (!a.ok) throw new Usage(a.error);
   const v = a.value.values;
+  const nodes = nodeCount(v.nodes);
   const files = (v.file as string[] | undefined) ?? [];
   for (const f of files) if (!existsSync(f)) throw new Usage(`no such file: ${f}`);
   const opts = {
     stateDir: (v['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR,
     apiPort: v.port !== undefined ? port(v.port, '--port') : DEFAULT_API_PORT,
-    files, agents: v['no-agent'] !== true,
+    files, agents: v['no-agent'] !== true, nodes,
     timeoutMs: v.timeout !== undefined ? parseDuration(v.timeout as string) : 120_000,
     progress: (line: string) => process.stdout.write(`  ${line}\n`),
   };
@@ -61,7 +70,8 @@ async function up(argv: string[]): Promise<number> {
   }
   const s = r.state as SandboxState;
   const svc = s.services.length;
-  process.stdout.write(`Sandbox ready in ${(r.elapsedMs / 1000).toFixed(1)} s: ${s.pods.length} pods, ${svc} services on node ${s.node.name} (${s.node.ip})\n`);
+  const where = (s.nodes?.length ?? 1) > 1 ? `${s.nodes?.length} nodes (${(s.nodes ?? []).map((n) => `${n.name} ${n.ip}`).join(', ')})` : `node ${s.node.name} (${s.node.ip})`;
+  process.stdout.write(`Sandbox ready in ${(r.elapsedMs / 1000).toFixed(1)} s: ${s.pods.length} pods, ${svc} services on ${where}\n`);
   process.stdout.write(`  API server  ${s.apiUrl}\n  kubeconfig  ${s.kubeconfig}\n  try: KUBECONFIG=${s.kubeconfig} kubectl get pods -A\n`);
   return 0;
 }
@@ -79,8 +89,9 @@ function status(argv: string[]): number {
   const s = requireState((a.value.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR);
   if (out === 'json') { process.stdout.write(`${JSON.stringify(s, null, 2)}\n`); return 0; }
   process.stdout.write(`Sandbox ${s.phase} since ${s.startedAt} (daemon pid ${s.daemonPid}); API ${s.apiUrl}; kubeconfig ${s.kubeconfig}\n`);
-  process.stdout.write(`Node ${s.node.name} ${s.node.ip} bridge ${s.node.bridge} pods ${s.node.podCidr} services ${s.node.serviceCidr}\n\n`);
-  process.stdout.write(table([['NAMESPACE', 'POD', 'READY', 'PHASE', 'IP', 'NETNS', 'ROLE'], ...s.pods.map((p) => [p.namespace, p.name, p.ready ? 'yes' : 'no', p.phase, p.ip ?? '', p.netns ?? (p.hostNetwork ? '(host)' : ''), p.role])]));
+  for (const n of s.nodes ?? [{ ...s.node, netns: undefined }]) process.stdout.write(`Node ${n.name} ${n.ip}${n.netns ? ` netns ${n.netns}` : ''} bridge ${n.bridge} pods ${n.podCidr} services ${s.node.serviceCidr}\n`);
+  process.stdout.write('\n');
+  process.stdout.write(table([['NAMESPACE', 'POD', 'READY', 'PHASE', 'IP', 'NODE', 'NETNS', 'ROLE'], ...s.pods.map((p) => [p.namespace, p.name, p.ready ? 'yes' : 'no', p.phase, p.ip ?? '', p.node ?? '', p.netns ?? (p.hostNetwork ? '(host)' : ''), p.role])]));
   process.stdout.write('\n');
   process.stdout.write(table([['NAMESPACE', 'SERVICE', 'CLUSTER-IP', 'PORTS', 'ENDPOINTS'], ...s.services.map((x) => [x.namespace, x.name, x.clusterIP ?? '', x.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`).join(','), x.endpoints.join(',') || '<none>'])]));
   const agents = s.pods.filter((p) => p.role === 'agent');
@@ -106,11 +117,11 @@ async function probeCmd(argv: string[]): Promise<number> {
 }
 
 async function daemon(argv: string[]): Promise<number> {
-  const a = parse(argv, { file: { type: 'string', short: 'f', multiple: true }, port: { type: 'string' }, 'no-agent': { type: 'boolean' }, 'state-dir': { type: 'string' } });
+  const a = parse(argv, { file: { type: 'string', short: 'f', multiple: true }, port: { type: 'string' }, 'no-agent': { type: 'boolean' }, 'state-dir': { type: 'string' }, nodes: { type: 'string' } });
   if (!a.ok) throw new Usage(a.error);
   const v = a.value.values;
   const { runDaemon } = await import('../sandbox/daemon');
-  return runDaemon({ stateDir: (v['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR, apiPort: v.port !== undefined ? port(v.port, '--port') : DEFAULT_API_PORT, files: (v.file as string[] | undefined) ?? [], agents: v['no-agent'] !== true });
+  return runDaemon({ stateDir: (v['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR, apiPort: v.port !== undefined ? port(v.port, '--port') : DEFAULT_API_PORT, files: (v.file as string[] | undefined) ?? [], agents: v['no-agent'] !== true, nodes: nodeCount(v.nodes) });
 }
 
 function stateDirOnly(argv: string[]): string {

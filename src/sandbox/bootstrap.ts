@@ -10,11 +10,11 @@ export function nodeObject(node: SandboxNode): KubeObject {
     kind: 'Node',
     metadata: {
       name: node.name,
-      labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, 'node-role.kubernetes.io/control-plane': '' },
+      labels: { 'kubernetes.io/hostname': node.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch, ...(node.netns ? {} : { 'node-role.kubernetes.io/control-plane': '' }) },
     },
     spec: { podCIDR: node.podCidr, podCIDRs: [node.podCidr] },
     status: {
-      addresses: [{ type: 'InternalIP', address: node.nodeIp }, { type: 'Hostname', address: node.name }],
+      addresses: [{ type: 'InternalIP', address: node.internalIp }, { type: 'Hostname', address: node.name }],
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'flowlens sandbox node is ready', lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString() }],
       nodeInfo: { kubeletVersion: 'v1.32.0-flowlens', kubeProxyVersion: 'v1.32.0-flowlens', operatingSystem: 'linux', architecture: process.arch, containerRuntimeVersion: 'flowlens://netns', kernelVersion: '', osImage: 'Flowlens sandbox' },
       capacity: { cpu: '4', memory: '8Gi', pods: '250' },

@@ -1,10 +1,11 @@
 // Removes everything a sandbox run created, whether it stopped cleanly or crashed. It only touches
 // what is provably ours: processes whose environment carries OWNER_ENV=<state dir>, netns named
-// flpod-*, links named flv*/flbr*, iptables chains KUBE-*/FLOWLENS-* (the sandbox is the only
+// flpod-* and flnode-* (multi-node), links named flv*/flbr* (the underlay flbru/flvu0 too), iptables chains KUBE-*/FLOWLENS-* (the sandbox is the only
 // kube-proxy on this host) and the jumps into them, /etc/netns/flpod-*, bpffs pins /sys/fs/bpf/flowlens*.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { run } from './net/exec';
-import { BRIDGE_PREFIX, NETNS_PREFIX, OWNER_ENV, VETH_PREFIX } from './net/names';
+import { join } from 'node:path';
+import { BRIDGE_PREFIX, NETNS_PREFIX, NODE_NETNS_PREFIX, OWNER_ENV, VETH_PREFIX } from './net/names';
 import { removeAllRules } from './net/proxier';
 import type { StatePaths } from './state';
 import { isAlive, readPid } from './state';
@@ -65,7 +66,7 @@ export async function terminate(pids: number[], graceMs = 2000): Promise<void> {
 
 export async function listNetns(): Promise<string[]> {
   const out = (await run('ip', ['netns', 'list'])).stdout;
-  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NETNS_PREFIX));
+  return out.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(NETNS_PREFIX) || n.startsWith(NODE_NETNS_PREFIX));
 }
 
 export async function listLinks(): Promise<string[]> {
@@ -118,6 +119,6 @@ export async function cleanupSandbox(paths: StatePaths): Promise<CleanupReport> 
   const chains = await removeAllRules();
   const etc = removeEtcNetns();
   const pins = removePins();
-  for (const f of [paths.pidfile, paths.state, paths.kubeconfig]) rmSync(f, { force: true });
+  for (const f of [paths.pidfile, paths.state, paths.kubeconfig, join(paths.dir, 'api.sock'), join(paths.dir, 'nodes')]) rmSync(f, { force: true, recursive: true });
   return { daemon, processes, netns, links, chains, etc, pins };
 }

@@ -9,14 +9,27 @@ import type { ClusterRecords } from './dns/server';
 import { buildEndpointSlice, SERVICE_NAME_LABEL, servicePortRules } from './endpoints';
 import { Ipam } from './net/ipam';
 import { NetpolEnforcer, snapshotFromStore } from './net/netpol-apply';
+import type { SandboxNode } from './net/node';
 import type { Proxier } from './net/proxier';
 import { PodRunner, podKey, podStatus } from './podrunner';
 import type { RunnerDeps, RunningPod } from './podrunner';
 import { desiredReplicaSet, isOwnedBy, podFromTemplate, podReady } from './workloads';
 
+/** One node of a multi-node sandbox: its networking, its "kube-proxy", and how to reach its 127.0.0.1. */
+export interface NodeParts {
+  node: SandboxNode;
+  proxier: Pick<Proxier, 'update' | 'flush'>;
+  /** Connects to 127.0.0.1:port in the node's netns (hostNetwork pods); default: here. */
+  dial?: (port: number) => Promise<Socket>;
+}
+
+interface NodeRuntime extends NodeParts { runner: PodRunner; netpol: NetpolEnforcer }
+
 export interface ControllerOptions extends Omit<RunnerDeps, 'ipam' | 'changed'> {
   store: ObjectStore;
   proxier: Pick<Proxier, 'update' | 'flush'>;
+  /** Every node (multi-node sandbox); default: `node` with `proxier`, in the root netns. */
+  nodes?: NodeParts[];
   /** Called (coalesced by the caller) whenever something visible changed. */
   onChange?: () => void;
   concurrency?: number;
@@ -26,9 +39,13 @@ type Kind = 'pods' | 'services' | 'deployments' | 'replicasets' | 'daemonsets' |
 const WATCHED = new Set<Resource>(['pods', 'services', 'deployments', 'replicasets', 'daemonsets', 'endpointslices', 'nodes', 'networkpolicies', 'namespaces']);
 
 export class SandboxController {
+  /** The first node's kubelet (the only one in a single-node sandbox). */
   readonly runner: PodRunner;
-  /** NetworkPolicy enforcement (iptables on the pod veths), re-applied on every policy/pod/namespace change. */
+  /** NetworkPolicy enforcement of the first node (iptables on the pod veths), re-applied on every policy/pod/namespace change. */
   readonly netpol: NetpolEnforcer;
+  /** Every node by name, in order. */
+  private readonly nodes = new Map<string, NodeRuntime>();
+  private scheduled = 0;
   private readonly store: ObjectStore;
   private readonly queue = new Set<string>();
   private readonly inFlight = new Set<string>();
@@ -40,16 +57,42 @@ export class SandboxController {
 
   constructor(private readonly opts: ControllerOptions) {
     this.store = opts.store;
-    const ipam = new Ipam(opts.node.podCidr, 2);
-    this.runner = new PodRunner({ ...opts, ipam, changed: (key) => this.enqueue('pods', key) });
-    this.netpol = new NetpolEnforcer(opts.log);
+    for (const parts of opts.nodes ?? [{ node: opts.node, proxier: opts.proxier }]) {
+      const ipam = new Ipam(parts.node.podCidr, 2);
+      const canConnect = parts.dial ? (port: number) => parts.dial!(port).then((s) => { s.destroy(); return true; }, () => false) : undefined;
+      const runner = new PodRunner({ ...opts, node: parts.node, ipam, canConnect, changed: (key) => this.enqueue('pods', key) });
+      this.nodes.set(parts.node.name, { ...parts, runner, netpol: new NetpolEnforcer(opts.log, 20, parts.node.netns) });
+    }
+    const first = [...this.nodes.values()][0] as NodeRuntime;
+    this.runner = first.runner;
+    this.netpol = first.netpol;
   }
+
+  /** The running pod `ns/name`, whichever node runs it. */
+  podRun(key: string): (RunningPod & { node: string }) | undefined {
+    for (const [node, n] of this.nodes) {
+      const run = n.runner.get(key);
+      if (run) return { ...run, node };
+    }
+    return undefined;
+  }
+
+  /** Resolves once every node's kube-proxy rules and NetworkPolicy enforcement are applied. */
+  async flushRules(): Promise<void> {
+    for (const n of this.nodes.values()) { await n.proxier.flush(); await n.netpol.flush(); }
+  }
+
+  /** Node names, in order. */
+  get nodeNames(): string[] { return [...this.nodes.keys()]; }
+
+  /** Every running pod of every node. */
+  allPods(): RunningPod[] { return [...this.nodes.values()].flatMap((n) => n.runner.all()); }
 
   /** Creates the Node and the cluster add-ons, then follows the store. */
   start(): void {
     this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
     const node = this.opts.node;
-    this.ensure('nodes', nodeObject(node));
+    for (const n of this.nodes.values()) this.ensure('nodes', nodeObject(n.node));
     this.ensure('services', kubernetesService());
     this.ensure('services', kubeDnsService(node));
     this.ensure('pods', corednsPod(node));
@@ -64,9 +107,9 @@ export class SandboxController {
     this.stopped = true;
     this.unsubscribe?.();
     this.queue.clear();
-    this.netpol.stop();
+    for (const n of this.nodes.values()) n.netpol.stop();
     while (this.active > 0) await new Promise((r) => setTimeout(r, 20));
-    await this.runner.removeAll();
+    for (const n of this.nodes.values()) await n.runner.removeAll();
   }
 
   /** Resolves when the work queue is empty (including work caused by that work). */
@@ -76,7 +119,9 @@ export class SandboxController {
   }
 
   readonly dialPod: PodDialer = (pod: KubeObject, port: number): Promise<Socket> => {
-    const host = pod.spec?.hostNetwork ? '127.0.0.1' : (this.runner.get(podKey(pod))?.ip ?? pod.status?.podIP);
+    const part = this.nodes.get(pod.spec?.nodeName ?? '');
+    if (pod.spec?.hostNetwork && part?.dial) return part.dial(port);
+    const host = pod.spec?.hostNetwork ? '127.0.0.1' : (this.podRun(podKey(pod))?.ip ?? pod.status?.podIP);
     return new Promise((resolve, reject) => {
       if (!host) { reject(new Error(`pod ${podKey(pod)} has no IP`)); return; }
       const s = connect({ host, port });
@@ -172,31 +217,36 @@ export class SandboxController {
     else if (kind === 'replicasets') this.reconcileReplicaSet(ns, name);
     else if (kind === 'daemonsets') this.reconcileDaemonSet(ns, name);
     else if (kind === 'gc') this.collectGarbage(ns, name);
-    else if (kind === 'netpol') this.netpol.update(snapshotFromStore(this.store, (pns, pname) => this.runner.get(`${pns}/${pname}`)?.veth));
-    else this.opts.proxier.update(servicePortRules(this.store.list('services'), this.store.list('endpointslices')));
+    else if (kind === 'netpol') for (const n of this.nodes.values()) n.netpol.update(snapshotFromStore(this.store, (pns, pname) => n.runner.get(`${pns}/${pname}`)?.veth));
+    else {
+      const rules = servicePortRules(this.store.list('services'), this.store.list('endpointslices'));
+      for (const n of this.nodes.values()) n.proxier.update(rules); // every node runs its own kube-proxy
+    }
   }
 
   private async reconcilePod(ns: string, name: string): Promise<void> {
     const pod = this.store.get('pods', ns, name);
     if (!pod || pod.metadata.deletionTimestamp) {
-      await this.runner.remove(`${ns}/${name}`);
+      for (const n of this.nodes.values()) await n.runner.remove(`${ns}/${name}`);
       if (pod) this.store.delete('pods', ns, name);
       return;
     }
-    if (pod.spec?.nodeName && pod.spec.nodeName !== this.opts.node.name) return; // another node's pod
     if (!pod.spec?.nodeName) {
-      pod.spec = { ...(pod.spec ?? {}), nodeName: this.opts.node.name }; // the scheduler's job
+      const names = this.nodeNames; // the scheduler's job: round-robin over the nodes
+      pod.spec = { ...(pod.spec ?? {}), nodeName: names[this.scheduled++ % names.length] };
       this.store.update('pods', pod);
       return; // the MODIFIED event brings us back
     }
-    const run = await this.runner.ensure(pod);
-    this.writePodStatus(pod, run);
+    const part = this.nodes.get(pod.spec.nodeName as string);
+    if (!part) return; // a node the sandbox does not run: the pod stays Pending, as on a real cluster
+    const run = await part.runner.ensure(pod);
+    this.writePodStatus(pod, run, part.node);
   }
 
-  private writePodStatus(pod: KubeObject, run: RunningPod): void {
+  private writePodStatus(pod: KubeObject, run: RunningPod, node: SandboxNode): void {
     const current = this.store.get('pods', pod.metadata.namespace, pod.metadata.name);
     if (!current || current.metadata.uid !== run.uid) return;
-    const status = podStatus(run, this.opts.node, current);
+    const status = podStatus(run, node, current);
     if (JSON.stringify(current.status ?? {}) === JSON.stringify(status)) return;
     this.store.update('pods', { ...current, status });
   }

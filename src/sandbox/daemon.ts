@@ -8,13 +8,17 @@ import type { ApiServer } from './apiserver/server';
 import { MemoryStore } from './apiserver/store';
 import { writeKubeconfig } from './apiserver/kubeconfig';
 import { SandboxController } from './controller';
+import type { NodeParts } from './controller';
 import { startDnsServer } from './dns/server';
 import type { DnsServer } from './dns/server';
 import { applyManifests, loadManifestFiles, parseManifests } from './manifests';
 import type { ManifestObject } from './manifests';
-import { defaultNode, setupNode, teardownNode } from './net/node';
+import { clusterNodes, setupNode, teardownNode, UNDERLAY_HOST_IP } from './net/node';
 import type { SandboxNode } from './net/node';
 import { baseRestore, Proxier, removeAllRules } from './net/proxier';
+import { setupUnderlay, teardownUnderlay } from './net/underlay';
+import { dialSocketPath, dialThroughRelay, startApiSocket, startNodeRelay } from './noderelay';
+import type { ProcHandle } from './runtime';
 import { cliBundlePath, poddPath, repoRoot } from './paths';
 import { DEMO_SCENARIO } from './scenarios/demo';
 import { statePaths, writeJsonAtomic } from './state';
@@ -26,6 +30,8 @@ export interface DaemonOptions {
   files: string[];
   /** Load <repo>/deploy/flowlens.yaml and run agents (default true). */
   agents: boolean;
+  /** Number of nodes (default 1: the host's root netns; more: one netns per node, see net/underlay.ts). */
+  nodes?: number;
   /** Require a bearer token (kubectl only sends it over TLS; default false). */
   token?: boolean;
   /** Where logs go; the daemon's own stdout/stderr are expected to point at paths.daemonLog. */
@@ -46,13 +52,13 @@ export function collectManifests(files: string[], agents: boolean, root: string)
   return objs;
 }
 
-function snapshot(d: { paths: StatePaths; node: SandboxNode; controller: SandboxController; proxier: Proxier; dns: DnsServer; api?: ApiServer; phase: SandboxState['phase']; startedAt: string; store: MemoryStore }): SandboxState {
+function snapshot(d: { paths: StatePaths; node: SandboxNode; nodes: SandboxNode[]; controller: SandboxController; proxier: Proxier; dns: DnsServer; api?: ApiServer; phase: SandboxState['phase']; startedAt: string; store: MemoryStore }): SandboxState {
   const pods = d.store.list('pods').map((p) => {
-    const run = d.controller.runner.get(`${p.metadata.namespace}/${p.metadata.name}`);
+    const run = d.controller.podRun(`${p.metadata.namespace}/${p.metadata.name}`);
     return {
       namespace: p.metadata.namespace ?? '', name: p.metadata.name, ip: run?.ip ?? p.status?.podIP, netns: run?.netns, veth: run?.veth,
       hostNetwork: p.spec?.hostNetwork === true, phase: run?.phase ?? (p.status?.phase as string | undefined) ?? 'Pending',
-      ready: run?.ready ?? false, pid: run?.proc?.pid, role: run?.role ?? 'none', message: run?.message,
+      ready: run?.ready ?? false, pid: run?.proc?.pid, role: run?.role ?? 'none', message: run?.message, node: p.spec?.nodeName as string | undefined,
     };
   });
   const slices = d.store.list('endpointslices');
@@ -66,8 +72,44 @@ function snapshot(d: { paths: StatePaths; node: SandboxNode; controller: Sandbox
   return {
     version: 1, phase: d.phase, daemonPid: process.pid, startedAt: d.startedAt, apiUrl: d.api?.url, kubeconfig: d.paths.kubeconfig,
     node: { name: n.name, ip: n.nodeIp, podCidr: n.podCidr, serviceCidr: n.serviceCidr, bridge: n.bridge, dnsIp: n.clusterDnsIp },
+    nodes: d.nodes.map((x) => ({ name: x.name, ip: x.internalIp, podCidr: x.podCidr, bridge: x.bridge, ...(x.netns ? { netns: x.netns } : {}) })),
     pods, services, iptables: { applies: d.proxier.applyCount, lastError: d.proxier.lastError }, dns: { ...d.dns.stats },
   };
+}
+
+interface NodeNet { parts: NodeParts[]; stop(): Promise<void> }
+
+/**
+ * Each node's network and kube-proxy. One node: the host's root netns, as before. More: a netns
+ * per node on the underlay, and per node a relay (API in, port-forward out; see noderelay.ts).
+ */
+async function buildNodes(nodes: SandboxNode[], paths: StatePaths, apiPort: number, say: (m: string) => void): Promise<NodeNet> {
+  for (const n of nodes) {
+    await setupNode(n, baseRestore(n));
+    say(`node ${n.name}: ${n.netns ? `netns ${n.netns}, InternalIP ${n.internalIp}, ` : ''}bridge ${n.bridge} ${n.nodeIp}, pods ${n.podCidr}, services ${n.serviceCidr}`);
+  }
+  const parts: NodeParts[] = nodes.map((node) => ({ node, proxier: new Proxier(node, say) }));
+  if (nodes.length === 1) return { parts, stop: async () => undefined };
+  await setupUnderlay(nodes);
+  const apiSock = await startApiSocket(paths.dir, apiPort);
+  const relays: ProcHandle[] = [];
+  const stop = async (): Promise<void> => {
+    for (const r of relays) await r.stop();
+    await new Promise((r) => apiSock.close(() => r(undefined)));
+  };
+  try {
+    mkdirSync(join(paths.dir, 'nodes'), { recursive: true, mode: 0o700 });
+    const logFd = openSync(paths.daemonLog, 'a');
+    for (const p of parts) {
+      relays.push(await startNodeRelay({ netns: p.node.netns as string, node: p.node.name, stateDir: paths.dir, apiPort, owner: paths.dir, logFd }));
+      const sock = dialSocketPath(paths.dir, p.node.name);
+      p.dial = (port) => dialThroughRelay(sock, port);
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { parts, stop };
 }
 
 /** Starts everything; throws (after undoing what it did) when a part cannot start. */
@@ -78,25 +120,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   mkdirSync(paths.logs, { recursive: true, mode: 0o700 });
   writeFileSync(paths.pidfile, `${process.pid}\n`);
   const manifests = collectManifests(opts.files, opts.agents, root);
-  const node = defaultNode();
+  const nodes = clusterNodes(opts.nodes ?? 1);
+  const node = nodes[0] as SandboxNode;
+  const multi = nodes.length > 1;
   const startedAt = new Date().toISOString();
   const store = new MemoryStore({ serviceCIDR: node.serviceCidr });
-  const proxier = new Proxier(node, say);
-  await setupNode(node, baseRestore(node));
-  say(`node ${node.name}: bridge ${node.bridge} ${node.nodeIp}, pods ${node.podCidr}, services ${node.serviceCidr}`);
+  const net = await buildNodes(nodes, paths, opts.apiPort, say);
+  const proxier = net.parts[0]?.proxier as Proxier;
   const podLogFd = openSync(join(paths.logs, 'pods.log'), 'a');
   const agentLogFd = openSync(join(paths.logs, 'agent.log'), 'a');
+  const dnsIp = multi ? UNDERLAY_HOST_IP : node.nodeIp; // multi-node: the DNS server is on the host, reached over the underlay
   const controller = new SandboxController({
-    store, node, proxier, owner: paths.dir, poddPath: poddPath(root), cliPath: cliBundlePath(root), kubeconfig: paths.kubeconfig,
-    podLogFd, agentLogFd, agents: opts.agents, log: say, onChange: () => scheduleWrite(),
+    store, node, proxier, nodes: net.parts, owner: paths.dir, poddPath: poddPath(root), cliPath: cliBundlePath(root), kubeconfig: paths.kubeconfig,
+    podLogFd, agentLogFd, agents: opts.agents, log: say, onChange: () => scheduleWrite(), dnsIp,
   });
   let phase: SandboxState['phase'] = 'starting';
   let api: ApiServer | undefined;
-  const dns = await startDnsServer({ host: node.nodeIp, port: 53, records: controller.records });
+  const dns = await startDnsServer({ host: dnsIp, port: 53, records: controller.records });
   let timer: NodeJS.Timeout | undefined;
   const writeState = (): void => {
     if (timer) { clearTimeout(timer); timer = undefined; }
-    writeJsonAtomic(paths.state, snapshot({ paths, node, controller, proxier, dns, api, phase, startedAt, store }));
+    writeJsonAtomic(paths.state, snapshot({ paths, node, nodes, controller, proxier, dns, api, phase, startedAt, store }));
   };
   function scheduleWrite(): void {
     if (!timer) timer = setTimeout(writeState, 100);
@@ -105,11 +149,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     phase = 'stopping';
     writeState();
     await controller.stop();
-    proxier.stop();
+    for (const p of net.parts) (p.proxier as Proxier).stop();
+    await net.stop();
     await api?.close();
     await dns.close();
     await removeAllRules();
-    await teardownNode(node);
+    for (const n of nodes) await teardownNode(n);
+    if (multi) await teardownUnderlay();
     if (timer) clearTimeout(timer);
   };
   try {
@@ -123,8 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     applyManifests(store, manifests, say);
     say(`loaded ${manifests.length} objects`);
     await controller.idle(); // every pod of every workload exists and has its network
-    await proxier.flush();
-    await controller.netpol.flush(); // policies are enforced before `up` reports ready
+    await controller.flushRules(); // services and policies are enforced on every node before `up` reports ready
     phase = 'running';
     writeState();
   } catch (e) {

@@ -14,6 +14,8 @@ import type { PodState, SandboxState, StatePaths } from './state';
 
 export interface UpOptions {
   stateDir: string; apiPort: number; files: string[]; agents: boolean; timeoutMs: number;
+  /** Nodes (default 1). */
+  nodes?: number;
   progress: (line: string) => void;
 }
 
@@ -28,7 +30,7 @@ export function describeCleanup(r: CleanupReport): string {
 }
 
 function daemonCommand(root: string, stateDir: string, opts: UpOptions): string[] {
-  const args = ['daemon', '--state-dir', stateDir, '--port', String(opts.apiPort), ...opts.files.flatMap((f) => ['-f', f]), ...(opts.agents ? [] : ['--no-agent'])];
+  const args = ['daemon', '--state-dir', stateDir, '--port', String(opts.apiPort), ...opts.files.flatMap((f) => ['-f', f]), ...(opts.agents ? [] : ['--no-agent']), ...((opts.nodes ?? 1) > 1 ? ['--nodes', String(opts.nodes)] : [])];
   if (runningFromBundle()) return [cliBundlePath(root), 'sandbox', ...args];
   return ['--import', 'tsx', join(root, 'src/sandbox/daemon-main.ts'), ...args];
 }

@@ -21,6 +21,10 @@ export interface RunningPod {
 export interface RunnerDeps {
   node: SandboxNode; ipam: Ipam; owner: string; poddPath: string; cliPath: string; kubeconfig: string;
   podLogFd: number; agentLogFd: number; agents: boolean; log: (msg: string) => void;
+  /** Whether something accepts connections on 127.0.0.1:port in the node's netns (default: a TCP connect here). */
+  canConnect?: (port: number) => Promise<boolean>;
+  /** podIP of the cluster DNS pod (default: the node's InternalIP). */
+  dnsIp?: string;
   /** Called when a pod's runtime state changes on its own (process exit, agent became ready). */
   changed: (key: string) => void;
 }
@@ -53,10 +57,9 @@ function agentListen(pod: KubeObject): string {
   return `127.0.0.1:${Number.isInteger(port) ? port : 4260}`;
 }
 
-function canConnect(hostPort: string): Promise<boolean> {
-  const [host, port] = hostPort.split(':');
+function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect({ host: host ?? '127.0.0.1', port: Number(port) });
+    const s = connect({ host: '127.0.0.1', port });
     s.setTimeout(500, () => { s.destroy(); resolve(false); });
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
@@ -85,7 +88,7 @@ export class PodRunner {
     const role: PodRole = dns ? 'dns' : isAgentPod(pod) ? 'agent' : hostNetwork ? 'none' : 'podd';
     const ns = pod.metadata.namespace ?? 'default';
     const run: RunningPod = {
-      key, uid: pod.metadata.uid ?? '', namespace: ns, name: pod.metadata.name, hostNetwork, role, ip: this.deps.node.nodeIp,
+      key, uid: pod.metadata.uid ?? '', namespace: ns, name: pod.metadata.name, hostNetwork, role, ip: role === 'dns' ? (this.deps.dnsIp ?? this.deps.node.internalIp) : this.deps.node.internalIp,
       phase: 'Pending', ready: false, startTime: new Date().toISOString(), restarts: 0, stopping: false,
     };
     this.pods.set(key, run);
@@ -133,14 +136,16 @@ export class PodRunner {
     if (!this.deps.agents) { run.phase = 'Failed'; run.message = 'agents disabled (--no-agent)'; return; }
     if (!existsSync(this.deps.cliPath)) { run.phase = 'Failed'; run.message = `agent not built: ${this.deps.cliPath} is missing (npm run build:ts)`; return; }
     const listen = agentListen(pod);
-    const proc = startAgent({ cliPath: this.deps.cliPath, node: pod.spec?.nodeName ?? this.deps.node.name, listen, kubeconfig: this.deps.kubeconfig, owner: this.deps.owner, logFd: this.deps.agentLogFd });
+    const proc = startAgent({ cliPath: this.deps.cliPath, node: pod.spec?.nodeName ?? this.deps.node.name, listen, kubeconfig: this.deps.kubeconfig, owner: this.deps.owner, logFd: this.deps.agentLogFd, netns: this.deps.node.netns });
+    const probe = this.deps.canConnect ?? canConnect;
+    const port = Number(listen.split(':')[1]);
     run.proc = proc;
     run.phase = 'Running';
     this.watchExit(run, proc);
     const started = Date.now();
     const poll = async (): Promise<void> => {
       if (run.proc !== proc || run.stopping) return;
-      if (Date.now() - started >= 1000 && (await canConnect(listen))) { run.ready = true; this.deps.changed(run.key); return; }
+      if (Date.now() - started >= 1000 && (await probe(port))) { run.ready = true; this.deps.changed(run.key); return; }
       setTimeout(() => void poll(), 250).unref();
     };
     setTimeout(() => void poll(), 1000).unref();
@@ -164,7 +169,7 @@ export class PodRunner {
     if (!run) return;
     run.stopping = true;
     await run.proc?.stop();
-    if (run.netns && run.veth) await teardownPodNetwork({ netns: run.netns, veth: run.veth });
+    if (run.netns && run.veth) await teardownPodNetwork({ netns: run.netns, veth: run.veth }, this.deps.node);
     if (!run.hostNetwork) this.deps.ipam.release(key);
     this.pods.delete(key);
   }
@@ -184,8 +189,8 @@ export function podStatus(run: RunningPod, node: SandboxNode, pod: KubeObject): 
   return {
     phase: run.phase,
     ...(run.message && !run.ready ? { message: run.message, reason: run.phase === 'Failed' ? 'Error' : 'NotReady' } : {}),
-    hostIP: node.nodeIp,
-    hostIPs: [{ ip: node.nodeIp }],
+    hostIP: node.internalIp,
+    hostIPs: [{ ip: node.internalIp }],
     podIP: run.ip,
     podIPs: [{ ip: run.ip }],
     startTime: t,

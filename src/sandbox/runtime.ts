@@ -61,11 +61,18 @@ export async function startPodd(spec: PoddSpec): Promise<ProcHandle> {
   return h;
 }
 
-export interface AgentSpec { cliPath: string; node: string; listen: string; kubeconfig: string; owner: string; logFd: number }
+export interface AgentSpec {
+  cliPath: string; node: string; listen: string; kubeconfig: string; owner: string; logFd: number;
+  /** The node's netns (multi-node): the agent runs there (nsenter, so /sys and bpffs stay the host's) and reports only that node's traffic. */
+  netns?: string;
+}
 
 export function startAgent(spec: AgentSpec): ProcHandle {
-  const child = spawn(process.execPath, [spec.cliPath, 'agent', '--node', spec.node, '--listen', spec.listen], {
-    env: { ...process.env, KUBECONFIG: spec.kubeconfig, [OWNER_ENV]: spec.owner },
+  const argv = [process.execPath, spec.cliPath, 'agent', '--node', spec.node, '--listen', spec.listen];
+  const [cmd, ...args] = spec.netns ? ['nsenter', `--net=/run/netns/${spec.netns}`, '--', ...argv] : argv;
+  const scope = spec.netns ? { FLOWLENS_AGENT_NETNS_SCOPE: 'node' } : {};
+  const child = spawn(cmd ?? process.execPath, args, {
+    env: { ...process.env, KUBECONFIG: spec.kubeconfig, [OWNER_ENV]: spec.owner, ...scope },
     stdio: ['ignore', spec.logFd, spec.logFd],
   });
   return handle(child);

@@ -17,7 +17,11 @@ export function statePaths(dir = DEFAULT_STATE_DIR): StatePaths {
 export interface PodState {
   namespace: string; name: string; ip?: string; netns?: string; veth?: string; hostNetwork: boolean;
   phase: string; ready: boolean; pid?: number; role: 'podd' | 'agent' | 'dns' | 'none'; message?: string;
+  /** spec.nodeName (absent in state files written before multi-node). */
+  node?: string;
 }
+/** A node of the sandbox: `netns` is absent for the single node (the host's root netns). */
+export interface NodeState { name: string; ip: string; podCidr: string; bridge: string; netns?: string }
 export interface ServiceState { namespace: string; name: string; clusterIP?: string; ports: { name?: string; port: number; protocol: string; nodePort?: number }[]; endpoints: string[] }
 
 export interface SandboxState {
@@ -29,6 +33,8 @@ export interface SandboxState {
   apiUrl?: string;
   kubeconfig: string;
   node: { name: string; ip: string; podCidr: string; serviceCidr: string; bridge: string; dnsIp: string };
+  /** Every node (one entry in a single-node sandbox; absent in older state files). */
+  nodes?: NodeState[];
   pods: PodState[];
   services: ServiceState[];
   iptables: { applies: number; lastError?: string };

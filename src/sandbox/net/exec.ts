@@ -30,3 +30,18 @@ export async function runOk(cmd: string, args: string[], input?: string): Promis
   if (r.code !== 0) throw new CommandError(`${cmd} ${args.join(' ')}`, r);
   return r.stdout;
 }
+
+/** `cmd args` inside network namespace `netns` (by /run/netns name), or here when undefined. */
+export function inNetns(netns: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
+}
+
+export function runIn(netns: string | undefined, cmd: string, args: string[], input?: string): Promise<RunResult> {
+  const [c, a] = inNetns(netns, cmd, args);
+  return run(c, a, input);
+}
+
+export function runOkIn(netns: string | undefined, cmd: string, args: string[], input?: string): Promise<string> {
+  const [c, a] = inNetns(netns, cmd, args);
+  return runOk(c, a, input);
+}

@@ -5,6 +5,11 @@ import { createHash } from 'node:crypto';
 export const NETNS_PREFIX = 'flpod-';
 export const VETH_PREFIX = 'flv';
 export const BRIDGE_PREFIX = 'flbr';
+/** Node network namespaces of a multi-node sandbox (`flnode-<i>`). */
+export const NODE_NETNS_PREFIX = 'flnode-';
+/** Root-netns underlay: a port-less bridge used as the macvlan lower device, and the host's macvlan on it. */
+export const UNDERLAY_BRIDGE = `${BRIDGE_PREFIX}u`;
+export const UNDERLAY_HOST_LINK = `${VETH_PREFIX}u0`;
 /** Our own (non kube-proxy) iptables chains start with this. */
 export const CHAIN_PREFIX = 'FLOWLENS-';
 /** Environment variable set on every process the sandbox spawns; its value is the state dir. */

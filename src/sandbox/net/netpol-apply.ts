@@ -5,7 +5,7 @@ import { compileCluster } from '../../policy/compile';
 import { clusterFromApiObjects } from '../../policy/objects';
 import type { Cluster } from '../../policy/types';
 import type { ObjectStore } from '../apiserver/types';
-import { run, runOk } from './exec';
+import { runIn, runOkIn } from './exec';
 import { parseChains } from './iptables';
 import { buildNetpolRestore, NETPOL_JUMPS } from './netpol';
 import type { EnforcedPod } from './netpol';
@@ -37,7 +37,8 @@ export class NetpolEnforcer {
   applyCount = 0;
   lastError: string | undefined;
 
-  constructor(private readonly log: (msg: string) => void, private readonly delayMs = 20) {}
+  /** `netns`: the node's network namespace (multi-node sandbox), undefined for the root netns. */
+  constructor(private readonly log: (msg: string) => void, private readonly delayMs = 20, private readonly netns?: string) {}
 
   update(snapshot: NetpolSnapshot): void {
     this.pending = snapshot;
@@ -70,11 +71,11 @@ export class NetpolEnforcer {
       for (const e of s.errors) this.log(`networkpolicy enforcement: skipped invalid object: ${e}`);
       const pods = enforcedPods(s);
       if (pods.length === 0 && this.applyCount === 0 && this.lastText === '') return; // nothing ever enforced
-      const existing = parseChains(await runOk('iptables-save', ['-t', 'filter'])).filter;
+      const existing = parseChains(await runOkIn(this.netns, 'iptables-save', ['-t', 'filter'])).filter;
       const text = buildNetpolRestore({ pods, existing });
-      await runOk('iptables-restore', ['-w', '--noflush'], text);
+      await runOkIn(this.netns, 'iptables-restore', ['-w', '--noflush'], text);
       for (const j of NETPOL_JUMPS) {
-        if ((await run('iptables', ['-w', '-C', j.chain, '-j', j.target])).code !== 0) await runOk('iptables', ['-w', '-I', j.chain, '1', '-j', j.target]);
+        if ((await runIn(this.netns, 'iptables', ['-w', '-C', j.chain, '-j', j.target])).code !== 0) await runOkIn(this.netns, 'iptables', ['-w', '-I', j.chain, '1', '-j', j.target]);
       }
       this.lastText = text;
       this.applyCount++;

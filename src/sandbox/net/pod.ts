@@ -3,6 +3,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { run, runOk } from './exec';
 import { parseCidr } from './ipam';
+import { ipNs } from './node';
 import type { SandboxNode } from './node';
 
 export interface PodNet {
@@ -28,10 +29,10 @@ export function netnsEtcDir(netns: string): string {
 
 /** Creates the pod's netns and wiring. Re-running after a partial failure first removes the rest. */
 export async function setupPodNetwork(node: SandboxNode, pod: PodNet): Promise<void> {
-  await teardownPodNetwork(pod);
+  await teardownPodNetwork(pod, node);
   const bits = parseCidr(node.podCidr).bits;
   await runOk('ip', ['netns', 'add', pod.netns]);
-  await runOk('ip', ['-batch', '-'], [
+  await runOk('ip', [...ipNs(node), '-batch', '-'], [
     `link add ${pod.veth} type veth peer name eth0 netns ${pod.netns}`,
     `link set ${pod.veth} master ${node.bridge}`,
     `link set ${pod.veth} type bridge_slave hairpin on`,
@@ -49,8 +50,8 @@ export async function setupPodNetwork(node: SandboxNode, pod: PodNet): Promise<v
 }
 
 /** Removes netns (which removes the veth pair) and /etc/netns entry. Idempotent. */
-export async function teardownPodNetwork(pod: Pick<PodNet, 'netns' | 'veth'>): Promise<void> {
-  await run('ip', ['link', 'del', pod.veth]);
+export async function teardownPodNetwork(pod: Pick<PodNet, 'netns' | 'veth'>, node?: Pick<SandboxNode, 'netns'>): Promise<void> {
+  await run('ip', [...(node ? ipNs(node) : []), 'link', 'del', pod.veth]);
   await run('ip', ['netns', 'del', pod.netns]);
   rmSync(netnsEtcDir(pod.netns), { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 // Applies the kube-proxy-style rule set atomically (iptables-restore --noflush), coalescing bursts
 // of service/endpoint changes into one apply; and removes every chain and jump we own.
-import { run, runOk } from './exec';
+import { run, runOk, runOkIn } from './exec';
 import { buildRestore, parseChains } from './iptables';
 import type { ServicePortRule } from './iptables';
 import { CHAIN_PREFIX } from './names';
@@ -9,9 +9,9 @@ import type { SandboxNode } from './node';
 const OURS = (chain: string): boolean => chain.startsWith('KUBE-') || chain.startsWith(CHAIN_PREFIX);
 const BUILTIN = new Set(['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING']);
 
-async function existingChains(): Promise<{ nat: string[]; filter: string[] }> {
-  const nat = await runOk('iptables-save', ['-t', 'nat']);
-  const filter = await runOk('iptables-save', ['-t', 'filter']);
+async function existingChains(netns?: string): Promise<{ nat: string[]; filter: string[] }> {
+  const nat = await runOkIn(netns, 'iptables-save', ['-t', 'nat']);
+  const filter = await runOkIn(netns, 'iptables-save', ['-t', 'filter']);
   return { nat: parseChains(nat).nat, filter: parseChains(filter).filter };
 }
 
@@ -59,8 +59,8 @@ export class Proxier {
 
   private async apply(services: ServicePortRule[]): Promise<void> {
     try {
-      const text = buildRestore({ podCidr: this.node.podCidr, clusterCidr: this.node.clusterCidr, services, existing: await existingChains() });
-      await runOk('iptables-restore', ['-w', '--noflush'], text);
+      const text = buildRestore({ podCidr: this.node.podCidr, clusterCidr: this.node.clusterCidr, services, existing: await existingChains(this.node.netns) });
+      await runOkIn(this.node.netns, 'iptables-restore', ['-w', '--noflush'], text);
       this.applyCount++;
       this.lastError = undefined;
     } catch (e) {
