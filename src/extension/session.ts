@@ -28,7 +28,8 @@ export function makeSessionFactory(timeoutMs = 15_000): SessionFactory {
     if (!access.ok) return access;
     const model = new ClusterModel(access.value);
     try {
-      await withTimeout(model.start(), timeoutMs, `listing from ${access.value.server}`);
+      // Connected once the tree's first levels are listed; pods, EndpointSlices and policies follow.
+      await withTimeout(model.start(['namespaces', 'services']), timeoutMs, `listing from ${access.value.server}`);
     } catch (e) {
       model.stop();
       return fail(`cannot reach cluster "${access.value.context}" at ${access.value.server}: ${errorMessage(e)}`);

@@ -41,7 +41,7 @@ function lists() {
 
 function source(over: Partial<TreeSource> = {}, stats = new LiveStats()): TreeSource {
   const idx = new ServicesIndex(lists());
-  return { contexts: () => ['other', 'sandbox'], currentContext: () => 'sandbox', index: () => idx, stats: (k) => stats.stats(k, 1000), allNamespaces: false, filter: '', ...over };
+  return { contexts: () => ['other', 'sandbox'], currentContext: () => 'sandbox', index: () => idx, backendsLoading: () => false, stats: (k) => stats.stats(k, 1000), allNamespaces: false, filter: '', ...over };
 }
 
 const names = (nodes: ServicesNode[]) => nodes.map((n) => ('name' in n ? n.name : n.kind === 'pod' ? n.pod?.name ?? n.ip : n.text));
@@ -81,6 +81,13 @@ test('backends come from EndpointSlices, joined to pods by targetRef or IP', () 
   assert.deepEqual(names(childrenOf(src, { kind: 'service', namespace: 'shop', name: 'external' })), ['no endpoints']);
   assert.deepEqual(childrenOf(src, { kind: 'service', namespace: 'shop', name: 'gone' }), []);
   assert.deepEqual(childrenOf(src, pods[0] as ServicesNode), []);
+});
+
+test('until pods and EndpointSlices are listed a service shows "loading…", not warnings', () => {
+  const src = source({ backendsLoading: () => true });
+  assert.deepEqual(childrenOf(src, { kind: 'service', namespace: 'shop', name: 'ghost' }), [{ kind: 'info', parent: 'svc/shop/ghost', text: 'loading…' }]);
+  assert.equal(present(src, { kind: 'service', namespace: 'shop', name: 'ghost' }).icon.id, 'server-process', 'no warning icon while loading');
+  assert.deepEqual(names(childrenOf(src, { kind: 'namespace', name: 'shop' })), ['cart', 'external', 'frontend', 'ghost', 'wrongport'], 'services show at once');
 });
 
 test('warnings: selector matches nothing, no ready endpoints, targetPort not exposed', () => {

@@ -21,15 +21,13 @@ import type { Session } from '../session';
 import { type PolicyDoc, findPolicies, linkLine } from './locate';
 import { type ClusterObjects, buildCluster, explainFlow, policyCounts, whatIf } from './verdicts';
 
-const POLICY_CACHE_MS = 3000;
 const YAML_SELECTOR: vscode.DocumentSelector = [{ language: 'yaml' }, { pattern: '**/*.{yaml,yml}' }];
 
 export class PoliciesFeature implements vscode.CodeLensProvider {
   private readonly lensEmitter = new vscode.EventEmitter<void>();
   readonly onDidChangeCodeLenses = this.lensEmitter.event;
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('flowlens-whatif');
-  private policies: { at: number; session: Session; items: KubeObject[] } | undefined;
-  private engine: { at: number; engine: PolicyEngine } | undefined;
+  private engine: { session: Session; engine: PolicyEngine } | undefined;
 
   private constructor(private readonly ctx: Ctx, private readonly live: LiveFeed) {}
 
@@ -39,7 +37,7 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     ctx.pushExtCleanup(f.lensEmitter);
     ctx.pushExtCleanup(vscode.languages.registerCodeLensProvider(YAML_SELECTOR, f));
     ctx.pushExtCleanup(live.onDidChange(() => f.lensEmitter.fire()));
-    ctx.pushExtCleanup(ctx.onDidChangeSession(() => { f.policies = undefined; f.engine = undefined; f.lensEmitter.fire(); }));
+    ctx.pushExtCleanup(ctx.onDidChangeSession(() => f.onSession()));
     const specs: CommandSpec[] = [
       { id: 'flowlens.whatIf', needsCluster: true, factory: () => (session, uri) => f.whatIfCommand(session, uri) },
       { id: 'flowlens.openPolicy', needsCluster: true, factory: () => (session, link) => f.openPolicy(session, link as PolicyLink) },
@@ -50,19 +48,30 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     return f;
   }
 
-  /** Namespaces, pods and NetworkPolicies of the cluster (policies listed through the API, cached briefly). */
-  async objects(session: Session): Promise<ClusterObjects> {
-    const now = Date.now();
-    if (!this.policies || this.policies.session !== session || now - this.policies.at > POLICY_CACHE_MS) {
-      const list = await requestJSON<{ items?: KubeObject[] }>(session.access, 'GET', '/apis/networking.k8s.io/v1/networkpolicies');
-      this.policies = { at: now, session, items: (list.items ?? []).map((p) => ({ ...p, kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1' })) };
-    }
-    return { namespaces: session.model.namespaces(), pods: session.model.pods(), policies: this.policies.items };
+  private onSession(): void {
+    this.engine = undefined;
+    const session = this.ctx.session;
+    if (session) this.ctx.pushSessionCleanup({ dispose: session.model.onDidChange(() => { this.engine = undefined; }) });
+    this.lensEmitter.fire();
   }
 
+  /**
+   * Namespaces, pods and NetworkPolicies of the cluster, from the model's informers. Until the
+   * policies are listed (or when the informer cannot list them) they are read once through the API.
+   */
+  async objects(session: Session): Promise<ClusterObjects> {
+    const model = session.model;
+    const listed = model.synced('networkpolicies') ? model.networkPolicies() : ((await requestJSON<{ items?: KubeObject[] }>(session.access, 'GET', '/apis/networking.k8s.io/v1/networkpolicies')).items ?? []);
+    const policies = listed.map((p) => ({ ...p, kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1' }));
+    return { namespaces: model.namespaces(), pods: model.pods(), policies };
+  }
+
+  /** The engine over the live objects, rebuilt on the first use after a model change. */
   private async liveEngine(session: Session): Promise<PolicyEngine> {
-    const now = Date.now();
-    if (!this.engine || now - this.engine.at > POLICY_CACHE_MS) this.engine = { at: now, engine: new PolicyEngine(buildCluster(await this.objects(session))) };
+    if (!this.engine || this.engine.session !== session) {
+      const engine = new PolicyEngine(buildCluster(await this.objects(session)));
+      this.engine = { session, engine };
+    }
     return this.engine.engine;
   }
 

@@ -22,6 +22,8 @@ export interface TreeSource {
   contexts(): string[];
   currentContext(): string | undefined;
   index(): ServicesIndex | undefined;
+  /** True until pods and EndpointSlices are listed: backends and warnings wait for them. */
+  backendsLoading(): boolean;
   stats(key: string): KeyStats;
   allNamespaces: boolean;
   /** Lower-case text a service's "namespace/name" must contain; empty for all. */
@@ -82,6 +84,7 @@ export function childrenOf(src: TreeSource, node: ServicesNode): ServicesNode[] 
     case 'service': {
       const svc = idx?.service(node.namespace, node.name);
       if (!idx || !svc) return [];
+      if (src.backendsLoading()) return [{ kind: 'info', parent: nodeId(node), text: 'loading…' }];
       const warnings = idx.warnings(svc).map((w): ServicesNode => ({ kind: 'warning', parent: nodeId(node), text: w.message }));
       const pods = idx.backendsOf(svc).map((b) => podNode(node, b));
       if (!pods.length && !warnings.length) return [{ kind: 'info', parent: nodeId(node), text: svc.spec?.selector ? 'no backends' : 'no selector' }];
@@ -126,7 +129,7 @@ const join = (...parts: (string | undefined)[]) => parts.filter(Boolean).join(' 
 function presentService(src: TreeSource, node: ServiceNode, id: string): Presentation {
   const idx = src.index();
   const svc = idx?.service(node.namespace, node.name);
-  const warnings = svc && idx ? idx.warnings(svc) : [];
+  const warnings = svc && idx && !src.backendsLoading() ? idx.warnings(svc) : [];
   const badge = badgeText(src.stats(`svc:${node.namespace}/${node.name}`));
   const description = join(serviceDescription(svc), badge);
   const tooltip = [`${node.namespace}/${node.name}`, description, ...warnings.map((w) => `⚠ ${w.message}`)].join('\n');

@@ -67,6 +67,11 @@ export class ServicesTree implements vscode.TreeDataProvider<ServicesNode>, vsco
     return (this.cached ??= indexOf(model));
   }
 
+  backendsLoading(): boolean {
+    const model = this.ctx.session?.model;
+    return model !== undefined && !(model.synced('pods') && model.synced('endpointslices'));
+  }
+
   stats(key: string): KeyStats {
     return this.live.stats.stats(key, this.now);
   }
