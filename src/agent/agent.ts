@@ -14,6 +14,7 @@ import type { Dataplane } from './dataplane';
 import { InterfaceWatcher } from './interfaces';
 import { AgentMetrics } from './metrics';
 import { LoaderProcess } from './loader';
+import { NetnsScope } from './netns-scope';
 import type { DecodedRecord, HelloRecord } from './records';
 import { AgentServer } from './server';
 import { TcpFlowBuilder } from './tcpflows';
@@ -34,6 +35,12 @@ export interface AgentOptions {
   interfaces?: RegExp;
   /** Extra loader arguments (e.g. --no-http). */
   loaderArgs?: string[];
+  /**
+   * 'node': report only sockets and drops of this node's network namespaces (its own and its pods',
+   * see netns-scope.ts), for agents that share a kernel; 'all' (default): every netns.
+   * Default from $FLOWLENS_AGENT_NETNS_SCOPE.
+   */
+  netnsScope?: 'node' | 'all';
 }
 
 /** Records waiting in the agent beyond this are dropped and counted as lost (source agent_backlog). */
@@ -92,6 +99,8 @@ export class Agent {
   private readonly ifaces: InterfaceWatcher;
   private hello: HelloRecord | undefined;
   private paused = false;
+  /** Set when only this node's network namespaces are reported. */
+  readonly netns: NetnsScope | undefined;
   private dataplaneNow: (Dataplane & { read_at: string }) | undefined;
   private dataplaneTimer: NodeJS.Timeout | undefined;
   lost = 0;
@@ -106,6 +115,8 @@ export class Agent {
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
     this.datapath = new Datapath(opts.node);
+    const scope = opts.netnsScope ?? (process.env.FLOWLENS_AGENT_NETNS_SCOPE === 'node' ? 'node' : 'all');
+    this.netns = scope === 'node' ? new NetnsScope((m) => this.log(m)) : undefined;
     this.ifaces = new InterfaceWatcher((m) => this.log(m), opts.interfaces);
     this.metrics = new AgentMetrics(opts.node, { processMetrics: opts.processMetrics });
     this.server = new AgentServer({
@@ -166,6 +177,7 @@ export class Agent {
       ...(this.dataplaneNow ? { dataplane: this.dataplaneNow } : {}),
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
+      ...(this.netns ? { netns_scope: { inodes: this.netns.inodes.length, other_node_records: this.netns.dropped } } : {}),
     };
   }
 
@@ -221,7 +233,8 @@ export class Agent {
     loader.start();
   }
 
-  private async onRecords(records: DecodedRecord[], loader: LoaderProcess): Promise<void> {
+  private async onRecords(all: DecodedRecord[], loader: LoaderProcess): Promise<void> {
+    const records = this.netns ? await this.netns.filter(all) : all; // other nodes' sockets and drops
     for (const r of records) {
       if (r.type === 'hello') {
         this.hello = r;
