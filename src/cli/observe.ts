@@ -124,16 +124,67 @@ export function policyNames(r: FlowResponse): string {
   return t ? ` [${t.trim()}]` : '';
 }
 
-export function compactLine(r: FlowResponse, opts: { policyNames?: boolean; nodeName?: boolean } = {}): string {
+/**
+ * One connection observed by several nodes' agents (its two ends on different nodes) is one
+ * conversation: same protocol and, after translation, the same pair of ip:port ends (either
+ * direction). Remembers where each conversation was observed (bounded, oldest forgotten first).
+ */
+export class Conversations {
+  private readonly points = new Map<string, Set<string>>();
+  private readonly nodes = new Set<string>();
+  constructor(private readonly max = 50_000) {}
+
+  static key(r: FlowResponse): string | undefined {
+    const f = r.flow;
+    const l4 = f.l4.TCP ? ['tcp', f.l4.TCP] as const : f.l4.UDP ? ['udp', f.l4.UDP] as const : undefined;
+    if (!l4) return undefined;
+    const ends = [`${f.IP.source}:${l4[1].source_port}`, `${f.IP.destination}:${l4[1].destination_port}`].sort();
+    return `${l4[0]}|${ends.join('|')}`;
+  }
+
+  static point(r: FlowResponse): string {
+    return `${r.flow.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint'}@${r.node_name}`;
+  }
+
+  /** Learn a batch first, so that both ends delivered together name each other. */
+  learn(rows: readonly FlowResponse[]): void {
+    for (const r of rows) {
+      this.nodes.add(r.node_name);
+      const k = Conversations.key(r);
+      if (!k) continue;
+      let set = this.points.get(k);
+      if (!set) {
+        if (this.points.size >= this.max) this.points.delete(this.points.keys().next().value as string);
+        set = new Set();
+        this.points.set(k, set);
+      }
+      set.add(Conversations.point(r));
+    }
+  }
+
+  /** More than one node has been seen: observation points carry their node. */
+  get multiNode(): boolean { return this.nodes.size > 1; }
+
+  /** Where else (another node) this flow's conversation was observed. */
+  elsewhere(r: FlowResponse): string[] {
+    const k = Conversations.key(r);
+    const set = k ? this.points.get(k) : undefined;
+    return set ? [...set].filter((p) => !p.endsWith(`@${r.node_name}`)).sort() : [];
+  }
+}
+
+export function compactLine(r: FlowResponse, opts: { policyNames?: boolean; nodeName?: boolean; conversations?: Conversations } = {}): string {
   const f = r.flow;
   const l4 = f.l4.TCP ?? f.l4.UDP;
   const t = new Date(f.time);
   const time = `${t.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' })} ${String(t.getUTCDate()).padStart(2, '0')} ${f.time.slice(11, 23)}`;
   const svc = f.destination_service ? ` (svc ${f.destination_service.namespace}/${f.destination_service.name})` : '';
-  const arrow = f.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint';
+  const conv = opts.conversations;
+  const arrow = conv?.multiNode ? Conversations.point(r) : f.traffic_direction === 'INGRESS' ? 'to-endpoint' : 'from-endpoint';
+  const also = conv?.elsewhere(r) ?? [];
   const node = opts.nodeName ? ` [${r.node_name}]` : '';
   const drop = f.verdict === 'DROPPED' && f.drop_reason_desc ? ` ${f.drop_reason_desc}` : '';
-  return `${time}${node}: ${endpointText(f.source, f.IP.source, l4?.source_port)} -> ${endpointText(f.destination, f.IP.destination, l4?.destination_port)}${svc} ${arrow} ${f.verdict}${drop} (${f.Summary ?? f.Type})${opts.policyNames ? policyNames(r) : ''}`;
+  return `${time}${node}: ${endpointText(f.source, f.IP.source, l4?.source_port)} -> ${endpointText(f.destination, f.IP.destination, l4?.destination_port)}${svc} ${arrow} ${f.verdict}${drop} (${f.Summary ?? f.Type})${also.length > 0 ? ` [conversation: also ${also.join(', ')}]` : ''}${opts.policyNames ? policyNames(r) : ''}`;
 }
 
 /** `-o table` (Hubble's tab output): aligned columns, printed once all flows arrived. */
@@ -186,12 +237,14 @@ export async function observeCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const table: FlowResponse[] = [];
+  const conversations = new Conversations();
   let lastError: string | undefined;
   const sub = new AgentHub(acc.value, model).subscribe(
     a.request,
     (flows) => {
       if (a.output === 'table' || a.output === 'tab') return void table.push(...flows);
-      const text = flows.map((r) => (a.output === 'compact' ? compactLine(r, { policyNames: a.policyNames, nodeName: a.nodeNames }) : JSON.stringify(r))).join('\n');
+      if (a.output === 'compact') conversations.learn(flows);
+      const text = flows.map((r) => (a.output === 'compact' ? compactLine(r, { policyNames: a.policyNames, nodeName: a.nodeNames, conversations }) : JSON.stringify(r))).join('\n');
       if (text) process.stdout.write(text + '\n');
     },
     (s) => {

@@ -124,6 +124,17 @@ test('a cross-node connection is reported once by each end\'s agent, never by an
   assert.equal(backend?.IP.destination, server.ip, 'node-2 sees the backend the VIP was translated to');
 });
 
+test('compact output shows a cross-node connection as one conversation with both observation points', { skip, timeout: 60_000 }, () => {
+  const server = state.pods.find((p) => p.name === 'server')!;
+  const port = connectFromClient(server.ip!, 9090);
+  const line = (text: string): string | undefined => text.split('\n').find((l) => l.includes(`${NS}/client:${port} -> ${NS}/server:9090 from-endpoint@node-1`) && l.includes('(TCP flow end)'));
+  const found = waitFor('the compact line of the client end', () => {
+    const r = flowlens(['observe', '--kubeconfig', join(STATE_DIR, 'kubeconfig'), '--last', '500', '-o', 'compact'], { timeoutMs: 60_000 });
+    return line(r.stdout);
+  }, 30_000, 1000);
+  return found.then((l) => assert.match(l, /\[conversation: also to-endpoint@node-2\]/));
+});
+
 test('no agent reports a flow of another node\'s network namespace', { skip, timeout: 60_000 }, () => {
   const owners = netnsOwners(status());
   const flows = observe().filter((f) => typeof f.extensions?.netns === 'number' && f.extensions.netns !== 0);
