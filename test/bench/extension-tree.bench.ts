@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { KubeObject, Resource } from '../../src/sandbox/apiserver/types';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,22 +22,8 @@ async function serve(kubeconfig: string): Promise<void> {
   const { MemoryStore } = await import('../../src/sandbox/apiserver/store');
   const { startApiServer } = await import('../../src/sandbox/apiserver/server');
   const { writeKubeconfig } = await import('../../src/sandbox/apiserver/kubeconfig');
-  // The emulator clones and sorts a whole collection for every page of a paged list (fine for the
-  // sandbox's dozens of objects, minutes for 100,000 pods). A real API server pages from etcd, so
-  // this benchmark caches each collection's sorted list once seeding is done: the figures are
-  // then the extension's, not the emulator's.
-  class SeededStore extends MemoryStore {
-    private readonly lists = new Map<string, KubeObject[]>();
-    frozen = false;
-    override list(resource: Resource, namespace?: string): KubeObject[] {
-      if (!this.frozen) return super.list(resource, namespace);
-      const k = `${resource}/${namespace ?? ''}`;
-      let l = this.lists.get(k);
-      if (!l) this.lists.set(k, (l = super.list(resource, namespace)));
-      return l.slice();
-    }
-  }
-  const store = new SeededStore({ historySize: 1000 });
+  // The emulator pages from a sorted key index and clones only each page's objects.
+  const store = new MemoryStore({ historySize: 1000 });
   for (let n = 0; n < NAMESPACES; n++) store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${n}` } });
   let ip = 0;
   for (let s = 0; s < SERVICES; s++) {
@@ -58,7 +43,6 @@ async function serve(kubeconfig: string): Promise<void> {
     }
     store.create('endpointslices', { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${app}-x`, namespace: ns, labels: { 'kubernetes.io/service-name': app } }, addressType: 'IPv4', endpoints, ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] });
   }
-  store.frozen = true;
   const api = await startApiServer({ store, dialPod: () => Promise.reject(new Error('no pods here')) });
   writeKubeconfig(kubeconfig, api.url);
   console.log(`READY ${api.url}`);

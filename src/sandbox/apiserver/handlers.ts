@@ -58,10 +58,6 @@ function decodeContinue(token: string | null): string | undefined {
   }
 }
 
-function objKey(o: KubeObject): string {
-  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-}
-
 export function selectObjects(ctx: RequestContext): KubeObject[] {
   const { route, query, store } = ctx;
   const filter = objectFilter(query.get('labelSelector'), query.get('fieldSelector'));
@@ -70,15 +66,15 @@ export function selectObjects(ctx: RequestContext): KubeObject[] {
 
 export function handleList(ctx: RequestContext): void {
   const { route, query, store, req, res } = ctx;
-  let items = selectObjects(ctx);
   const after = decodeContinue(query.get('continue'));
-  if (after !== undefined) items = items.filter((o) => objKey(o) > after);
   const limit = Number(query.get('limit') ?? 0);
+  const filter = objectFilter(query.get('labelSelector'), query.get('fieldSelector'));
+  const page = store.listPage(route.info.resource, route.namespace, { after, limit: Number.isInteger(limit) && limit > 0 ? limit : 0, filter });
+  const items = page.items;
   const meta: Record<string, unknown> = { resourceVersion: store.resourceVersion() };
-  if (Number.isInteger(limit) && limit > 0 && items.length > limit) {
-    meta.remainingItemCount = items.length - limit;
-    items = items.slice(0, limit);
-    meta.continue = Buffer.from(JSON.stringify({ k: objKey(items[items.length - 1]!) })).toString('base64url');
+  if (page.remaining > 0 && page.lastKey !== undefined) {
+    meta.remainingItemCount = page.remaining;
+    meta.continue = Buffer.from(JSON.stringify({ k: page.lastKey })).toString('base64url');
   }
   if (wantsTable(req.headers.accept)) {
     sendJson(res, 200, toTable(route.info.resource, items, parseIncludeObject(query.get('includeObject')), store.resourceVersion(), meta));

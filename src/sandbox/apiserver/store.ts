@@ -13,6 +13,18 @@ export interface WatchEvent extends StoreEvent {
   rv: number;
 }
 
+/** One page of a list: clones of the objects on it, how many more match, the last key on it. */
+export interface ListPage { items: KubeObject[]; remaining: number; lastKey?: string }
+
+export interface ListPageOptions {
+  /** Only keys ("namespace/name", "/name" when cluster-scoped) after this one. */
+  after?: string;
+  /** Most objects on the page; 0 or absent: all. */
+  limit?: number;
+  /** Reads the stored object (must not change it). */
+  filter?: (o: KubeObject) => boolean;
+}
+
 export interface MemoryStoreOptions {
   /** Events kept for watches from a resourceVersion (default 1000). */
   historySize?: number;
@@ -34,6 +46,8 @@ function clone<T>(v: T): T {
 
 export class MemoryStore implements ObjectStore {
   private readonly objects = new Map<Resource, Map<string, KubeObject>>();
+  /** Each resource's keys in byte order (as etcd pages), built on the first list, kept up to date on create and delete. */
+  private readonly sorted = new Map<Resource, string[]>();
   private readonly listeners = new Set<(e: WatchEvent) => void>();
   private readonly history: WatchEvent[] = [];
   private readonly historySize: number;
@@ -58,12 +72,41 @@ export class MemoryStore implements ObjectStore {
     return String(this.rv);
   }
 
+  /** Clones of the objects in key order ("namespace/name", byte order). */
   list(resource: Resource, namespace?: string): KubeObject[] {
-    const out: KubeObject[] = [];
-    for (const obj of this.bucket(resource).values()) {
-      if (namespace === undefined || obj.metadata.namespace === namespace) out.push(clone(obj));
+    return this.listPage(resource, namespace).items;
+  }
+
+  /**
+   * A page of a list in key order without cloning or sorting the collection: a binary search in
+   * the sorted key index finds the start; only the page's objects are cloned.
+   */
+  listPage(resource: Resource, namespace: string | undefined, opts: ListPageOptions = {}): ListPage {
+    const bucket = this.bucket(resource);
+    const keys = this.sortedKeys(resource);
+    const prefix = namespace === undefined ? '' : `${namespace}/`;
+    const end = namespace === undefined ? keys.length : lowerBound(keys, `${namespace}0`); // '0' follows '/'
+    let i = lowerBound(keys, prefix);
+    if (opts.after !== undefined) i = Math.max(i, upperBound(keys, opts.after));
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
+    const items: KubeObject[] = [];
+    let lastKey: string | undefined;
+    for (; i < end && items.length < limit; i++) {
+      const k = keys[i] as string;
+      const obj = bucket.get(k) as KubeObject;
+      if (opts.filter && !opts.filter(obj)) continue;
+      items.push(clone(obj));
+      lastKey = k;
     }
-    return out.sort((a, b) => key(a.metadata.namespace, a.metadata.name).localeCompare(key(b.metadata.namespace, b.metadata.name)));
+    let remaining = end - i;
+    if (opts.filter) for (remaining = 0; i < end; i++) if (opts.filter(bucket.get(keys[i] as string) as KubeObject)) remaining++;
+    return { items, remaining, ...(lastKey !== undefined ? { lastKey } : {}) };
+  }
+
+  private sortedKeys(resource: Resource): string[] {
+    let keys = this.sorted.get(resource);
+    if (!keys) this.sorted.set(resource, (keys = [...this.bucket(resource).keys()].sort()));
+    return keys;
   }
 
   get(resource: Resource, namespace: string | undefined, name: string): KubeObject | undefined {
@@ -123,6 +166,8 @@ export class MemoryStore implements ObjectStore {
     if (!old) return undefined;
     if (resource === 'namespaces') this.deleteNamespaceContents(name);
     this.bucket(resource).delete(k);
+    const keys = this.sorted.get(resource);
+    if (keys) keys.splice(lowerBound(keys, k), 1);
     const gone = clone(old);
     gone.metadata.resourceVersion = String(++this.rv);
     this.emit({ type: 'DELETED', resource, object: gone, rv: this.rv });
@@ -181,6 +226,8 @@ export class MemoryStore implements ObjectStore {
 
   private commit(resource: Resource, k: string, obj: KubeObject, type: 'ADDED' | 'MODIFIED', old?: KubeObject): KubeObject {
     obj.metadata.resourceVersion = String(++this.rv);
+    const keys = this.sorted.get(resource);
+    if (type === 'ADDED' && keys) keys.splice(lowerBound(keys, k), 0, k);
     this.bucket(resource).set(k, obj);
     const snapshot = clone(obj);
     this.emit({ type, resource, object: snapshot, oldObject: old ? clone(old) : undefined, rv: this.rv });
@@ -201,6 +248,24 @@ export class MemoryStore implements ObjectStore {
       try { l(e); } catch (err) { console.error('apiserver store listener failed:', err); }
     }
   }
+}
+
+/** First index whose key is >= k (byte order). */
+function lowerBound(keys: readonly string[], k: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((keys[mid] as string) < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose key is > k. */
+function upperBound(keys: readonly string[], k: string): number {
+  const i = lowerBound(keys, k);
+  return keys[i] === k ? i + 1 : i;
 }
 
 export function parseResourceVersion(rv: string): number {
