@@ -13,6 +13,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
     'store-size': { type: 'string' },
     'no-kube': { type: 'boolean' },
     loader: { type: 'string' },
+    'netns-scope': { type: 'string' },
     features: { type: 'boolean' },
   });
   if (!a.ok) return usageFailure('agent', a.error);
@@ -36,7 +37,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
     if (!acc.ok) return usageFailure('agent', `${acc.error} (use --no-kube to run without pod metadata)`);
     access = acc.value;
   }
-  const agent = new Agent({ node, access, host: host || '127.0.0.1', port, storeSize, loaderPath: v.loader as string | undefined });
+  const scope = v['netns-scope'] as string | undefined;
+  if (scope !== undefined && scope !== 'node' && scope !== 'all') return usageFailure('agent', `--netns-scope must be node or all, got "${scope}"`);
+  const agent = new Agent({ node, access, host: host || '127.0.0.1', port, storeSize, loaderPath: v.loader as string | undefined, ...(scope ? { netnsScope: scope } : {}) });
   await agent.start();
   // `flowlens sandbox agent stop|start`: detach / re-attach the datapath without losing the store.
   process.on('SIGUSR2', () => void agent.pauseDatapath());
