@@ -1,6 +1,6 @@
 // The walking skeleton end to end, as root: the sandbox cluster (real netns pods, API emulator,
-// node agent) → real VS Code with the extension → Services tree → Trace Pod → live flows in the
-// Flows panel for traffic that the sandbox probe really sends.
+// node agent) → real VS Code with the extension → Services tree → Trace Pod (timeline) → live flows
+// in the Flows panel for traffic that the sandbox probe really sends.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -67,7 +67,7 @@ after(async () => {
   if (sandboxStarted) cli(['sandbox', 'down'], 120_000);
 });
 
-test('Services tree → Trace Pod → live flows of that pod in the Flows panel', { skip, timeout: 240_000 }, async () => {
+test('Services tree → Trace Pod timeline shows the probe\'s connect → live flows of that pod in the Flows panel', { skip, timeout: 240_000 }, async () => {
   const w = wb as Workbench;
   const sc = scenario();
   // The traced pod backs the scenario's first Service; it calls another Service that no policy guards.
@@ -99,14 +99,31 @@ test('Services tree → Trace Pod → live flows of that pod in the Flows panel'
 
   await w.step('trace', async () => {
     await w.contextMenu(w.treeRow(pod), 'Trace Pod');
-    await w.page.locator('.tab', { hasText: `Flows — pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
-    await w.webview().locator('#scope', { hasText: `pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
-    await w.screenshot('flows-panel-open');
+    await w.page.locator('.tab', { hasText: `Trace — ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
+    await w.webview().locator('h2', { hasText: `Trace — pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
   });
 
   const probe = JSON.parse(cli(['sandbox', 'probe', '--from', `${traced.namespace}/${pod}`, '--to', `${callee.namespace}/${callee.name}`, '--port', String(callee.ports[0]?.port), '-o', 'json'], 30_000)) as { connected: boolean };
   assert.equal(probe.connected, true, 'the probe connected');
   const calleePods = podsOf(kubeconfig, callee).map((p) => `${callee.namespace}/${p}`);
+
+  await w.step('trace-timeline', async () => {
+    // The probe's connect, with its latency, in the connection to the callee.
+    const frame = w.webview();
+    const conn = frame.locator('.conn', { has: frame.locator('.conn-label', { hasText: `→ ${callee.namespace}/${callee.name}:` }) });
+    const connect = conn.locator('.event[data-kind="connect"]').first();
+    await connect.waitFor({ timeout: 30_000 }).catch(async (e: unknown) => {
+      throw new Error(`no connect to ${callee.name} in the trace; connections: ${(await frame.locator('.conn-label').allTextContents()).join(' | ')}`, { cause: e });
+    });
+    assert.match((await connect.locator('.text').textContent()) ?? '', new RegExp(`^connected to ${callee.namespace}/${callee.name}:\\d+`));
+    assert.match((await connect.locator('.latency').textContent()) ?? '', /^\d+(\.\d+)? ms$/, 'the connect latency');
+    await w.screenshot('trace-timeline');
+    // The Flows panel stays one click away.
+    await frame.locator('#show-flows').click();
+    await w.page.locator('.tab', { hasText: `Flows — pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
+    await w.webview().locator('#scope', { hasText: `pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
+    await w.screenshot('flows-panel-open');
+  });
 
   await w.step('flows', async () => {
     const frame = w.webview();
@@ -194,7 +211,7 @@ test('Flows panel: hubble filter; details link opens the policy YAML at the rule
 
   await w.step('trace-frontend', async () => {
     await w.expand(w.treeRow(frontend.name));
-    await w.contextMenu(w.treeRow(fpod), 'Trace Pod');
+    await w.contextMenu(w.treeRow(fpod), 'Show Pod Flows');
     await w.webview().locator('#scope', { hasText: `pod ${frontend.namespace}/${fpod}` }).waitFor({ timeout: 15_000 });
   });
   for (let i = 0; i < 3; i++) {

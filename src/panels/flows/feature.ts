@@ -12,6 +12,7 @@ import { isPodNode, isServiceNode } from '../../extension/services/nodes';
 import { compileQuery } from '../../../webview/flows/query';
 import { parseRecording, toCsv, toJsonLines } from './files';
 import { FlowsPanel, type FlowsServices } from './host';
+import { TracePanels } from '../trace/host';
 import type { ExportFormat, FlowRow, PanelFilter } from './protocol';
 
 /** A pod item of the Kubernetes extension's cluster explorer (vscode-kubernetes-tools ResourceNode). */
@@ -24,8 +25,10 @@ function isExplorerPod(v: unknown): v is { namespace: string; name: string } {
 export class FlowsFeature {
   private panel: FlowsPanel | undefined;
   private readonly services: FlowsServices;
+  private readonly traces: TracePanels;
 
   private constructor(private readonly ctx: Ctx, policies: PoliciesFeature) {
+    this.traces = new TracePanels(ctx);
     this.services = {
       explain: (row) => policies.explain(row.flow),
       openPolicy: async (link) => {
@@ -41,11 +44,13 @@ export class FlowsFeature {
     const specs: CommandSpec[] = [
       { id: 'flowlens.showFlows', needsCluster: true, factory: () => (session, text) => feature.show(session, typeof text === 'string' ? { text } : {}) },
       { id: 'flowlens.tracePod', needsCluster: true, factory: () => (session, arg) => feature.tracePod(session, arg) },
+      { id: 'flowlens.showPodFlows', needsCluster: true, factory: () => (session, pod) => feature.podFlows(session, pod) },
       { id: 'flowlens.openRecording', needsCluster: false, factory: () => (arg) => feature.openRecording(arg) },
     ];
     registerCommands(ctx, specs);
     ctx.pushExtCleanup(ctx.onDidChangeSession(() => feature.panel?.attach(ctx.session)));
     ctx.pushExtCleanup({ dispose: () => feature.panel?.dispose() });
+    ctx.pushExtCleanup(feature.traces);
     return feature;
   }
 
@@ -62,8 +67,19 @@ export class FlowsFeature {
     this.panel.reveal();
   }
 
-  /** From the Services tree's pod or service item, or from the palette with a pod picked from the model. */
+  /** The Flows panel scoped to one pod ("namespace/name"; picked when absent). */
+  async podFlows(session: Session, arg: unknown): Promise<void> {
+    const pod = typeof arg === 'string' && /^[a-z0-9.-]+\/[a-z0-9.-]+$/.test(arg) ? arg : await this.pickPod(session, arg);
+    if (pod) this.show(session, { pod });
+  }
+
+  /** The Trace timeline of one pod: from the Services tree's pod or service item, the Kubernetes extension's explorer, or the palette. */
   async tracePod(session: Session, arg: unknown): Promise<void> {
+    const pod = await this.pickPod(session, arg);
+    if (pod) this.traces.open(pod);
+  }
+
+  private async pickPod(session: Session, arg: unknown): Promise<string | undefined> {
     let pod: string | undefined;
     if (isPodNode(arg)) pod = `${arg.pod.namespace}/${arg.pod.name}`;
     else if (isExplorerPod(arg)) pod = `${arg.namespace}/${arg.name}`;
@@ -73,7 +89,7 @@ export class FlowsFeature {
       const names = pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
       pod = names.length === 1 ? names[0] : await this.ctx.host.showQuickPick(names, { placeHolder: 'Pod to trace' });
     }
-    if (pod) this.show(session, { pod });
+    return pod;
   }
 
   /** Opens a saved `*.flows.jsonl` (or any `observe -o json` output) offline, in its own panel. */
