@@ -29,6 +29,7 @@ test('an outbound connection: connect with latency, HTTP request and answer, clo
     flow(1, { extensions: { tcp_event: 'connect', connect_latency_ns: 1_250_000, original_destination: { ip: '10.96.0.12', port: 80 } }, destination_service: { namespace: 'shop', name: 'cart' } }),
     flow(3, { ...reply(req), Type: 'L7', l7: { type: 'RESPONSE', latency_ns: '3500000', http: { code: 503, method: 'GET', url: 'http://cart/items' } } }),
     req,
+    flow(1, { extensions: { tcp_event: 'accept' } }),
     flow(4, { extensions: { tcp_event: 'close', duration_ns: 3_000_000_000, retransmits: 2 } }),
     flow(5, { IP: { source: '10.244.0.7', destination: '10.244.0.8', ipVersion: 'IPv4' }, source: CART, destination: DNS }), // not this pod
   ]);
@@ -40,6 +41,7 @@ test('an outbound connection: connect with latency, HTTP request and answer, clo
   assert.equal(c.outbound, true);
   assert.deepEqual(c.events.map((e) => [e.kind, e.text, e.latencyMs]), [
     ['connect', 'connected to shop/cart:80 (pod shop/cart-1)', 1.25],
+    ['accept', 'shop/cart-1:8080 accepted', undefined],
     ['http', 'HTTP GET http://cart/items', undefined],
     ['http', 'HTTP 503 GET http://cart/items', 3.5],
     ['close', 'closed after 3000 ms', undefined],

@@ -87,7 +87,8 @@ function tcpEvent(f: Flow, o: Oriented): TraceEvent | undefined {
       const latencyMs = ms(x.connect_latency_ns);
       return { time: f.time, kind: 'connect', severity: 'info', text: o.outbound ? `connected to ${peer}` : `${peer} connected`, ...(latencyMs !== undefined ? { latencyMs } : {}) };
     }
-    case 'accept': return { time: f.time, kind: 'accept', severity: 'info', text: `accepted from ${peer}` };
+    // The server's socket reports accept: the traced pod may be either end.
+    case 'accept': return { time: f.time, kind: 'accept', severity: 'info', text: o.outbound ? `${peer} accepted` : `accepted from ${peer}` };
     case 'connect_failed': return { time: f.time, kind: 'connect_failed', severity: 'error', text: `connect to ${peer} failed` };
     case 'reset_sent': return { time: f.time, kind: 'reset', severity: 'warning', text: 'reset sent' };
     case 'reset_received': return { time: f.time, kind: 'reset', severity: 'warning', text: `reset received from ${peer}` };
