@@ -22,8 +22,10 @@ export interface InstallOptions {
 export interface InstallResult { applied: string[]; daemonSet: string; ready: number; desired: number }
 
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((resolve, reject) => {
-  const t = setTimeout(resolve, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); reject(new Error('cancelled')); }, { once: true });
+  // The listener goes away with the timer: a long wait must not pile listeners on one signal.
+  const onAbort = () => { clearTimeout(t); reject(new Error('cancelled')); };
+  const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+  signal?.addEventListener('abort', onAbort, { once: true });
 });
 
 async function apply(access: ClusterAccess, m: Manifest, signal?: AbortSignal): Promise<void> {

@@ -132,7 +132,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const dnsIp = multi ? UNDERLAY_HOST_IP : node.nodeIp; // multi-node: the DNS server is on the host, reached over the underlay
   const controller = new SandboxController({
     store, node, proxier, nodes: net.parts, owner: paths.dir, poddPath: poddPath(root), cliPath: cliBundlePath(root), kubeconfig: paths.kubeconfig,
-    podLogFd, agentLogFd, agents: opts.agents, log: say, onChange: () => scheduleWrite(), dnsIp,
+    // --no-agent only skips installing deploy/: a DaemonSet installed later (flowlens install) still
+    // gets its agent run for each node, as a kubelet would.
+    podLogFd, agentLogFd, agents: true, log: say, onChange: () => scheduleWrite(), dnsIp,
   });
   let phase: SandboxState['phase'] = 'starting';
   let api: ApiServer | undefined;
