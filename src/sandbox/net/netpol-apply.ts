@@ -1,6 +1,7 @@
 // Applies NetworkPolicy enforcement: store objects -> policy engine model -> compiled allow lists
 // -> iptables-restore (atomic, --noflush: only our chains are declared), coalescing bursts of
 // changes into one apply, then makes sure FORWARD and INPUT jump into our chains first.
+import { CoalescingApplier } from './coalesce';
 import { compileCluster } from '../../policy/compile';
 import { clusterFromApiObjects } from '../../policy/objects';
 import type { Cluster } from '../../policy/types';
@@ -29,60 +30,24 @@ export function enforcedPods(s: NetpolSnapshot): EnforcedPod[] {
     .map((e) => ({ ...e, veth: s.veths.get(`${e.pod.namespace}/${e.pod.name}`) as string }));
 }
 
-export class NetpolEnforcer {
-  private pending: NetpolSnapshot | undefined;
-  private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
+export class NetpolEnforcer extends CoalescingApplier<NetpolSnapshot> {
   private lastText = '';
-  applyCount = 0;
-  lastError: string | undefined;
 
   /** `netns`: the node's network namespace (multi-node sandbox), undefined for the root netns. */
-  constructor(private readonly log: (msg: string) => void, private readonly delayMs = 20, private readonly netns?: string) {}
-
-  update(snapshot: NetpolSnapshot): void {
-    this.pending = snapshot;
-    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.kick(); }, this.delayMs);
+  constructor(log: (msg: string) => void, delayMs = 20, private readonly netns?: string) {
+    super(log, 'networkpolicy enforcement apply', delayMs);
   }
 
-  async flush(): Promise<void> {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-    await this.kick();
-    while (this.running) await this.running;
-  }
-
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending = undefined;
-  }
-
-  private async kick(): Promise<void> {
-    if (this.running) return this.running.then(() => this.kick());
-    const s = this.pending;
-    if (!s) return;
-    this.pending = undefined;
-    this.running = this.apply(s).finally(() => { this.running = undefined; });
-    return this.running;
-  }
-
-  private async apply(s: NetpolSnapshot): Promise<void> {
-    try {
-      for (const e of s.errors) this.log(`networkpolicy enforcement: skipped invalid object: ${e}`);
-      const pods = enforcedPods(s);
-      if (pods.length === 0 && this.applyCount === 0 && this.lastText === '') return; // nothing ever enforced
-      const existing = parseChains(await runOkIn(this.netns, 'iptables-save', ['-t', 'filter'])).filter;
-      const text = buildNetpolRestore({ pods, existing });
-      await runOkIn(this.netns, 'iptables-restore', ['-w', '--noflush'], text);
-      for (const j of NETPOL_JUMPS) {
-        if ((await runIn(this.netns, 'iptables', ['-w', '-C', j.chain, '-j', j.target])).code !== 0) await runOkIn(this.netns, 'iptables', ['-w', '-I', j.chain, '1', '-j', j.target]);
-      }
-      this.lastText = text;
-      this.applyCount++;
-      this.lastError = undefined;
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      this.log(`networkpolicy enforcement apply failed: ${this.lastError}`);
+  protected async apply(s: NetpolSnapshot): Promise<void> {
+    for (const e of s.errors) this.log(`networkpolicy enforcement: skipped invalid object: ${e}`);
+    const pods = enforcedPods(s);
+    if (pods.length === 0 && this.lastText === '') return; // nothing ever enforced: touch nothing
+    const existing = parseChains(await runOkIn(this.netns, 'iptables-save', ['-t', 'filter'])).filter;
+    const text = buildNetpolRestore({ pods, existing });
+    await runOkIn(this.netns, 'iptables-restore', ['-w', '--noflush'], text);
+    for (const j of NETPOL_JUMPS) {
+      if ((await runIn(this.netns, 'iptables', ['-w', '-C', j.chain, '-j', j.target])).code !== 0) await runOkIn(this.netns, 'iptables', ['-w', '-I', j.chain, '1', '-j', j.target]);
     }
+    this.lastText = text;
   }
 }

@@ -1,5 +1,6 @@
 // Applies the kube-proxy-style rule set atomically (iptables-restore --noflush), coalescing bursts
 // of service/endpoint changes into one apply; and removes every chain and jump we own.
+import { CoalescingApplier } from './coalesce';
 import { run, runOk, runOkIn } from './exec';
 import { buildRestore, parseChains } from './iptables';
 import type { ServicePortRule } from './iptables';
@@ -20,53 +21,14 @@ export function baseRestore(node: SandboxNode): string {
   return buildRestore({ podCidr: node.podCidr, clusterCidr: node.clusterCidr, services: [] });
 }
 
-export class Proxier {
-  private pending: ServicePortRule[] | undefined;
-  private running: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  applyCount = 0;
-  lastError: string | undefined;
-
-  constructor(private readonly node: SandboxNode, private readonly log: (msg: string) => void, private readonly delayMs = 20) {}
-
-  /** Schedules an apply of this complete set of service ports (coalesced). */
-  update(services: ServicePortRule[]): void {
-    this.pending = services;
-    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.kick(); }, this.delayMs);
+export class Proxier extends CoalescingApplier<ServicePortRule[]> {
+  constructor(private readonly node: SandboxNode, log: (msg: string) => void, delayMs = 20) {
+    super(log, 'iptables apply', delayMs);
   }
 
-  /** Resolves once everything scheduled so far has been applied. */
-  async flush(): Promise<void> {
-    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-    await this.kick();
-    while (this.running) await this.running;
-  }
-
-  stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.pending = undefined;
-  }
-
-  private async kick(): Promise<void> {
-    if (this.running) return this.running.then(() => this.kick());
-    const services = this.pending;
-    if (!services) return;
-    this.pending = undefined;
-    this.running = this.apply(services).finally(() => { this.running = undefined; });
-    return this.running;
-  }
-
-  private async apply(services: ServicePortRule[]): Promise<void> {
-    try {
-      const text = buildRestore({ podCidr: this.node.podCidr, clusterCidr: this.node.clusterCidr, services, existing: await existingChains(this.node.netns) });
-      await runOkIn(this.node.netns, 'iptables-restore', ['-w', '--noflush'], text);
-      this.applyCount++;
-      this.lastError = undefined;
-    } catch (e) {
-      this.lastError = (e as Error).message;
-      this.log(`iptables apply failed: ${this.lastError}`);
-    }
+  protected async apply(services: ServicePortRule[]): Promise<void> {
+    const text = buildRestore({ podCidr: this.node.podCidr, clusterCidr: this.node.clusterCidr, services, existing: await existingChains(this.node.netns) });
+    await runOkIn(this.node.netns, 'iptables-restore', ['-w', '--noflush'], text);
   }
 }
 
