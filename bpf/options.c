@@ -17,7 +17,7 @@ static void usage(FILE *f)
 		"  --netns INODE          tcp_state: only sockets of this network namespace (default: all)\n"
 		"  --flow-entries N       flow map size (default 65536)\n"
 		"  --flush-ms N           flow map scan interval (default 250)\n"
-		"  --end-grace-ms N       quiet time after FIN both ways/RST before END (default 1000)\n"
+		"  --end-grace-ms N       quiet time after FIN both ways/RST before END (default 100)\n"
 		"  --idle-timeout-ms N    quiet time before TIMEOUT (default 30000)\n"
 		"  --update-ms N          least time between UPDATE records of one flow (default 10000)\n"
 		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
