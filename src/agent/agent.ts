@@ -159,7 +159,10 @@ export class Agent {
   private watchDataplane(): void {
     const tick = (): void => {
       void readDataplane().then((d) => {
+        const changed = JSON.stringify(d) !== JSON.stringify(this.dataplaneNow && { ...this.dataplaneNow, read_at: undefined });
         this.dataplaneNow = { ...d, read_at: new Date().toISOString() };
+        // Clients compare programmed with declared backends: tell them when the programming changes.
+        if (changed) this.server.broadcastStatus();
       }).finally(() => {
         if (!this.stopping) this.dataplaneTimer = setTimeout(tick, 10_000);
       });

@@ -344,6 +344,9 @@ test('Service map: the sandbox services, a red edge for a refused path, click â†
     assert.equal(pcts.length, backends.length, 'one row per backend');
     assert.ok(Math.abs(pcts.reduce((a, b) => a + b, 0) - 100) <= 2, `shares add up to 100%: ${pcts.join(', ')}`);
     assert.deepEqual((await view.locator('table.backends a.pod').allTextContents()).sort(), backends.map((b) => `${catalog.namespace}/${b}`));
+    // The agent reports the node's kube-proxy programming: declared = programmed = observed.
+    await view.locator('.ok', { hasText: 'no drift between declared, programmed and observed backends' }).waitFor({ timeout: 20_000 });
+    assert.equal(await view.locator('.drift').count(), 0);
     await w.screenshot('service-backends-map');
   });
 });

@@ -50,7 +50,7 @@ function render(v: BackendsView, post: (m: CommandMessage<BackendsContract>) => 
   if (v.untranslated) out.push(el('div', 'note', `${v.untranslated} more connection(s) went to a frontend address without an observed translation to a backend: not counted in the shares`));
   if (v.programmedNote) out.push(el('div', 'note', v.programmedNote));
   out.push(el('h3', '', 'Drift'));
-  if (v.drift.length === 0) out.push(el('div', 'ok', 'no drift between declared and observed backends'));
+  if (v.drift.length === 0) out.push(el('div', 'ok', v.programmedNote ? 'no drift between declared and observed backends' : 'no drift between declared, programmed and observed backends'));
   for (const d of v.drift) out.push(el('div', 'drift', `⚠ ${d}`));
   return out;
 }

@@ -80,6 +80,11 @@ export class LiveFeed implements vscode.Disposable {
     this.item.show();
   }
 
+  /** Every connected agent's latest node_status (dataplane reports included). */
+  nodes(): NonNullable<HubStatus['nodes']> {
+    return this.status.nodes ?? [];
+  }
+
   dispose(): void {
     clearInterval(this.timer);
     this.item.dispose();

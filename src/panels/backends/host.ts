@@ -3,9 +3,11 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../../extension/ctx';
 import type { LiveFeed } from '../../extension/live/feed';
+import { programmedBackends } from '../../agents/dataplane';
 import { isServiceNode } from '../../extension/services/nodes';
 import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
 import { makeNonce, renderShell } from '../shell';
+import type { KubeObject } from '../../sandbox/apiserver/types';
 import { buildBackendsView } from './model';
 import { type BackendsContract, backendsGuards } from './protocol';
 
@@ -48,7 +50,7 @@ class BackendsPanel implements vscode.Disposable {
     const svc = model?.services(this.namespace).find((s) => s.metadata.name === this.name);
     const windowSec = this.live.stats.windowMs / 1000;
     const view = model && svc
-      ? buildBackendsView(svc, model.backendsOf(svc), this.live.stats.recent(Date.now()), undefined, windowSec, ++this.seq)
+      ? buildBackendsView(svc, model.backendsOf(svc), this.live.stats.recent(Date.now()), programmedBackends(this.live.nodes(), frontendIPs(svc)), windowSec, ++this.seq)
       : { seq: ++this.seq, service: `${this.namespace}/${this.name}`, type: '', sessionAffinity: '', frontends: [], backends: [], total: 0, untranslated: 0, windowSec, drift: [], error: model ? 'the service no longer exists' : 'no cluster connected' };
     const m: NotificationMessage<C> = { kind: 'notification', name: 'view', payload: view };
     void this.panel.webview.postMessage(m);
@@ -92,4 +94,12 @@ export function registerBackends(ctx: Ctx, live: LiveFeed): void {
     p.reveal();
   }));
   ctx.pushExtCleanup({ dispose: () => { for (const p of panels.values()) p.dispose(); } });
+}
+
+/** The addresses a Service is reached on before translation. */
+function frontendIPs(svc: KubeObject): string[] {
+  const spec = svc.spec ?? {};
+  const ips: string[] = [...(spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])), ...(spec.externalIPs ?? [])];
+  for (const ing of svc.status?.loadBalancer?.ingress ?? []) if (typeof ing.ip === 'string') ips.push(ing.ip);
+  return ips.filter((ip) => ip && ip !== 'None');
 }
