@@ -11,6 +11,7 @@ import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
 import { FakeFlowsHost, INIT_SCRIPT, row, serveShell } from './fake-flows-host';
 import type { FlowRow, Snapshot } from '../../src/panels/flows/protocol';
 import { existsSync } from 'node:fs';
+import { waitFor as pollUntil } from '../helpers/cli';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-flows');
@@ -50,14 +51,8 @@ beforeEach(async () => {
   await waitFor(async () => (await host.drain(), host.ready), 'ready handshake');
 });
 
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** The shared poller, with this file's argument order. */
+const waitFor = (check: () => Promise<boolean>, what: string, ms = 5000): Promise<boolean> => pollUntil(what, check, ms, 25);
 
 const shownRows = () => page.locator('.flow-row:not([hidden])');
 const cellTexts = (col: string) => page.locator(`.flow-row:not([hidden]) [data-col="${col}"]`).allTextContents();

@@ -11,6 +11,7 @@ import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
 import { INIT_SCRIPT, serveShell } from './fake-flows-host';
 import { parseFromWebview } from '../../src/panels/ipc';
 import { type Graph, mapGuards } from '../../src/panels/map/protocol';
+import { waitFor as pollUntil } from '../helpers/cli';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-map');
@@ -57,14 +58,8 @@ const sent = async () => ((await page.evaluate('window.__sent')) as unknown[]).m
 const count = (sel: string) => page.evaluate(`window.__cy.elements(${JSON.stringify(sel)}).length`) as Promise<number>;
 const post = (m: unknown) => page.evaluate((x) => window.postMessage(x, '*'), m as object);
 
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** The shared poller, with this file's argument order. */
+const waitFor = (check: () => Promise<boolean>, what: string, ms = 5000): Promise<boolean> => pollUntil(what, check, ms, 25);
 
 test('service map: handshake, graph grouped by namespace, red dropped edge, incremental, clicks, CSP', { skip }, async () => {
   await waitFor(async () => (await sent()).some((p) => p.ok && p.value.name === 'ready'), 'ready');

@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentServer } from '../../src/agent/server';
@@ -18,6 +17,7 @@ import { startApiServer, type ApiServer } from '../../src/sandbox/apiserver/serv
 import { MemoryStore } from '../../src/sandbox/apiserver/store';
 import type { KubeObject } from '../../src/sandbox/apiserver/types';
 import { ROOT } from '../helpers/cli';
+import { dialLocal } from '../helpers/net';
 
 /** Child processes run asynchronously: the API server they talk to lives in this process. */
 function exec(cmd: string, args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
@@ -73,11 +73,7 @@ before(async () => {
   store = new MemoryStore();
   api = await startApiServer({
     store, port: 0,
-    dialPod: async () => {
-      const s = createConnection(addr.port, '127.0.0.1');
-      await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
-      return s;
-    },
+    dialPod: () => dialLocal(addr.port),
   });
   kc = join(dir, 'kubeconfig');
   writeKubeconfig(kc, api.url);

@@ -5,7 +5,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -23,6 +22,7 @@ import { startApiServer, type ApiServer } from '../../src/sandbox/apiserver/serv
 import { MemoryStore } from '../../src/sandbox/apiserver/store';
 import { pod } from '../helpers/builders';
 import { waitFor } from '../helpers/cli';
+import { dialLocal } from '../helpers/net';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let seq = 0;
@@ -122,11 +122,7 @@ before(async () => {
   const store = new MemoryStore();
   api = await startApiServer({
     store, port: 0,
-    dialPod: async () => {
-      const s = createConnection(agentPort, '127.0.0.1');
-      await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
-      return s;
-    },
+    dialPod: () => dialLocal(agentPort),
   });
   writeKubeconfig(join(dir, 'kubeconfig'), api.url);
   const acc = loadClusterAccess({ kubeconfig: join(dir, 'kubeconfig') });

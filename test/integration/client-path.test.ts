@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentHub } from '../../src/agents/hub';
@@ -20,6 +20,7 @@ import { startApiServer, type ApiServer } from '../../src/sandbox/apiserver/serv
 import { MemoryStore } from '../../src/sandbox/apiserver/store';
 import { pod, service } from '../helpers/builders';
 import { waitFor } from '../helpers/cli';
+import { dialLocal } from '../helpers/net';
 
 let api: ApiServer;
 let store: MemoryStore;
@@ -47,13 +48,7 @@ before(async () => {
   store = new MemoryStore();
   api = await startApiServer({
     store, port: 0,
-    dialPod: async (p, port) => {
-      const target = p.metadata.name.startsWith('flowlens-agent') ? agentAddr.port : (echo.address() as { port: number }).port;
-      void port;
-      const s = createConnection(target, '127.0.0.1');
-      await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
-      return s;
-    },
+    dialPod: (p) => dialLocal(p.metadata.name.startsWith('flowlens-agent') ? agentAddr.port : (echo.address() as { port: number }).port),
   });
   writeKubeconfig(join(dir, 'kubeconfig'), api.url);
   const acc = loadClusterAccess({ kubeconfig: join(dir, 'kubeconfig') });

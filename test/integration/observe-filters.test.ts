@@ -5,7 +5,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +17,7 @@ import { startApiServer, type ApiServer } from '../../src/sandbox/apiserver/serv
 import { MemoryStore } from '../../src/sandbox/apiserver/store';
 import { pod } from '../helpers/builders';
 import { CLI } from '../helpers/cli';
+import { dialLocal } from '../helpers/net';
 import { CASES, FLOWS } from '../helpers/recorded-flows';
 
 const run = promisify(execFile);
@@ -35,11 +35,7 @@ before(async () => {
   const store = new MemoryStore();
   api = await startApiServer({
     store, port: 0,
-    dialPod: async () => {
-      const s = createConnection(addr.port, '127.0.0.1');
-      await new Promise((r, j) => { s.once('connect', r); s.once('error', j); });
-      return s;
-    },
+    dialPod: () => dialLocal(addr.port),
   });
   store.create('namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'flowlens-system' } });
   store.create('pods', pod('flowlens-system', 'flowlens-agent-x', '192.0.2.2', { hostNetwork: true, labels: { 'app.kubernetes.io/name': 'flowlens-agent' }, ports: [{ name: 'flows', containerPort: 4260 }] }));
