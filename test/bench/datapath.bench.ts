@@ -2,18 +2,12 @@
 //  1. wrk keep-alive from a client pod to the flowlens-podd HTTP server in another pod, interleaved
 //     rounds of: no agent datapath (`sandbox agent stop`), the agent with everything on, and
 //     `tcpdump -i <server veth> -w /dev/null`; medians and ratios from the same run.
-//  2. Records/s through the agent's decoder (loader wire format -> objects), and decode + flows.
-//  3. The agent's CPU when fed 50,000 tc flow records/s (decode, flow building, store).
-// Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16) --skip-wrk
+// Records/s through the decoder and the agent's CPU at 50,000 flows/s: `npm run bench -- decode`.
+// Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Datapath } from '../../src/agent/datapath';
-import { RecordDecoder } from '../../src/agent/records';
-import { enrichFlow } from '../../src/flows/enrich';
-import { FlowRing } from '../../src/flows/store';
 import type { SandboxState } from '../../src/sandbox/state';
 
 const LOCK = '/run/flowlens-tests.lock';
@@ -105,86 +99,19 @@ async function benchWrk(): Promise<void> {
   }
 }
 
-/** A loader stream: HELLO, then n FLOW END records with distinct ports. */
-function syntheticStream(n: number): Buffer {
-  const sample = Buffer.from(execFileSync(join(REPO, 'bpf', '.output', 'layout'), ['--sample'], { encoding: 'utf8' }).trim(), 'hex');
-  const hello = sample.subarray(0, 120);
-  const flowAt = 120 + 24 + 72 + 96 * 2;
-  const flow = sample.subarray(flowAt, flowAt + 128);
-  const out = Buffer.alloc(120 + n * 128);
-  hello.copy(out, 0);
-  for (let i = 0; i < n; i++) {
-    flow.copy(out, 120 + i * 128);
-    out.writeUInt16LE(1024 + (i % 60000), 120 + i * 128 + 104); // sport
-    out[120 + i * 128 + 100] = 10 + (i % 200); // ifindex varies
-  }
-  return out;
-}
-
-function benchDecode(): void {
-  const n = 2_000_000;
-  const stream = syntheticStream(n);
-  const chunk = 64 * 1024;
-  let t0 = performance.now();
-  let count = 0;
-  const d = new RecordDecoder();
-  for (let off = 0; off < stream.length; off += chunk) count += d.push(stream.subarray(off, off + chunk)).length;
-  const decodeMs = performance.now() - t0;
-  const dp = new Datapath('bench');
-  const d2 = new RecordDecoder();
-  let flows = 0;
-  const m = 300_000;
-  t0 = performance.now();
-  for (let off = 0; off < 120 + m * 128; off += chunk) flows += dp.onBatch(d2.push(stream.subarray(off, Math.min(off + chunk, 120 + m * 128)))).length;
-  const flowMs = performance.now() - t0;
-  console.log('| stage (one core, synthetic FLOW records, 64 KiB reads) | records | records/s |');
-  console.log('| --- | --- | --- |');
-  console.log(`| decode (RecordDecoder) | ${count - 1} | ${(((count - 1) / decodeMs) * 1000).toFixed(0)} |`);
-  console.log(`| decode + Hubble flow objects (Datapath) | ${flows} | ${((flows / flowMs) * 1000).toFixed(0)} |\n`);
-}
-
-async function benchCpu(): Promise<void> {
-  const rate = 50_000;
-  const seconds = 5;
-  const stream = syntheticStream(rate * seconds);
-  const d = new RecordDecoder();
-  const dp = new Datapath('bench');
-  const store = new FlowRing(65_536);
-  const pods = { podByIP: () => undefined };
-  d.push(stream.subarray(0, 120));
-  const perTick = rate / 10; // the loader flushes every 250 ms; deliver in 100 ms batches
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let tick = 0; tick < seconds * 10; tick++) {
-    const from = 120 + tick * perTick * 128;
-    for (const f of dp.onBatch(d.push(stream.subarray(from, from + perTick * 128)))) store.push(enrichFlow(f, pods));
-    const due = t0 + (tick + 1) * 100;
-    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-  }
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  console.log(`| agent pipeline at ${rate} flows/s (decode, flows, enrich, store) | wall s | CPU s | cores |`);
-  console.log('| --- | --- | --- | --- |');
-  console.log(`| ${store.size} stored of ${rate * seconds} | ${wall.toFixed(1)} | ${((cpu.user + cpu.system) / 1e6).toFixed(2)} | ${((cpu.user + cpu.system) / 1e6 / wall).toFixed(3)} |\n`);
-}
-
 /** Re-runs this file bundled by esbuild (as the agent ships: dist/cli.js), under the sandbox lock. */
 function reexec(): never {
   const out = join(mkdtempSync(join(tmpdir(), 'fl-bench-')), 'datapath.bench.js');
   execFileSync(join(REPO, 'node_modules', 'esbuild', 'bin', 'esbuild'), [__filename, '--bundle', '--platform=node', '--log-level=error', `--outfile=${out}`]);
-  const cmd = args.includes('--skip-wrk') ? [process.execPath, out, ...args] : ['flock', LOCK, process.execPath, out, ...args];
+  const cmd = ['flock', LOCK, process.execPath, out, ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
   process.exit(r.status ?? 1);
 }
 
 async function main(): Promise<void> {
   if (!process.env.FL_BENCH_BUNDLED) reexec();
-  if (!args.includes('--skip-wrk')) {
-    if (process.getuid?.() !== 0) throw new Error('the wrk part needs root (sandbox); use --skip-wrk');
-    await benchWrk();
-  }
-  benchDecode();
-  await benchCpu();
+  if (process.getuid?.() !== 0) throw new Error('the datapath benchmark needs root (sandbox)');
+  await benchWrk();
 }
 
 void main().catch((e: unknown) => {
