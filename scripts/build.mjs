@@ -12,7 +12,7 @@ const jobs = [
   build({ ...node, entryPoints: ['src/extension/main.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
   build({ ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
 ];
-for (const panel of ['flows', 'map', 'backends', 'trace']) {
+for (const panel of ['flows', 'map', 'backends', 'trace', 'reach']) {
   const entry = `webview/${panel}/main.ts`;
   if (existsSync(entry)) {
     jobs.push(build({ ...common, platform: 'browser', target: 'chrome120', format: 'esm', entryPoints: [entry], outfile: `dist/webview/${panel}.js` }));
