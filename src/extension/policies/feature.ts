@@ -11,7 +11,8 @@ import { parsePolicy } from '../../policy/parse';
 import type { Policy, Protocol } from '../../policy/types';
 import { advise, adviceYaml } from '../../policy/advise';
 import { parseFlows } from '../../policy/flows';
-import { diagnoseReach, reachMarkdown } from './reach';
+import { diagnoseReach } from './reach';
+import { ReachPanels } from '../../panels/reach/host';
 import type { KubeObject } from '../../sandbox/apiserver/types';
 import type { Explanation, PolicyLink } from '../../panels/flows/protocol';
 import { type CommandSpec, registerCommands } from '../commands';
@@ -28,13 +29,17 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
   readonly onDidChangeCodeLenses = this.lensEmitter.event;
   private readonly diagnostics = vscode.languages.createDiagnosticCollection('flowlens-whatif');
   private engine: { session: Session; engine: PolicyEngine } | undefined;
+  private readonly reach: ReachPanels;
 
-  private constructor(private readonly ctx: Ctx, private readonly live: LiveFeed) {}
+  private constructor(private readonly ctx: Ctx, private readonly live: LiveFeed) {
+    this.reach = new ReachPanels(ctx);
+  }
 
   static register(ctx: Ctx, live: LiveFeed): PoliciesFeature {
     const f = new PoliciesFeature(ctx, live);
     ctx.pushExtCleanup(f.diagnostics);
     ctx.pushExtCleanup(f.lensEmitter);
+    ctx.pushExtCleanup(f.reach);
     ctx.pushExtCleanup(vscode.languages.registerCodeLensProvider(YAML_SELECTOR, f));
     ctx.pushExtCleanup(live.onDidChange(() => f.lensEmitter.fire()));
     ctx.pushExtCleanup(ctx.onDidChangeSession(() => f.onSession()));
@@ -167,14 +172,15 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     if (!target) return;
     const portText = typeof port === 'string' || typeof port === 'number' ? String(port) : await this.ctx.host.showInputBox({ prompt: 'Port, optionally /UDP', value: '80' });
     const m = /^(\d{1,5})(?:\/(TCP|UDP|SCTP))?$/i.exec(portText?.trim() ?? '');
-    if (!m) return;
-    const report = diagnoseReach({
-      source, target, port: Number(m[1]), protocol: (m[2]?.toUpperCase() ?? 'TCP') as Protocol,
+    if (!m) return void (portText === undefined ? undefined : this.ctx.host.showErrorMessage(`Flowlens: "${portText}" is not a port (e.g. 8080 or 53/UDP)`));
+    const protocol = (m[2]?.toUpperCase() ?? 'TCP') as Protocol;
+    // Re-run (from the panel) reads the model, policies and recent flows again.
+    await this.reach.show(async () => diagnoseReach({
+      source: session.model.pods(source.metadata.namespace).find((p) => p.metadata.name === source.metadata.name) ?? source,
+      target, port: Number(m[1]), protocol,
       pods: (ns) => session.model.pods(ns), services: (ns) => session.model.services(ns), backendsOf: (svc) => session.model.backendsOf(svc),
       engine: await this.liveEngine(session), flows: this.live.stats.recent(Date.now()),
-    });
-    const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: reachMarkdown(report) });
-    await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+    }));
   }
 
   private async reveal(doc: vscode.TextDocument, line: number): Promise<void> {
