@@ -32,7 +32,7 @@ export class Datapath {
 
   /** Flows for one batch of records, in record order. TCP state, hello, lost, cmd_result are skipped. */
   onBatch(records: readonly DecodedRecord[]): Flow[] {
-    for (const r of records) if (r.type === 'flow') this.join.observe(r); // both views of a connection first
+    this.join.observeAll(records); // both views of a connection first
     const out: Flow[] = [];
     for (const r of records) {
       this.counts.set(r.type, (this.counts.get(r.type) ?? 0) + 1);

@@ -2,7 +2,7 @@
 // bytes, drops, drop reason names, TCP health events, command results, socket destinations.
 // Each validates what the wire can get wrong (families, enums, lengths) and throws Invalid.
 import { LAYOUT, DNS_MAX, HTTP_MAX } from './layout';
-import { fail, formatAddr, formatIPv4, ipFamily, readCString, u32le } from './wire';
+import { fail, formatAddr, formatIPv4, ipFamily, readCString, u32le, u64PlusBig } from './wire';
 
 export type FlowEvent = 'start' | 'update' | 'end' | 'timeout';
 const FLOW_EVENTS: readonly (FlowEvent | undefined)[] = [undefined, 'start', 'update', 'end', 'timeout'];
@@ -124,7 +124,7 @@ export function decodeFlow(buf: Buffer, at: number, wall: bigint): FlowRecord {
   const origin = buf[at + F_ORIGIN]!;
   if (origin > 2) fail(`FLOW origin ${origin} unknown`);
   return {
-    type: 'flow', event, firstNs: buf.readBigUInt64LE(at + F_FIRST) + wall, lastNs: buf.readBigUInt64LE(at + F_LAST) + wall,
+    type: 'flow', event, firstNs: u64PlusBig(buf, at + F_FIRST, wall), lastNs: u64PlusBig(buf, at + F_LAST, wall),
     family, proto: buf[at + F_PROTO]!, saddr: formatAddr(family, buf, at + F_SADDR), daddr: formatAddr(family, buf, at + F_DADDR),
     sport: buf[at + F_SPORT]! | (buf[at + F_SPORT + 1]! << 8), dport: buf[at + F_DPORT]! | (buf[at + F_DPORT + 1]! << 8), ifindex: u32le(buf, at + F_IFINDEX),
     origin: HOOKS[origin], bytes: [u64(buf, at + F_BYTES), u64(buf, at + F_BYTES + 8)], payload: [u64(buf, at + F_PAYLOAD), u64(buf, at + F_PAYLOAD + 8)],

@@ -3,12 +3,13 @@
 // before kube-proxy's DNAT (destination = Service VIP), the backend pod's interface after it
 // (destination = backend). Same client address and port, different destination: the pair is
 // the translation. Remote backends (another node) are joined by the socket view (tcpflows.ts).
-import type { Flow, TcpFlags } from '../flows/flow';
+import type { Flow, FlowExtensions, TcpFlags } from '../flows/flow';
 import { isoNs as isoFromNs } from './wire';
 import type { FlowRecord } from './datarecords';
 
 export interface Endpoint4 { ip: string; port: number }
-interface Seen { vip?: Endpoint4; backend?: Endpoint4; at: number }
+/** Where one connection's initiator sent its packets: before DNAT (vip) and after it (backend). */
+interface Seen { vip: Endpoint4 | undefined; backend: Endpoint4 | undefined; at: number }
 
 const FLAG_NAMES: [number, keyof TcpFlags][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
@@ -30,33 +31,66 @@ const PROTO_NAMES: Readonly<Record<number, string>> = { 1: 'ICMPv4', 6: 'TCP', 1
 const SUMMARY: Readonly<Record<number, Record<string, string>>> = Object.fromEntries(Object.entries(PROTO_NAMES).map(([n, p]) =>
   [n, Object.fromEntries(['start', 'update', 'end', 'timeout'].map((e) => [e, `${p} flow ${e}`]))]));
 
-/** Pairs the pre-DNAT and post-DNAT views of connections; bounded, entries expire after 2 min. */
+/**
+ * Pairs the pre-DNAT and post-DNAT views of connections; bounded, entries expire after 2 min.
+ * Keyed by initiator address, then proto and port (a number): no key string is built per record
+ * (the address strings come from the decoder's cache, their hashes are computed once).
+ */
 export class TranslationJoin {
-  private seen = new Map<string, Seen>();
+  private byAddr = new Map<string, Map<number, Seen>>();
+  private size = 0;
   constructor(private readonly max = 262_144, private readonly now = () => Date.now()) {}
 
-  private key(r: FlowRecord): string {
-    return `${r.proto}|${r.saddr}|${r.sport}`;
+  /** Entries held (for tests and metrics). */
+  get entries(): number {
+    return this.size;
   }
 
   /** Registers where this record's initiator sent its packets as seen at this interface. */
-  observe(r: FlowRecord): void {
+  observe(r: FlowRecord, now = this.now()): void {
     if (r.proto !== 6 && r.proto !== 17) return;
-    const k = this.key(r);
-    const e = this.seen.get(k) ?? { at: this.now() };
+    let ports = this.byAddr.get(r.saddr);
+    const key = r.proto * 65536 + r.sport;
+    let e = ports?.get(key);
+    if (!e) {
+      if (this.size >= this.max) this.evictOldest();
+      e = { vip: undefined, backend: undefined, at: now };
+      if (!ports) this.byAddr.set(r.saddr, (ports = new Map()));
+      ports.set(key, e);
+      this.size++;
+    }
+    const old = r.origin === 'from_pod' ? e.vip : e.backend;
+    if (old?.ip === r.daddr && old.port === r.dport) return; // same view again: nothing to allocate
     const dst = { ip: r.daddr, port: r.dport };
     if (r.origin === 'from_pod') e.vip = dst;
     else e.backend = dst;
-    if (this.seen.size >= this.max && !this.seen.has(k)) this.seen.delete(this.seen.keys().next().value as string);
-    this.seen.set(k, e);
+  }
+
+  /** Every flow record of a batch (one clock read). */
+  observeAll(records: readonly { type: string }[]): void {
+    const now = this.now();
+    for (const r of records) if (r.type === 'flow') this.observe(r as FlowRecord, now);
+  }
+
+  private evictOldest(): void {
+    for (const [addr, ports] of this.byAddr) {
+      const first = ports.keys().next();
+      if (!first.done) {
+        ports.delete(first.value);
+        this.size--;
+      }
+      if (ports.size === 0) this.byAddr.delete(addr);
+      return;
+    }
   }
 
   /** {vip, backend} when this connection was translated on its way through this node. */
   lookup(r: FlowRecord): { vip: Endpoint4; backend: Endpoint4 } | undefined {
-    const e = this.seen.get(this.key(r));
+    if (r.proto !== 6 && r.proto !== 17) return undefined;
+    const e = this.byAddr.get(r.saddr)?.get(r.proto * 65536 + r.sport);
     if (!e?.vip || !e.backend) return undefined;
     if (this.now() - e.at > 120_000) {
-      this.seen.delete(this.key(r));
+      this.forget(r);
       return undefined;
     }
     if (e.vip.ip === e.backend.ip && e.vip.port === e.backend.port) return undefined;
@@ -64,7 +98,10 @@ export class TranslationJoin {
   }
 
   forget(r: FlowRecord): void {
-    this.seen.delete(this.key(r));
+    const ports = this.byAddr.get(r.saddr);
+    if (!ports?.delete(r.proto * 65536 + r.sport)) return;
+    this.size--;
+    if (ports.size === 0) this.byAddr.delete(r.saddr);
   }
 }
 
@@ -76,35 +113,48 @@ function layer4(r: FlowRecord, dport: number): Flow['l4'] {
   return {};
 }
 
+function direction(r: FlowRecord): Flow['traffic_direction'] {
+  return r.origin === 'from_pod' ? 'EGRESS' : r.origin === 'to_pod' ? 'INGRESS' : 'TRAFFIC_DIRECTION_UNKNOWN';
+}
+
+/** Flowlens' counters of a tc flow; built by assignment in a fixed order (one hidden class, no spread temporaries). */
+function extensionsOf(r: FlowRecord, tr: { vip: Endpoint4 } | undefined, retransmits: number | undefined): FlowExtensions {
+  // Flat numbers (no nested objects): a node keeps tens of thousands of these.
+  const ext: FlowExtensions = {
+    flow_event: r.event, ifindex: r.ifindex, duration_ns: Number(r.lastNs - r.firstNs),
+    packets_sent: r.packets[0], packets_received: r.packets[1], bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
+    payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
+  };
+  if (r.proto === 6) {
+    ext.tcp_flags_sent = FLAG_TEXT[r.tcpFlags[0]]!;
+    ext.tcp_flags_received = FLAG_TEXT[r.tcpFlags[1]]!;
+  }
+  if (r.httpHeads[0] || r.httpHeads[1]) {
+    ext.http_requests = r.httpHeads[0];
+    ext.http_responses = r.httpHeads[1];
+  }
+  if (tr) ext.original_destination = tr.vip;
+  if (retransmits) ext.retransmits = retransmits;
+  return ext;
+}
+
 /** One tc flow record as a Hubble flow. `retransmits` comes from the TCP health tracepoints. */
 export function flowFromRecord(r: FlowRecord, node: string, tr?: { vip: Endpoint4; backend: Endpoint4 }, retransmits?: number): Flow {
-  const dst = tr ? tr.backend : { ip: r.daddr, port: r.dport };
-  const proto = PROTO_NAMES[r.proto] ?? `proto ${r.proto}`;
+  const dstIp = tr ? tr.backend.ip : r.daddr;
+  const dport = tr ? tr.backend.port : r.dport;
   return {
     time: isoFromNs(r.event === 'start' ? r.firstNs : r.lastNs),
     verdict: 'FORWARDED',
-    IP: { source: r.saddr, destination: dst.ip, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
-    l4: layer4(r, dst.port),
+    IP: { source: r.saddr, destination: dstIp, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
+    l4: layer4(r, dport),
     source: {},
     destination: {},
     Type: 'L3_L4',
     node_name: node,
     is_reply: false,
-    traffic_direction: r.origin === 'from_pod' ? 'EGRESS' : r.origin === 'to_pod' ? 'INGRESS' : 'TRAFFIC_DIRECTION_UNKNOWN',
+    traffic_direction: direction(r),
     trace_observation_point: r.origin === 'from_pod' ? 'FROM_ENDPOINT' : 'TO_ENDPOINT',
-    Summary: SUMMARY[r.proto]?.[r.event] ?? `${proto} flow ${r.event}`,
-    extensions: {
-      flow_event: r.event,
-      ifindex: r.ifindex,
-      duration_ns: Number(r.lastNs - r.firstNs),
-      // Flat numbers (no nested objects): a node keeps tens of thousands of these.
-      packets_sent: r.packets[0], packets_received: r.packets[1],
-      bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
-      payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
-      ...(r.proto === 6 ? { tcp_flags_sent: FLAG_TEXT[r.tcpFlags[0]]!, tcp_flags_received: FLAG_TEXT[r.tcpFlags[1]]! } : {}),
-      ...(r.httpHeads[0] || r.httpHeads[1] ? { http_requests: r.httpHeads[0], http_responses: r.httpHeads[1] } : {}),
-      ...(tr ? { original_destination: tr.vip } : {}),
-      ...(retransmits ? { retransmits } : {}),
-    },
+    Summary: SUMMARY[r.proto]?.[r.event] ?? `${PROTO_NAMES[r.proto] ?? `proto ${r.proto}`} flow ${r.event}`,
+    extensions: extensionsOf(r, tr, retransmits),
   };
 }
