@@ -34,15 +34,22 @@ export class Datapath {
   onBatch(records: readonly DecodedRecord[]): Flow[] {
     this.join.observeAll(records); // both views of a connection first
     const out: Flow[] = [];
+    let tc = 0; // FLOW records, counted once per batch (they are nearly all of them)
     for (const r of records) {
-      this.counts.set(r.type, (this.counts.get(r.type) ?? 0) + 1);
+      if (r.type === 'flow') tc++;
+      else this.count(r.type);
       const f = this.one(r);
       if (!f) continue;
       const names = this.names.lookup(f.IP.destination) ?? (f.extensions?.original_destination ? this.names.lookup(f.extensions.original_destination.ip) : undefined);
       if (names && !f.destination_names) f.destination_names = names;
       out.push(f);
     }
+    if (tc > 0) this.count('flow', tc);
     return out;
+  }
+
+  private count(type: string, n = 1): void {
+    this.counts.set(type, (this.counts.get(type) ?? 0) + n);
   }
 
   private one(r: DecodedRecord): Flow | undefined {

@@ -120,15 +120,19 @@ function direction(r: FlowRecord): Flow['traffic_direction'] {
 /** Flowlens' counters of a tc flow; built by assignment in a fixed order (one hidden class, no spread temporaries). */
 function extensionsOf(r: FlowRecord, tr: { vip: Endpoint4 } | undefined, retransmits: number | undefined): FlowExtensions {
   // Flat numbers (no nested objects): a node keeps tens of thousands of these.
-  const ext: FlowExtensions = {
-    flow_event: r.event, ifindex: r.ifindex, duration_ns: Number(r.lastNs - r.firstNs),
+  // Two literals rather than added properties: a literal's fields live inside the object (an
+  // added one needs a separate properties array), and TCP is the common case.
+  const duration = Number(r.lastNs - r.firstNs);
+  const ext: FlowExtensions = r.proto === 6 ? {
+    flow_event: r.event, ifindex: r.ifindex, duration_ns: duration,
+    packets_sent: r.packets[0], packets_received: r.packets[1], bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
+    payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
+    tcp_flags_sent: FLAG_TEXT[r.tcpFlags[0]]!, tcp_flags_received: FLAG_TEXT[r.tcpFlags[1]]!,
+  } : {
+    flow_event: r.event, ifindex: r.ifindex, duration_ns: duration,
     packets_sent: r.packets[0], packets_received: r.packets[1], bytes_sent: r.bytes[0], bytes_received: r.bytes[1],
     payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
   };
-  if (r.proto === 6) {
-    ext.tcp_flags_sent = FLAG_TEXT[r.tcpFlags[0]]!;
-    ext.tcp_flags_received = FLAG_TEXT[r.tcpFlags[1]]!;
-  }
   if (r.httpHeads[0] || r.httpHeads[1]) {
     ext.http_requests = r.httpHeads[0];
     ext.http_responses = r.httpHeads[1];

@@ -86,7 +86,7 @@ function benchDecode(): void {
 }
 
 /** One 5 s run of the pipeline at `perSec` flows/s: CPU seconds used and wall seconds taken. */
-async function pipelineRun(stream: Buffer, perSec: number, seconds: number): Promise<{ wall: number; cpu: number; stored: number }> {
+async function pipelineRun(stream: Buffer, perSec: number, seconds: number): Promise<{ wall: number; cpu: number; stored: number; bytesPerFlow: number }> {
   const d = new RecordDecoder();
   const dp = new Datapath('bench');
   const store = new FlowRing(65_536);
@@ -103,7 +103,19 @@ async function pipelineRun(stream: Buffer, perSec: number, seconds: number): Pro
   }
   const wall = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  return { wall, cpu: (cpu.user + cpu.system) / 1e6, stored: store.size };
+  return { wall, cpu: (cpu.user + cpu.system) / 1e6, stored: store.size, bytesPerFlow: retainedPerFlow(store) };
+}
+
+/** Heap bytes the store's flows keep alive, per flow (a measure that CPU contention does not blur). */
+function retainedPerFlow(store: FlowRing): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return NaN;
+  gc();
+  const full = process.memoryUsage().heapUsed;
+  const n = store.size;
+  store.clear();
+  gc();
+  return (full - process.memoryUsage().heapUsed) / n;
 }
 
 async function benchCpu(): Promise<void> {
@@ -111,11 +123,11 @@ async function benchCpu(): Promise<void> {
   const seconds = 5;
   const runs = Number(process.env.FL_BENCH_RUNS ?? 3);
   const stream = syntheticStream(perSec * seconds);
-  console.log(`| agent pipeline at ${perSec} flows/s (decode, flows, enrich, store), run | stored | wall s | CPU s | cores |`);
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log(`| agent pipeline at ${perSec} flows/s (decode, flows, enrich, store), run | stored | wall s | CPU s | cores | heap bytes per stored flow |`);
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (let i = 1; i <= runs; i++) {
     const r = await pipelineRun(stream, perSec, seconds);
-    console.log(`| ${i} | ${r.stored} of ${perSec * seconds} | ${r.wall.toFixed(1)} | ${r.cpu.toFixed(2)} | ${(r.cpu / r.wall).toFixed(3)} |`);
+    console.log(`| ${i} | ${r.stored} of ${perSec * seconds} | ${r.wall.toFixed(1)} | ${r.cpu.toFixed(2)} | ${(r.cpu / r.wall).toFixed(3)} | ${r.bytesPerFlow.toFixed(0)} |`);
   }
   console.log('');
 }
@@ -124,7 +136,7 @@ async function benchCpu(): Promise<void> {
 function reexec(): never {
   const out = join(mkdtempSync(join(tmpdir(), 'fl-bench-')), 'decode.bench.js');
   execFileSync(join(REPO, 'node_modules', 'esbuild', 'bin', 'esbuild'), [__filename, '--bundle', '--platform=node', '--log-level=error', `--outfile=${out}`]);
-  const r = spawnSync(process.execPath, [out, ...args], { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
+  const r = spawnSync(process.execPath, ['--expose-gc', out, ...args], { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
   process.exit(r.status ?? 1);
 }
 
