@@ -55,3 +55,13 @@ test('DNS, service port and endpoints fail first', () => {
   assert.match(g.verdict, /no endpoints \(selector app=nothing\)/);
   assert.deepEqual(statuses(run(pods[0] as KubeObject, 'shop/missing', 80)), ['Target:fail']);
 });
+
+test('a connection still addressed to the service IP (dropped or refused before NAT) is not shown as translated', () => {
+  const base: Flow = { time: 't', verdict: 'DROPPED', IP: { source: '10.244.0.3', destination: '10.96.0.20', ipVersion: 'IPv4' }, l4: { TCP: { source_port: 1, destination_port: 6379 } }, source: {}, destination: {}, Type: 'L3_L4', node_name: 'n', traffic_direction: 'EGRESS', destination_service: { namespace: 'data', name: 'redis' } };
+  const r = run(pods[0] as KubeObject, 'redis.data', 6379, [base]);
+  const t = r.steps.find((s) => s.name === 'Translation');
+  assert.equal(t?.status, 'skip');
+  assert.equal(t?.detail, '1 recent connection(s) to the service address, none seen translated to a backend');
+  const translated = run(pods[0] as KubeObject, 'redis.data', 6379, [base, { ...base, verdict: 'FORWARDED', IP: { ...base.IP, destination: '10.244.0.5' }, destination: { pod_name: 'redis-1' }, extensions: { original_destination: { ip: '10.96.0.20', port: 6379 } } }]);
+  assert.equal(translated.steps.find((s) => s.name === 'Translation')?.detail, 'recent connections via 10.96.0.20 reached redis-1');
+});

@@ -77,8 +77,12 @@ function serviceSteps(i: ReachInputs, svc: KubeObject): { steps: Step[]; backend
 function translationStep(i: ReachInputs, svc: KubeObject, srcIP: string): Step {
   const seen = i.flows.filter((f) => f.IP.source === srcIP && f.destination_service?.name === svc.metadata.name && f.destination_service.namespace === svc.metadata.namespace);
   if (seen.length === 0) return { name: 'Translation', status: 'skip', detail: 'no recent connection from the source to this service to show which backend it reached' };
-  const to = [...new Set(seen.map((f) => `${f.destination.pod_name ?? f.IP.destination}`))];
-  return { name: 'Translation', status: 'ok', detail: `recent connections via ${seen[0]?.extensions?.original_destination?.ip ?? 'the service'} reached ${to.join(', ')}` };
+  // A flow still addressed to a service IP (dropped or refused before NAT) shows no translation.
+  const vips = new Set<string>([...((svc.spec?.clusterIPs as string[] | undefined) ?? []), String(svc.spec?.clusterIP ?? '')]);
+  const translated = seen.filter((f) => !vips.has(f.IP.destination));
+  if (translated.length === 0) return { name: 'Translation', status: 'skip', detail: `${seen.length} recent connection(s) to the service address, none seen translated to a backend` };
+  const to = [...new Set(translated.map((f) => `${f.destination.pod_name ?? f.IP.destination}`))];
+  return { name: 'Translation', status: 'ok', detail: `recent connections via ${translated[0]?.extensions?.original_destination?.ip ?? 'the service'} reached ${to.join(', ')}` };
 }
 
 function policySteps(i: ReachInputs, srcIP: string, dstIPs: string[]): Step[] {
