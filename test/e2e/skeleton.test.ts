@@ -11,6 +11,7 @@ import { DEMO_SCENARIO } from '../../src/sandbox/scenarios/demo';
 import { findPolicies } from '../../src/extension/policies/locate';
 import type { Frame } from 'playwright-core';
 import { ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
+import { registerPolicyFeatureTests } from './policy-features';
 
 interface ScenarioService { namespace: string; name: string; selector: Record<string, string>; ports: { port: number; protocol?: string }[]; type?: string }
 
@@ -393,3 +394,6 @@ test('Install Agents from the command palette: progress notification, then the r
     await w.screenshot('install-agents');
   });
 });
+
+// Why can't A reach B?, Generate policy from traffic, Open recording: same sandbox, same workbench.
+registerPolicyFeatureTests({ skip, workbench: () => wb as Workbench, kubeconfig: () => kubeconfig });
