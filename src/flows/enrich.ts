@@ -24,15 +24,45 @@ export function endpointOf(pod: KubeObject): Endpoint {
   return { namespace: ns, pod_name: pod.metadata.name, labels: labelStrings(pod.metadata.labels, ns), ...(wl.length ? { workloads: wl } : {}) };
 }
 
-/** Fills what the index knows and the flow lacks; never overwrites what is already set. */
+// One endpoint per pod object, shared (frozen) by all of its flows: a node keeps tens of
+// thousands of flows, most between a few pods, and the label strings are the bulk of an endpoint.
+// Informers replace the object of a changed pod, so a WeakMap keyed by it never goes stale.
+const shared = new WeakMap<KubeObject, Endpoint>();
+
+function sharedEndpoint(pod: KubeObject): Endpoint {
+  let ep = shared.get(pod);
+  if (!ep) {
+    const e = endpointOf(pod);
+    Object.freeze(e.labels);
+    if (e.workloads) for (const w of Object.freeze(e.workloads)) Object.freeze(w);
+    shared.set(pod, (ep = Object.freeze(e)));
+  }
+  return ep;
+}
+
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** `current` completed from the pod: the shared endpoint when nothing is known yet. */
+function withPod(current: Endpoint, pod: KubeObject): Endpoint {
+  return isEmpty(current) ? sharedEndpoint(pod) : { ...sharedEndpoint(pod), ...current };
+}
+
+/**
+ * Fills what the index knows and the flow lacks; never overwrites what is already set. Replaces
+ * `flow.source` / `flow.destination` rather than writing into them: endpoints may be shared
+ * between flows (and frozen), so nobody may write into them.
+ */
 export function enrichFlow(flow: Flow, index: IdentityIndex): Flow {
   if (!flow.source.pod_name) {
     const p = index.podByIP(flow.IP.source);
-    if (p) flow.source = { ...endpointOf(p), ...flow.source };
+    if (p) flow.source = withPod(flow.source, p);
   }
   if (!flow.destination.pod_name) {
     const p = index.podByIP(flow.IP.destination);
-    if (p) flow.destination = { ...endpointOf(p), ...flow.destination };
+    if (p) flow.destination = withPod(flow.destination, p);
   }
   if (!flow.destination_service && index.serviceByClusterIP) {
     const vip = flow.extensions?.original_destination?.ip ?? flow.IP.destination;

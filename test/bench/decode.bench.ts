@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Datapath } from '../../src/agent/datapath';
 import { RecordDecoder } from '../../src/agent/records';
-import { enrichFlow } from '../../src/flows/enrich';
+import { enrichFlow, type IdentityIndex } from '../../src/flows/enrich';
+import type { KubeObject } from '../../src/sandbox/apiserver/types';
 import { FlowRing } from '../../src/flows/store';
 
 const args = process.argv.slice(2);
@@ -85,12 +86,30 @@ function benchDecode(): void {
   console.log(`| decode + Hubble flow objects (Datapath) | ${spread(b.wall)} | ${spread(b.cpu)} |\n`);
 }
 
+/** The initiator's pod and half of the 200 peers are local pods (Deployment-owned, three labels). */
+function benchPods(): IdentityIndex {
+  const byIP = new Map<string, KubeObject>();
+  const pod = (ip: string, name: string): void => {
+    byIP.set(ip, {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: {
+        name: `${name}-7d4b9c8f6d-x2x9q`, namespace: 'shop', uid: ip,
+        labels: { app: name, 'pod-template-hash': '7d4b9c8f6d', tier: 'backend' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-7d4b9c8f6d`, uid: `rs-${name}`, controller: true }],
+      },
+    });
+  };
+  pod('10.244.0.5', 'client');
+  for (let i = 10; i < 110; i++) pod(`10.96.0.${i}`, `server${i}`);
+  return { podByIP: (ip) => byIP.get(ip) };
+}
+
 /** One 5 s run of the pipeline at `perSec` flows/s: CPU seconds used and wall seconds taken. */
 async function pipelineRun(stream: Buffer, perSec: number, seconds: number): Promise<{ wall: number; cpu: number; stored: number; bytesPerFlow: number }> {
   const d = new RecordDecoder();
   const dp = new Datapath('bench');
   const store = new FlowRing(65_536);
-  const pods = { podByIP: () => undefined };
+  const pods = benchPods();
   d.push(stream.subarray(0, 120));
   const perTick = perSec / 10; // the loader flushes every 250 ms; deliver in 100 ms batches
   const cpu0 = process.cpuUsage();
