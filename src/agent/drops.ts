@@ -85,16 +85,23 @@ export function resetFlow(r: TcpEventRecord, node: string): Flow | undefined {
 /** Retransmits per connection (either orientation), bounded; read when the connection's flow ends. */
 export class Retransmits {
   private counts = new Map<string, number>();
+  /** Ports of the counted connections (may hold stale ones): most flows are ruled out without building a key. */
+  private ports = new Set<number>();
   constructor(private readonly max = 65_536) {}
 
   add(r: TcpEventRecord): void {
     const k = `${r.saddr}|${r.sport}|${r.daddr}|${r.dport}`;
     if (this.counts.size >= this.max && !this.counts.has(k)) this.counts.delete(this.counts.keys().next().value as string);
     this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
+    this.ports.add(r.sport).add(r.dport);
   }
 
   take(a: string, ap: number, b: string, bp: number): number {
-    if (this.counts.size === 0) return 0;
+    if (this.counts.size === 0) {
+      this.ports.clear();
+      return 0;
+    }
+    if (!this.ports.has(ap) || !this.ports.has(bp)) return 0;
     const k1 = `${a}|${ap}|${b}|${bp}`;
     const k2 = `${b}|${bp}|${a}|${ap}`;
     const n = (this.counts.get(k1) ?? 0) + (this.counts.get(k2) ?? 0);

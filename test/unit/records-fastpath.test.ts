@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordDecodeError, RecordDecoder } from '../../src/agent/records';
-import type { FlowRecord } from '../../src/agent/records';
+import type { FlowRecord, TcpEventRecord } from '../../src/agent/records';
+import { Retransmits } from '../../src/agent/drops';
 import { TranslationJoin, flowFromRecord } from '../../src/agent/flowrecords';
 import { formatAddr, formatIPv4, formatIPv6, isoNs, u64PlusBig } from '../../src/agent/wire';
 import { enrichFlow } from '../../src/flows/enrich';
@@ -159,4 +160,21 @@ test('enrichment shares one frozen endpoint per pod object and merges into known
   web = pod('web', '10.244.0.2');
   web.metadata.labels = { app: 'web2' };
   assert.deepEqual(enrichFlow(flowFromRecord(rec({}), 'n1'), index).source.labels, ['k8s:app=web2', 'k8s:io.kubernetes.pod.namespace=shop'], 'a changed pod object is a new endpoint');
+});
+
+test('retransmits are taken once per connection, in either orientation, past the port prefilter', () => {
+  const rt = new Retransmits();
+  const ev = (sport: number, dport: number): TcpEventRecord => ({
+    type: 'tcp_event', kind: 'retransmit', timeNs: WALL, skaddr: 1n, family: 4, saddr: '10.244.0.2', daddr: '10.244.0.7', sport, dport, netns: 1, state: 1,
+  });
+  rt.add(ev(40000, 8080));
+  rt.add(ev(40000, 8080));
+  rt.add(ev(8080, 40001)); // seen from the server's socket
+  assert.equal(rt.take('10.244.0.2', 40000, '10.244.0.9', 8080), 0, 'other peer');
+  assert.equal(rt.take('10.244.0.2', 40002, '10.244.0.7', 8080), 0, 'other port');
+  assert.equal(rt.take('10.244.0.2', 40000, '10.244.0.7', 8080), 2);
+  assert.equal(rt.take('10.244.0.2', 40000, '10.244.0.7', 8080), 0, 'taken');
+  assert.equal(rt.take('10.244.0.7', 40001, '10.244.0.2', 8080), 1, 'reverse orientation');
+  rt.add(ev(40003, 8080));
+  assert.equal(rt.take('10.244.0.2', 40003, '10.244.0.7', 8080), 1, 'after the port set was cleared');
 });
