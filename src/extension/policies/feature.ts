@@ -154,7 +154,8 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     const namespaces = ['(all namespaces)', ...session.model.namespaces().map((n) => n.metadata.name)];
     const pick = await this.ctx.host.showQuickPick(namespaces, { placeHolder: 'Generate policies for the workloads of' });
     if (!pick) return;
-    const observed = parseFlows(flows.map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
+    // Replies (HTTP responses) describe the connection their request opened: not traffic to allow.
+    const observed = parseFlows(flows.filter((f) => f.is_reply !== true).map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
     const advice = advise(observed, pick.startsWith('(') ? undefined : pick);
     if (advice.length === 0) return void this.ctx.host.showWarningMessage(`Flowlens: no pod-to-pod traffic of ${pick} in the recent flows to base a policy on.`);
     const doc = await vscode.workspace.openTextDocument({ language: 'yaml', content: adviceYaml(advice, observed.length) });

@@ -39,6 +39,9 @@ export function queryOf(f: Flow): Query | undefined {
   const l4 = f.l4?.TCP ?? f.l4?.UDP;
   if (!l4 || !f.IP?.source || !f.IP?.destination) return undefined;
   const protocol: Protocol = f.l4.TCP ? 'TCP' : 'UDP';
+  // A reply (is_reply, e.g. an HTTP response) belongs to the connection its destination opened:
+  // policies are stateful, so its verdict is the request's, never one towards an ephemeral port.
+  if (f.is_reply === true) return { from: { ip: f.IP.destination }, to: { ip: f.IP.source }, port: l4.source_port, protocol };
   return { from: { ip: f.IP.source }, to: { ip: f.IP.destination }, port: l4.destination_port, protocol };
 }
 
@@ -87,7 +90,7 @@ export function explainFlow(engine: PolicyEngine, f: Flow): Explanation {
 
 export interface Change { flow: Flow; before: boolean; after: boolean; policy?: { namespace: string; name: string; direction: Direction; ruleIndex?: number } }
 
-const flowKey = (f: Flow) => `${f.IP.source}>${f.IP.destination}:${f.l4.TCP?.destination_port ?? f.l4.UDP?.destination_port}/${f.l4.TCP ? 'T' : 'U'}`;
+const flowKey = (q: Query) => `${('ip' in q.from ? q.from.ip : undefined) ?? ''}>${('ip' in q.to ? q.to.ip : undefined) ?? ''}:${q.port}/${q.protocol}`;
 
 /** Recent flows whose verdict changes when `drafts` replace (or join) the live policies; one per connection tuple. */
 export function whatIf(objs: ClusterObjects, drafts: Policy[], flows: readonly Flow[]): Change[] {
@@ -96,8 +99,9 @@ export function whatIf(objs: ClusterObjects, drafts: Policy[], flows: readonly F
   const seen = new Set<string>();
   const out: Change[] = [];
   for (const f of flows) {
-    if (!queryOf(f)) continue;
-    const k = flowKey(f);
+    const q = queryOf(f);
+    if (!q) continue;
+    const k = flowKey(q);
     if (seen.has(k)) continue;
     seen.add(k);
     const b = verdictOf(before, f);
@@ -125,14 +129,16 @@ export function policyCounts(engine: PolicyEngine, policy: Policy, flows: readon
   let denied = 0;
   const is = (p: { namespace: string; name: string }) => p.namespace === policy.namespace && p.name === policy.name;
   for (const f of flows) {
-    const v = verdictOf(engine, f);
-    if (!v) continue;
+    const q = queryOf(f);
+    const v = q && engine.verdict(resolved(engine, q));
+    if (!q || !v) continue;
     let m = false;
     let d = false;
     for (const dir of ['ingress', 'egress'] as const) {
       const side = dir === 'ingress' ? v.ingress : v.egress;
       if (!side.evaluated || !side.isolated) continue;
-      const sel = dir === 'ingress' ? f.IP.destination : f.IP.source;
+      const end = dir === 'ingress' ? q.to : q.from;
+      const sel = ('ip' in end ? end.ip : undefined) ?? '';
       const pod = engine.podByIP(sel);
       if (!pod || !engine.selecting(pod, dir).some(is)) continue;
       m = true;
