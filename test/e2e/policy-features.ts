@@ -193,6 +193,10 @@ function registerGenerate(s: SharedSession): void {
       return parsePolicy({ where: `generated document ${i + 1}` }, d);
     });
     assert.ok(policies.every((p) => p.namespace === 'shop'), `only shop's workloads: ${policies.map((p) => `${p.namespace}/${p.name}`).join(', ')}`);
+    // Replies (HTTP responses) are not connections: no rule opens a client's ephemeral port.
+    const ports = new Set(policies.flatMap((p) => [...p.ingress, ...p.egress].flatMap((r) => r.ports.map((x) => x.port))));
+    const servicePorts = new Set<unknown>([8080, 9090, 6379, 8125, 53]);
+    assert.deepEqual([...ports].filter((x) => !servicePorts.has(x)), [], 'only ports that servers listen on');
     const catalog = docs.find((d) => JSON.stringify((d.spec as { podSelector?: unknown }).podSelector) === JSON.stringify({ matchLabels: { app: 'catalog' } }));
     assert.ok(catalog, 'a policy for catalog, which really received connections');
     const ingress = JSON.stringify((catalog.spec as { ingress?: unknown }).ingress);
