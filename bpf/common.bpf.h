@@ -18,16 +18,22 @@ const volatile __u32 targ_netns = 0; /* tcp_state: 0 = every network namespace *
 const volatile __u32 http_capture = 1; /* tc: copy HTTP/1.x first bytes */
 const volatile __u32 dns_capture = 1;  /* tc: copy DNS messages on UDP 53 */
 const volatile __u32 http_per_flow = 8; /* tc: HTTP heads sent per flow, direction and CPU (0: all) */
+const volatile __u32 tc_direct = 1;     /* tc: direct packet access when the headers are linear (0: testing,
+                                         * every header through bpf_skb_load_bytes) */
+const volatile __u32 tc_notices = 1;    /* tc: fl_flow_notice on create/FIN/RST (0: the scan only) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024); /* default; the loader may resize before load */
 } events SEC(".maps");
 
-/* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX counts created flows. */
+/* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX counts created flows,
+ * FL_SLOT_NOTICE_LOST failed fl_flow_notice reserves (loader-internal: the scan still emits
+ * those flows, later). */
+#define FL_SLOT_NOTICE_LOST (FL_LOST_MAX + 1)
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FL_LOST_MAX + 1);
+	__uint(max_entries, FL_LOST_MAX + 2);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");

@@ -37,6 +37,8 @@
 #define FL_REC_TCP_EVENT 9   /* tracepoints tcp:tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset */
 #define FL_REC_CMD_RESULT 10 /* loader: answer to one stdin command */
 #define FL_REC_SOCK_ADDR 11  /* cgroup/connect4 + sendmsg4: destination before any socket-level rewrite */
+#define FL_REC_FLOW_NOTICE 12 /* tc -> loader ONLY (never written to stdout): a flow was created,
+                               * or saw its first FIN (per direction) or RST */
 
 /* Largest record the loader will ever forward; the decoder rejects more. */
 #define FL_REC_MAX_BYTES 4096
@@ -157,10 +159,12 @@ struct fl_lost {
 	__u32 pad;    /* zero */
 };
 
-/* The flow map's key (kernel side; oriented initiator -> responder). */
+/* The flow map's key (kernel side). Canonical: (saddr, sport) <= (daddr, dport) compared as
+ * two u64 address words then the port, so both directions of a flow find it with ONE lookup;
+ * which end initiated is in the value (fl_flow_val.init_rev), the loader orients fl_flow. */
 struct fl_flow_key {
-	__u8 saddr[FL_ADDR_LEN]; /* initiator, network order */
-	__u8 daddr[FL_ADDR_LEN]; /* responder, network order */
+	__u8 saddr[FL_ADDR_LEN]; /* the lower endpoint, network order */
+	__u8 daddr[FL_ADDR_LEN]; /* the higher endpoint, network order */
 	__u32 ifindex;           /* interface of the tc hook */
 	__u16 sport;             /* host order; ICMP echo: the identifier (both ports) */
 	__u16 dport;             /* host order */
@@ -169,7 +173,7 @@ struct fl_flow_key {
 	__u8 pad[2];             /* zero */
 };
 
-/* The flow map's per-CPU value. Index 0 = initiator -> responder, 1 = reply. */
+/* The flow map's per-CPU value. Index 0 = key.saddr -> key.daddr, 1 = the other way. */
 struct fl_flow_val {
 	__u64 first_ns;   /* first packet on this CPU (bpf_ktime_get_ns) */
 	__u64 last_ns;    /* last packet on this CPU */
@@ -180,8 +184,25 @@ struct fl_flow_val {
 	__u8 origin;      /* FL_HOOK_* the initiator's packets pass (0 on CPUs that did not create it) */
 	__u8 icmp_type;   /* first ICMP type/code seen from the initiator */
 	__u8 icmp_code;
-	__u8 pad[3];
+	__u8 init_rev;    /* 1: the initiator is key.daddr (set with origin, on the creating CPU) */
+	__u8 noticed;     /* FL_NOTICE_* already sent from this CPU (FIN per direction, RST) */
+	__u8 pad;
 	__u32 l7[2];      /* HTTP/1 heads seen per direction (captured or not) */
+};
+
+/* fl_flow_notice.event, also fl_flow_val.noticed bits */
+#define FL_NOTICE_CREATED 0
+#define FL_NOTICE_FIN0 1 /* first FIN from key.saddr */
+#define FL_NOTICE_FIN1 2 /* first FIN from key.daddr */
+#define FL_NOTICE_RST 4
+
+/* Kernel -> loader only (never on stdout, not decoded by the agent): look at this flow now
+ * (START at once; END after the grace, sooner than the periodic scan). */
+struct fl_flow_notice {
+	struct fl_hdr hdr;
+	struct fl_flow_key key;
+	__u32 event;  /* FL_NOTICE_* */
+	__u32 pad[2];
 };
 
 /* Made by the loader from the flow map (sum over CPUs). */
@@ -310,6 +331,7 @@ _Static_assert(sizeof(struct fl_lost) == 24, "fl_lost size");
 _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
 _Static_assert(sizeof(struct fl_flow_val) == 80, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
+_Static_assert(sizeof(struct fl_flow_notice) == 64, "fl_flow_notice size");
 _Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
 _Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");
 _Static_assert(sizeof(struct fl_http) == 8 + 56 + FL_HTTP_MAX, "fl_http size");

@@ -81,6 +81,24 @@ static struct fnode **find(struct flowtab *t, const struct fl_flow_key *k)
 	return pp;
 }
 
+#define SWAP(a, b) do { __typeof__(a) _t = (a); (a) = (b); (b) = _t; } while (0)
+
+/* The map key is canonical (lower endpoint first); records go initiator -> responder. */
+static void orient(struct fl_flow *f)
+{
+	__u8 a[FL_ADDR_LEN];
+
+	memcpy(a, f->saddr, FL_ADDR_LEN);
+	memcpy(f->saddr, f->daddr, FL_ADDR_LEN);
+	memcpy(f->daddr, a, FL_ADDR_LEN);
+	SWAP(f->sport, f->dport);
+	SWAP(f->bytes[0], f->bytes[1]);
+	SWAP(f->payload[0], f->payload[1]);
+	SWAP(f->pkts[0], f->pkts[1]);
+	SWAP(f->flags[0], f->flags[1]);
+	SWAP(f->l7[0], f->l7[1]);
+}
+
 struct merged {
 	struct fl_flow f;
 	__u8 all_flags;
@@ -89,6 +107,7 @@ struct merged {
 static void merge(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, struct merged *m)
 {
 	struct fl_flow *f = &m->f;
+	bool rev = false;
 
 	memset(m, 0, sizeof(*m));
 	for (int c = 0; c < st->ncpus; c++, v++) {
@@ -107,6 +126,7 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 			f->origin = v->origin;
 			f->icmp_type = v->icmp_type;
 			f->icmp_code = v->icmp_code;
+			rev = v->init_rev;
 		}
 	}
 	f->hdr.type = FL_REC_FLOW;
@@ -119,6 +139,8 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 	f->dport = k->dport;
 	f->family = k->family;
 	f->proto = k->proto;
+	if (rev)
+		orient(f);
 	m->all_flags = f->flags[0] | f->flags[1];
 }
 
@@ -129,8 +151,9 @@ static bool ended(const struct merged *m)
 	return (m->all_flags & 0x04) || ((m->f.flags[0] & 0x01) && (m->f.flags[1] & 0x01));
 }
 
-/* Returns true when the flow must be deleted from the map. */
-static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force)
+/* Returns true when the flow must be deleted from the map; *due: when an ended flow's grace is over. */
+static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
+		  __u64 *due)
 {
 	const struct options *o = st->o;
 	struct fnode **pp = find(st->tab, k), *n = *pp;
@@ -150,6 +173,8 @@ static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl
 		}
 		return true;
 	}
+	if (ended(&m))
+		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
 	if (!n) {
 		n = calloc(1, sizeof(*n));
 		if (!n)
@@ -190,6 +215,8 @@ static void sweep(struct state *st)
 	}
 }
 
+static void arm(const struct fl_flow_key *k, __u64 due);
+
 struct scanbuf {
 	struct fl_flow_key keys[BATCH];
 	struct fl_flow_key del[BATCH];
@@ -201,6 +228,7 @@ static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now,
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u32 in = 0, out = 0, count, ndel;
 	bool first = true;
+	__u64 due;
 	int err;
 
 	for (;;) {
@@ -209,11 +237,16 @@ static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now,
 		if (err && errno != ENOENT)
 			return -errno;
 		ndel = 0;
-		for (__u32 i = 0; i < count; i++)
-			if (visit(st, &sb->keys[i], sb->vals + (size_t)i * st->ncpus, now, force))
+		for (__u32 i = 0; i < count; i++) {
+			due = 0;
+			if (visit(st, &sb->keys[i], sb->vals + (size_t)i * st->ncpus, now, force, &due)) {
 				sb->del[ndel++] = sb->keys[i];
-			else
-				st->flows_live++;
+				continue;
+			}
+			st->flows_live++;
+			if (due)
+				arm(&sb->keys[i], due); /* its notice was lost: END at the grace anyway */
+		}
 		for (__u32 i = 0; i < ndel; i++)
 			bpf_map_delete_elem(fd, &sb->del[i]); /* ENOENT: evicted meanwhile, but already emitted */
 		st->flows_removed += ndel;
@@ -278,4 +311,81 @@ int flow_scan(struct state *st, bool force)
 	sweep(st);
 	count_evicted(st, created);
 	return 0;
+}
+
+/*
+ * Prompt START/END: the tc programs send an fl_flow_notice when they create a flow and at the
+ * first FIN (per direction) or RST. START is emitted at once; an ended flow gets a timer at
+ * last packet + --end-grace-ms (re-armed while packets still come), so END does not wait for the
+ * next scan. The scan stays for UPDATE/TIMEOUT and as the safety net (lost notices, full timer
+ * list): the records and their counts are the same, only sooner.
+ */
+#define MAX_TIMERS 4096
+
+struct endtimer {
+	struct fl_flow_key key;
+	__u64 due;
+};
+
+static struct endtimer timers[MAX_TIMERS];
+static size_t ntimers;
+
+static void arm(const struct fl_flow_key *k, __u64 due)
+{
+	for (size_t i = 0; i < ntimers; i++)
+		if (!memcmp(&timers[i].key, k, sizeof(*k))) {
+			timers[i].due = due;
+			return;
+		}
+	if (ntimers < MAX_TIMERS) /* else: the scan ends it */
+		timers[ntimers++] = (struct endtimer){ *k, due };
+}
+
+/* Looks at one flow now: START if new, END if over; arms its END timer. */
+static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
+{
+	static struct fl_flow_val *vals;
+	int fd = bpf_map__fd(st->skel->maps.flows);
+	__u64 due = 0;
+
+	if (!vals && !(vals = calloc((size_t)st->ncpus, sizeof(*vals))))
+		return;
+	if (!st->tab && !(st->tab = flowtab_new(st->o->flow_entries)))
+		return;
+	if (bpf_map_lookup_elem(fd, k, vals))
+		return; /* gone: ended meanwhile, or evicted (counted by the scan) */
+	if (visit(st, k, vals, now, false, &due)) {
+		if (!bpf_map_delete_elem(fd, k))
+			st->flows_removed++;
+		return;
+	}
+	if (due)
+		arm(k, due > now ? due : now + 1000000);
+}
+
+void flow_notice(struct state *st, const struct fl_flow_notice *n)
+{
+	if (st->o->prog_run || !st->skel->maps.flows)
+		return; /* prog-run: flows only on `flush`, as the tests expect */
+	visit_key(st, &n->key, clock_mono_ns());
+}
+
+__u64 flow_timers(struct state *st, __u64 now)
+{
+	__u64 next = 0;
+	size_t i = 0;
+
+	while (i < ntimers) {
+		if (timers[i].due > now) {
+			if (!next || timers[i].due < next)
+				next = timers[i].due;
+			i++;
+			continue;
+		}
+		struct fl_flow_key k = timers[i].key;
+
+		timers[i] = timers[--ntimers];
+		visit_key(st, &k, now); /* may re-arm k (appended, looked at in this loop) */
+	}
+	return next;
 }

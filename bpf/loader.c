@@ -203,6 +203,7 @@ static const size_t rec_sizes[] = {
 	[FL_REC_TCP_STATE] = sizeof(struct fl_tcp_state), [FL_REC_DNS] = sizeof(struct fl_dns),
 	[FL_REC_HTTP] = sizeof(struct fl_http), [FL_REC_DROP] = sizeof(struct fl_drop),
 	[FL_REC_TCP_EVENT] = sizeof(struct fl_tcp_event), [FL_REC_SOCK_ADDR] = sizeof(struct fl_sock_addr),
+	[FL_REC_FLOW_NOTICE] = sizeof(struct fl_flow_notice),
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -220,6 +221,10 @@ static int on_record(void *ctx, void *data, size_t size)
 				size >= sizeof(*h) ? h->version : 0, size >= sizeof(*h) ? h->len : 0);
 		st->bad_record = true;
 		return 0;
+	}
+	if (h->type == FL_REC_FLOW_NOTICE) { /* loader-internal, never forwarded */
+		flow_notice(st, data);
+		return st->output_gone ? -EPIPE : 0;
 	}
 	return emit(st, data, size) ? 0 : -EPIPE;
 }
@@ -279,6 +284,8 @@ static int open_skel(struct state *st)
 	st->skel->rodata->http_capture = !o->no_http;
 	st->skel->rodata->dns_capture = !o->no_dns;
 	st->skel->rodata->http_per_flow = o->http_per_flow;
+	st->skel->rodata->tc_direct = !o->tc_load_bytes;
+	st->skel->rodata->tc_notices = !o->no_notices;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(st->skel->maps.flows, o->flow_entries);
@@ -349,7 +356,7 @@ static int setup(struct state *st)
 	return 0;
 }
 
-static int poll_once(struct state *st, __u64 next_scan)
+static int poll_once(struct state *st, __u64 next_wake)
 {
 	struct pollfd fds[2] = {
 		{ .fd = ring_buffer__epoll_fd(st->rb), .events = POLLIN },
@@ -358,9 +365,9 @@ static int poll_once(struct state *st, __u64 next_scan)
 	__u64 now = clock_mono_ns();
 	int timeout = POLL_TIMEOUT_MS, err;
 
-	if (next_scan > now && (next_scan - now) / 1000000 < (__u64)timeout)
-		timeout = (int)((next_scan - now) / 1000000);
-	else if (next_scan <= now)
+	if (next_wake > now && (next_wake - now + 999999) / 1000000 < (__u64)timeout)
+		timeout = (int)((next_wake - now + 999999) / 1000000);
+	else if (next_wake <= now)
 		timeout = 0;
 	if (poll(fds, 2, timeout) < 0 && errno != EINTR)
 		return -errno;
@@ -375,20 +382,23 @@ static int poll_once(struct state *st, __u64 next_scan)
 static int run(struct state *st)
 {
 	const struct options *o = st->o;
-	__u64 next_lost = 0, next_scan = clock_mono_ns() + o->flush_ms * 1000000ull, now;
+	__u64 next_lost = 0, next_scan = clock_mono_ns() + o->flush_ms * 1000000ull, next_end = 0, now;
 	int err;
 
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 	while (!exiting) {
-		err = poll_once(st, next_scan);
+		err = poll_once(st, next_end && next_end < next_scan ? next_end : next_scan);
 		if (err) {
 			fprintf(stderr, "flowlens-loader: polling ring buffer: %s\n", strerror(-err));
 			return 1;
 		}
 		now = clock_mono_ns();
+		if (!o->prog_run)
+			next_end = flow_timers(st, now); /* ENDs whose grace is over (timers armed by notices) */
 		if (now >= next_scan && !o->prog_run) {
 			flow_scan(st, false);
 			next_scan = now + o->flush_ms * 1000000ull;
+			next_end = flow_timers(st, now); /* the scan arms timers for ended flows */
 		}
 		if (now >= next_lost) {
 			next_lost = now + LOST_INTERVAL_NS;

@@ -25,6 +25,7 @@ struct options {
 	__u32 http_per_flow;
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
+	bool tc_load_bytes, no_notices;
 };
 
 struct flowtab;
@@ -58,6 +59,10 @@ bool emit(struct state *st, const void *data, size_t len);
 __u64 clock_mono_ns(void);
 /* flowscan.c: scan the flow map; force: emit and delete every flow now. */
 int flow_scan(struct state *st, bool force);
+/* flowscan.c: a tc notice (flow created, first FIN/RST): START at once, arm the END timer. */
+void flow_notice(struct state *st, const struct fl_flow_notice *n);
+/* flowscan.c: END the flows whose grace is over; returns the next due time (0: none). */
+__u64 flow_timers(struct state *st, __u64 now);
 void flowtab_free(struct flowtab *t);
 /* features.c */
 __u64 probe_features(struct btf *vmlinux);

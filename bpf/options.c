@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
 		"  --http-per-flow N      HTTP heads sent per flow, direction and CPU; all are counted (default 8, 0: all)\n"
 		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
+		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
+		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"
 		"  --prog-run             load the tc programs only, attach nothing; stdin: run HOOK IFINDEX HEX\n"
 		"  --features             print the kernel features as JSON and exit\n"
 		"  --poll-delay-ms N      sleep N ms between polls (testing: provokes ring buffer loss)\n"
@@ -100,6 +102,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		{ "no-cgroup", no_argument, NULL, 'C' }, { "no-http", no_argument, NULL, 'H' },
 		{ "no-dns", no_argument, NULL, 'D' }, { "no-drops", no_argument, NULL, 'K' },
 		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },
+		{ "no-notices", no_argument, NULL, 'N' }, { "tc-load-bytes", no_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	int c, r;
@@ -123,6 +126,8 @@ int parse_args(int argc, char **argv, struct options *o)
 		case 'D': o->no_dns = true; break;
 		case 'K': o->no_drops = true; break;
 		case 'P': o->prog_run = true; break;
+		case 'N': o->no_notices = true; break;
+		case 'L': o->tc_load_bytes = true; break;
 		case 'F': o->features_only = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);

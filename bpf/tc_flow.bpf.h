@@ -5,9 +5,12 @@
  * record per packet: the loader scans the map and emits flow records), plus the first
  * bytes of DNS messages (UDP 53) and HTTP/1.x requests/responses into the ring buffer.
  *
- * Every header is read with bpf_skb_load_bytes (works on non-linear skbs, keeps the
- * verifier simple); lengths are checked against each other and against skb->len, and a
- * packet whose headers do not add up is not accounted (and never misparsed).
+ * Headers are read in place (direct packet access) when they are in the linear area, else
+ * with bpf_skb_load_bytes (non-linear skb); lengths are checked against each other and
+ * against skb->len, and a packet whose headers do not add up is not accounted (and never
+ * misparsed). Per packet in the common case: one hash lookup (canonical key), one clock
+ * read, no helper call for headers. New flows and first FIN/RST send a tiny notice to the
+ * loader (fl_flow_notice) so START/END records do not wait for the next map scan.
  * The programs never change a packet or its fate: they return TC_ACT_UNSPEC.
  */
 #ifndef FL_TC_FLOW_BPF_H
@@ -21,85 +24,100 @@ struct {
 } flows SEC(".maps");
 
 struct fl_parsed {
-	struct fl_flow_key key; /* as the packet goes: saddr = sender */
+	struct fl_flow_key key; /* canonical (see fl_flow_key); 8-aligned for the u64 compares */
 	__u32 payload_off;
 	__u32 payload_len;
 	__u32 ip_len;
 	__u8 tcp_flags;
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u8 has_l4; /* ports/flags parsed */
-};
+	__u8 has_l4;  /* ports/flags parsed */
+	__u8 swapped; /* the sender is key.daddr (the packet's saddr/sport were swapped into daddr) */
+} __attribute__((aligned(8)));
 
 #define TCP_FIN 0x01
 #define TCP_SYN 0x02
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
+/*
+ * A header at byte `off` of the frame: in place when it lies in the linear area (direct packet
+ * access: no helper call, no copy), else copied into *buf with bpf_skb_load_bytes (non-linear
+ * skb). NULL when the frame is too short. `off` must be bounded (the verifier checks
+ * data + off + size <= data_end). The programs never pull or change the packet.
+ */
+#define FL_HDR(skb, off, buf) ({							\
+	void *_d = (void *)(long)(skb)->data, *_e = (void *)(long)(skb)->data_end;	\
+	typeof(buf) _p = _d + (off);							\
+	if (!tc_direct || (void *)(_p + 1) > _e)					\
+		_p = bpf_skb_load_bytes(skb, off, buf, sizeof(*(buf))) < 0 ? NULL : (buf); \
+	_p;										\
+})
+
 /* Returns 0 with *off at the L4 header, 1 for a non-first fragment, -1 if malformed. */
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct fl_parsed *p, __u32 *off, __u32 *l3_end)
 {
-	struct iphdr ip;
-	__u32 ihl, tot, avail = skb->len - *off;
+	struct iphdr buf, *ip = FL_HDR(skb, 14, &buf);
+	__u32 ihl, tot, avail = skb->len - 14;
 
-	if (bpf_skb_load_bytes(skb, *off, &ip, sizeof(ip)) < 0)
+	if (!ip)
 		return -1;
-	ihl = ip.ihl * 4;
-	tot = bpf_ntohs(ip.tot_len);
-	if (ip.version != 4 || ihl < sizeof(ip))
+	ihl = (((__u8 *)ip)[0] & 0x0f) * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if ((((__u8 *)ip)[0] >> 4) != 4 || ihl < sizeof(*ip))
 		return -1;
 	if (tot == 0 && avail > 0xffff) /* BIG TCP: tot_len 0 on a > 64 KiB GSO packet */
 		tot = avail;
 	if (tot < ihl || tot > avail)
 		return -1;
-	__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
-	__builtin_memcpy(p->key.daddr, &ip.daddr, 4);
+	*(__u32 *)p->key.saddr = ip->saddr;
+	*(__u32 *)p->key.daddr = ip->daddr;
 	p->key.family = 4;
-	p->key.proto = ip.protocol;
+	p->key.proto = ip->protocol;
 	p->ip_len = tot;
-	*l3_end = *off + tot;
-	*off += ihl;
-	return (ip.frag_off & bpf_htons(0x1fff)) ? 1 : 0;
+	*l3_end = 14 + tot;
+	*off = 14 + ihl;
+	return (ip->frag_off & bpf_htons(0x1fff)) ? 1 : 0;
 }
 
 /* Extension headers are not walked: their packets count with proto = the first next header. */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, struct fl_parsed *p, __u32 *off, __u32 *l3_end)
 {
-	struct ipv6hdr ip;
-	__u32 tot, avail = skb->len - *off;
+	struct ipv6hdr buf, *ip = FL_HDR(skb, 14, &buf);
+	__u32 tot, avail = skb->len - 14;
 
-	if (bpf_skb_load_bytes(skb, *off, &ip, sizeof(ip)) < 0)
+	if (!ip)
 		return -1;
-	tot = sizeof(ip) + bpf_ntohs(ip.payload_len);
-	if (ip.version != 6)
+	tot = sizeof(*ip) + bpf_ntohs(ip->payload_len);
+	if ((((__u8 *)ip)[0] >> 4) != 6)
 		return -1;
-	if (tot == sizeof(ip) && avail > 0xffff + sizeof(ip)) /* BIG TCP jumbogram */
+	if (tot == sizeof(*ip) && avail > 0xffff + sizeof(*ip)) /* BIG TCP jumbogram */
 		tot = avail;
 	if (tot > avail)
 		return -1;
-	__builtin_memcpy(p->key.saddr, &ip.saddr, 16);
-	__builtin_memcpy(p->key.daddr, &ip.daddr, 16);
+	__builtin_memcpy(p->key.saddr, &ip->saddr, 16);
+	__builtin_memcpy(p->key.daddr, &ip->daddr, 16);
 	p->key.family = 6;
-	p->key.proto = ip.nexthdr;
+	p->key.proto = ip->nexthdr;
 	p->ip_len = tot;
-	*l3_end = *off + tot;
-	*off += sizeof(ip);
+	*l3_end = 14 + tot;
+	*off = 14 + sizeof(*ip);
 	return 0;
 }
 
 static __always_inline int parse_tcp(struct __sk_buff *skb, struct fl_parsed *p, __u32 off, __u32 l3_end)
 {
-	struct tcphdr th;
+	struct tcphdr buf, *th;
 	__u32 doff;
 
-	if (off + sizeof(th) > l3_end || bpf_skb_load_bytes(skb, off, &th, sizeof(th)) < 0)
+	if (off + sizeof(buf) > l3_end || !(th = FL_HDR(skb, off, &buf)))
 		return -1;
-	doff = th.doff * 4;
-	if (doff < sizeof(th) || off + doff > l3_end)
+	doff = (((__u8 *)th)[12] >> 4) * 4;
+	if (doff < sizeof(buf) || off + doff > l3_end)
 		return -1;
-	p->key.sport = bpf_ntohs(th.source);
-	p->key.dport = bpf_ntohs(th.dest);
-	p->tcp_flags = ((__u8 *)&th)[13];
+	p->key.sport = bpf_ntohs(th->source);
+	p->key.dport = bpf_ntohs(th->dest);
+	p->tcp_flags = ((__u8 *)th)[13];
 	p->payload_off = off + doff;
 	p->payload_len = l3_end - p->payload_off;
 	return 0;
@@ -107,33 +125,37 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct fl_parsed *p,
 
 static __always_inline int parse_udp(struct __sk_buff *skb, struct fl_parsed *p, __u32 off, __u32 l3_end)
 {
-	struct udphdr uh;
+	struct udphdr buf, *uh;
 	__u32 ulen;
 
-	if (off + sizeof(uh) > l3_end || bpf_skb_load_bytes(skb, off, &uh, sizeof(uh)) < 0)
+	if (off + sizeof(buf) > l3_end || !(uh = FL_HDR(skb, off, &buf)))
 		return -1;
-	ulen = bpf_ntohs(uh.len);
-	if (ulen < sizeof(uh) || off + ulen > l3_end)
+	ulen = bpf_ntohs(uh->len);
+	if (ulen < sizeof(buf) || off + ulen > l3_end)
 		return -1;
-	p->key.sport = bpf_ntohs(uh.source);
-	p->key.dport = bpf_ntohs(uh.dest);
-	p->payload_off = off + sizeof(uh);
-	p->payload_len = ulen - sizeof(uh);
+	p->key.sport = bpf_ntohs(uh->source);
+	p->key.dport = bpf_ntohs(uh->dest);
+	p->payload_off = off + sizeof(buf);
+	p->payload_len = ulen - sizeof(buf);
 	return 0;
 }
 
+struct fl_icmp8 {
+	__u8 b[8];
+};
+
 static __always_inline int parse_icmp(struct __sk_buff *skb, struct fl_parsed *p, __u32 off, __u32 l3_end)
 {
-	__u8 h[8];
+	struct fl_icmp8 buf, *h;
 	__u16 id;
 
-	if (off + sizeof(h) > l3_end || bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0)
+	if (off + sizeof(buf) > l3_end || !(h = FL_HDR(skb, off, &buf)))
 		return -1;
-	p->icmp_type = h[0];
-	p->icmp_code = h[1];
-	if ((p->key.proto == IPPROTO_ICMP && (h[0] == 8 || h[0] == 0)) ||
-	    (p->key.proto == IPPROTO_ICMPV6 && (h[0] == 128 || h[0] == 129))) {
-		id = ((__u16)h[4] << 8) | h[5];
+	p->icmp_type = h->b[0];
+	p->icmp_code = h->b[1];
+	if ((p->key.proto == IPPROTO_ICMP && (h->b[0] == 8 || h->b[0] == 0)) ||
+	    (p->key.proto == IPPROTO_ICMPV6 && (h->b[0] == 128 || h->b[0] == 129))) {
+		id = ((__u16)h->b[4] << 8) | h->b[5];
 		p->key.sport = id; /* both ports = echo id: request and reply share the flow */
 		p->key.dport = id;
 	}
@@ -143,15 +165,15 @@ static __always_inline int parse_icmp(struct __sk_buff *skb, struct fl_parsed *p
 /* 0 = parsed (p->has_l4 says whether L4 was), -1 = not IP or malformed: not accounted. */
 static __always_inline int parse_packet(struct __sk_buff *skb, struct fl_parsed *p)
 {
-	__u32 off = 14, l3_end = 0;
-	__u16 proto;
+	struct ethhdr buf, *eth = FL_HDR(skb, 0, &buf);
+	__u32 off = 0, l3_end = 0;
 	int r, l4 = -1;
 
-	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)) < 0)
+	if (!eth)
 		return -1;
-	if (proto == bpf_htons(ETH_P_IP))
+	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		r = parse_ipv4(skb, p, &off, &l3_end);
-	else if (proto == bpf_htons(ETH_P_IPV6))
+	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
 		r = parse_ipv6(skb, p, &off, &l3_end);
 	else
 		return -1;
@@ -173,29 +195,43 @@ static __always_inline int parse_packet(struct __sk_buff *skb, struct fl_parsed 
 	return 0;
 }
 
-static __always_inline void reverse_key(const struct fl_flow_key *k, struct fl_flow_key *r)
+/* Orders the key's endpoints: (saddr, sport) <= (daddr, dport); p->swapped = they were swapped. */
+static __always_inline void canonicalize(struct fl_parsed *p)
 {
-	__builtin_memcpy(r->saddr, k->daddr, FL_ADDR_LEN);
-	__builtin_memcpy(r->daddr, k->saddr, FL_ADDR_LEN);
-	r->ifindex = k->ifindex;
-	r->sport = k->dport;
-	r->dport = k->sport;
-	r->family = k->family;
-	r->proto = k->proto;
+	__u64 *s = (__u64 *)p->key.saddr, *d = (__u64 *)p->key.daddr, t;
+	__u16 port;
+	bool swap;
+
+	if (s[0] != d[0])
+		swap = s[0] > d[0];
+	else if (s[1] != d[1])
+		swap = s[1] > d[1];
+	else
+		swap = p->key.sport > p->key.dport;
+	p->swapped = swap;
+	if (!swap)
+		return;
+	t = s[0]; s[0] = d[0]; d[0] = t;
+	t = s[1]; s[1] = d[1]; d[1] = t;
+	port = p->key.sport;
+	p->key.sport = p->key.dport;
+	p->key.dport = port;
 }
 
 /* Is the sender of this first-seen packet the responder of its flow? */
 static __always_inline bool sender_is_responder(const struct fl_parsed *p)
 {
 	__u8 f = p->tcp_flags;
+	__u16 sport = p->swapped ? p->key.dport : p->key.sport;
+	__u16 dport = p->swapped ? p->key.sport : p->key.dport;
 
 	if (p->key.proto == IPPROTO_TCP) {
 		if (f & TCP_SYN)
 			return f & TCP_ACK;
-		return p->key.sport < p->key.dport; /* mid-stream: the lower port is the server */
+		return sport < dport; /* mid-stream: the lower port is the server */
 	}
 	if (p->key.proto == IPPROTO_UDP)
-		return p->key.sport == 53 && p->key.dport != 53;
+		return sport == 53 && dport != 53;
 	if (p->key.proto == IPPROTO_ICMP)
 		return p->icmp_type == 0;
 	if (p->key.proto == IPPROTO_ICMPV6)
@@ -203,65 +239,99 @@ static __always_inline bool sender_is_responder(const struct fl_parsed *p)
 	return false;
 }
 
-static __always_inline struct fl_flow_val *create_flow(struct fl_parsed *p, struct fl_flow_key *rk, __u8 hook, int *dir)
+/* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan. */
+static __always_inline void send_notice(const struct fl_flow_key *k, __u32 event)
+{
+	struct fl_flow_notice *n;
+
+	if (!tc_notices)
+		return;
+	n = bpf_ringbuf_reserve(&events, sizeof(*n), 0);
+	if (!n) {
+		count_slot(FL_SLOT_NOTICE_LOST);
+		return;
+	}
+	fill_hdr(&n->hdr, FL_REC_FLOW_NOTICE, sizeof(*n));
+	__builtin_memcpy(&n->key, k, sizeof(*k));
+	n->event = event;
+	n->pad[0] = 0;
+	n->pad[1] = 0;
+	bpf_ringbuf_submit(n, 0);
+}
+
+/* Returns the new value; *created when this CPU's BPF_NOEXIST insert made the flow. */
+static __always_inline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook, bool *created)
 {
 	struct fl_flow_val zero = {};
 	bool rev = sender_is_responder(p);
-	struct fl_flow_key *k = rev ? rk : &p->key;
 	long err;
 
 	zero.origin = rev ? (3 - hook) : hook;
+	zero.init_rev = rev ^ p->swapped;
 	if (!rev) {
 		zero.icmp_type = p->icmp_type;
 		zero.icmp_code = p->icmp_code;
 	}
-	err = bpf_map_update_elem(&flows, k, &zero, BPF_NOEXIST);
-	if (err == 0)
+	err = bpf_map_update_elem(&flows, &p->key, &zero, BPF_NOEXIST);
+	if (err == 0) {
 		count_slot(FL_LOST_MAX); /* created: the loader derives evictions from it */
-	else if (err != -17 /* EEXIST: another CPU was first */)
+		*created = true;
+	} else if (err != -17 /* EEXIST: another CPU was first */) {
 		count_lost(FL_LOST_FLOW_CREATE);
-	*dir = rev;
-	return bpf_map_lookup_elem(&flows, k);
+	}
+	return bpf_map_lookup_elem(&flows, &p->key);
 }
 
-static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook, int *dirp)
+/* One clock read per packet; the coarse clock (same CLOCK_MONOTONIC base, jiffy resolution) where
+ * the kernel has it (5.11+): flow first/last seen need no better. */
+static __always_inline __u64 flow_now(void)
 {
-	struct fl_flow_key rk = {};
-	struct fl_flow_val *v;
-	__u64 now = bpf_ktime_get_ns();
-	__u32 segs = skb->gso_segs;
-	int dir = 0;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_coarse_ns))
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
 
-	reverse_key(&p->key, &rk);
+static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook)
+{
+	struct fl_flow_val *v;
+	__u32 segs = skb->gso_segs;
+	__u32 dir = p->swapped & 1;
+	__u8 fin, ends;
+	bool created = false;
+
 	v = bpf_map_lookup_elem(&flows, &p->key);
-	if (!v) {
-		v = bpf_map_lookup_elem(&flows, &rk);
-		dir = 1;
-	}
 	if (!v)
-		v = create_flow(p, &rk, hook, &dir);
+		v = create_flow(p, hook, &created);
 	if (!v)
 		return NULL;
+	v->last_ns = flow_now();
 	if (!v->first_ns)
-		v->first_ns = now;
-	v->last_ns = now;
-	dir &= 1;
+		v->first_ns = v->last_ns;
 	v->pkts[dir] += segs > 1 ? segs : 1;
 	v->bytes[dir] += p->ip_len;
 	v->payload[dir] += p->payload_len;
 	v->flags[dir] |= p->tcp_flags;
-	*dirp = dir;
+	if (created)
+		send_notice(&p->key, FL_NOTICE_CREATED);
+	fin = dir ? FL_NOTICE_FIN1 : FL_NOTICE_FIN0;
+	ends = (p->tcp_flags & TCP_FIN ? fin : 0) | (p->tcp_flags & TCP_RST ? FL_NOTICE_RST : 0);
+	if (p->key.proto == IPPROTO_TCP && (ends & ~v->noticed)) {
+		v->noticed |= ends;
+		send_notice(&p->key, ends);
+	}
 	return v;
 }
 
 static __always_inline void fill_pkt(struct fl_pkt *d, const struct fl_parsed *p, __u8 hook, __u32 captured)
 {
-	d->ts_ns = bpf_ktime_get_ns();
-	__builtin_memcpy(d->saddr, p->key.saddr, FL_ADDR_LEN);
-	__builtin_memcpy(d->daddr, p->key.daddr, FL_ADDR_LEN);
-	d->ifindex = p->key.ifindex;
-	d->sport = p->key.sport;
-	d->dport = p->key.dport;
+	const struct fl_flow_key *k = &p->key;
+
+	d->ts_ns = bpf_ktime_get_ns(); /* fine clock: HTTP/DNS latencies come from these */
+	__builtin_memcpy(d->saddr, p->swapped ? k->daddr : k->saddr, FL_ADDR_LEN); /* as the packet goes */
+	__builtin_memcpy(d->daddr, p->swapped ? k->saddr : k->daddr, FL_ADDR_LEN);
+	d->ifindex = k->ifindex;
+	d->sport = p->swapped ? k->dport : k->sport;
+	d->dport = p->swapped ? k->sport : k->dport;
 	d->payload_len = p->payload_len > 0xffff ? 0xffff : p->payload_len;
 	d->captured = captured;
 	d->family = p->key.family;
@@ -314,10 +384,13 @@ static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_
 					 struct fl_flow_val *v, int dir)
 {
 	struct fl_http *rec;
-	__u8 first[8];
-	__u32 n = p->payload_len, seen = 0;
+	struct fl_icmp8 buf, *first;
+	__u32 n = p->payload_len, seen = 0, off = p->payload_off;
 
-	if (n < 8 || bpf_skb_load_bytes(skb, p->payload_off, first, sizeof(first)) < 0 || !http_start(first))
+	if (n < 8 || off > 0xff)
+		return;
+	first = FL_HDR(skb, off, &buf);
+	if (!first || !http_start(first->b))
 		return;
 	if (v) {
 		seen = v->l7[dir & 1]++;
@@ -345,18 +418,18 @@ static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)
 {
 	struct fl_parsed p = {};
 	struct fl_flow_val *v;
-	int dir = 0;
 
 	if (parse_packet(skb, &p) < 0)
 		return TC_ACT_UNSPEC;
 	p.key.ifindex = skb->ifindex;
-	v = account(skb, &p, hook, &dir);
+	canonicalize(&p);
+	v = account(skb, &p, hook);
 	if (!p.has_l4)
 		return TC_ACT_UNSPEC;
 	if (dns_capture && p.key.proto == IPPROTO_UDP && (p.key.sport == 53 || p.key.dport == 53))
 		capture_dns(skb, &p, hook);
-	else if (http_capture && p.key.proto == IPPROTO_TCP)
-		capture_http(skb, &p, hook, v, dir);
+	else if (http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8)
+		capture_http(skb, &p, hook, v, p.swapped);
 	return TC_ACT_UNSPEC;
 }
 

@@ -1,7 +1,7 @@
 // BPF_PROG_RUN of the tc programs (bpf/tc_flow.bpf.h) with crafted, truncated, malformed and
 // random frames, through `flowlens-loader --prog-run` and the agent's decoder. Every result is
 // compared with the TypeScript oracle (test/bpf/reference.ts). Needs root (loads BPF).
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -23,18 +23,28 @@ function expectedRet(f: Buffer): number {
   return TC_ACT_UNSPEC;
 }
 
-before(async () => {
-  if (skip) return;
-  execFileSync('make', ['-s', '-C', join(findRepoRoot(), 'bpf')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  loader = new LoaderProcess(undefined, { args: ['--prog-run', '--http-per-flow', '0'] }); // every head captured: exact oracle
-  loader.on('records', (r) => records.push(...r));
-  loader.start();
-  const hello = await loader.ready();
-  assert.deepEqual(hello.attachedPrograms, ['tc_ingress', 'tc_egress'], 'prog-run loads only the tc programs (verifier accepted them)');
+before(() => {
+  if (!skip) execFileSync('make', ['-s', '-C', join(findRepoRoot(), 'bpf')], { stdio: ['ignore', 'inherit', 'inherit'] });
 });
 
-after(async () => {
-  await loader?.stop();
+// BPF_PROG_RUN always builds a linear skb, so the headers are in place (direct packet access);
+// --tc-load-bytes makes the same programs read every header with bpf_skb_load_bytes, the path a
+// non-linear skb takes. Every test below runs in both modes.
+const MODES: [string, string[]][] = [['direct packet access', []], ['bpf_skb_load_bytes fallback', ['--tc-load-bytes']]];
+for (const [mode, extra] of MODES) describe(mode, () => {
+  before(async () => {
+    if (skip) return;
+    loader = new LoaderProcess(undefined, { args: ['--prog-run', '--http-per-flow', '0', ...extra] }); // every head captured: exact oracle
+    loader.on('records', (r) => records.push(...r));
+    loader.start();
+    const hello = await loader.ready();
+    assert.deepEqual(hello.attachedPrograms, ['tc_ingress', 'tc_egress'], 'prog-run loads only the tc programs (verifier accepted them)');
+  });
+
+  after(async () => {
+    await loader?.stop();
+  });
+  defineTests(extra);
 });
 
 /** Runs the frames (hook 1 = from the pod, 2 = to it), flushes, returns what the loader emitted. */
@@ -70,41 +80,6 @@ const A = '10.244.0.5';
 const B = '10.244.0.9';
 const SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04, PSH = 0x08;
 
-test('a TCP connection with an HTTP exchange: one flow, exact counts, both HTTP heads', { skip }, async () => {
-  const req = Buffer.from('GET /api/items?id=7 HTTP/1.1\r\nHost: b\r\n\r\n');
-  const resp = Buffer.from(`HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n`);
-  const t = (src: string, dst: string, sp: number, dp: number, flags: number, payload?: Buffer) => frame(src, dst, { proto: 'tcp', sport: sp, dport: dp, flags, payload });
-  const frames: [Buffer, 1 | 2][] = [
-    [t(A, B, 40000, 8080, SYN), 1], [t(B, A, 8080, 40000, SYN | ACK), 2], [t(A, B, 40000, 8080, ACK), 1],
-    [t(A, B, 40000, 8080, ACK | PSH, req), 1], [t(B, A, 8080, 40000, ACK | PSH, resp), 2],
-    [t(A, B, 40000, 8080, ACK | FIN), 1], [t(B, A, 8080, 40000, ACK | FIN), 2], [t(A, B, 40000, 8080, ACK), 1],
-  ];
-  const r = await run(frames);
-  assert.deepEqual(r.rets, frames.map(() => TC_ACT_UNSPEC), 'never changes the packet fate');
-  assert.equal(r.flows.length, 1);
-  const f = r.flows[0]!;
-  assert.deepEqual([f.event, f.saddr, f.daddr, f.sport, f.dport, f.proto, f.origin], ['end', A, B, 40000, 8080, 6, 'from_pod']);
-  assert.deepEqual(f.packets, [5, 3]);
-  assert.deepEqual(f.payload, [req.length, resp.length]);
-  assert.deepEqual(f.bytes, [5 * 40 + req.length, 3 * 40 + resp.length]);
-  assert.deepEqual(f.tcpFlags, [SYN | ACK | PSH | FIN, SYN | ACK | PSH | FIN]);
-  assert.deepEqual(f.httpHeads, [1, 1]);
-  assert.deepEqual(r.http.map((h) => [h.data.toString(), h.hook, h.sport, h.payloadLen]), [[req.toString(), 'from_pod', 40000, req.length], [resp.toString(), 'to_pod', 8080, resp.length]]);
-  assert.equal(r.dns.length, 0);
-});
-
-test('orientation: a flow first seen at its SYN-ACK or mid-stream is still client -> server', { skip }, async () => {
-  const r = await run([
-    [frame(B, A, { proto: 'tcp', sport: 80, dport: 50000, flags: SYN | ACK }), 2],
-    [frame(B, A, { proto: 'tcp', sport: 443, dport: 50001, flags: ACK, payload: Buffer.from('x') }), 2],
-    [frame(A, B, { proto: 'tcp', sport: 50002, dport: 22, flags: RST }), 1],
-  ]);
-  const by = new Map(r.flows.map((f) => [f.dport, f]));
-  assert.deepEqual([by.get(80)?.saddr, by.get(80)?.sport, by.get(80)?.origin, by.get(80)?.packets], [A, 50000, 'from_pod', [0, 1]]);
-  assert.deepEqual([by.get(443)?.saddr, by.get(443)?.payload, by.get(443)?.event], [A, [0, 1], 'timeout']);
-  assert.deepEqual([by.get(22)?.event, by.get(22)?.tcpFlags], ['end', [RST, 0]], 'RST ends a flow');
-});
-
 function dnsQuery(id: number, name: string, qtype: number): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
   const h = Buffer.alloc(12);
@@ -117,130 +92,169 @@ function dnsQuery(id: number, name: string, qtype: number): Buffer {
   return Buffer.concat([h, ...labels, Buffer.from([0]), q]);
 }
 
-test('DNS over UDP 53 in IPv4 and IPv6: messages copied whole, large ones cut at 512', { skip }, async () => {
-  const q = dnsQuery(0x1234, 'web.default.svc.cluster.local', 1);
-  const big = Buffer.concat([dnsQuery(7, 'a.b', 28), Buffer.alloc(700, 0x41)]);
-  const C6 = 'fd00::5', D6 = 'fd00::a';
-  const frames: [Buffer, 1 | 2][] = [
-    [frame(A, '10.96.0.10', { proto: 'udp', sport: 33333, dport: 53, payload: q }), 1],
-    [frame('10.96.0.10', A, { proto: 'udp', sport: 53, dport: 33333, payload: q }), 2],
-    [frame(C6, D6, { proto: 'udp', sport: 40001, dport: 53, payload: big }), 1],
-    [frame(A, B, { proto: 'udp', sport: 53, dport: 1234, payload: Buffer.alloc(11) }), 1],
-  ];
-  const r = await run(frames);
-  assert.deepEqual(r.dns.map((d) => [d.family, d.sport, d.data.length, d.payloadLen]), [[4, 33333, q.length, q.length], [4, 53, q.length, q.length], [6, 40001, 512, big.length]]);
-  assert.deepEqual(r.dns[0]!.data, q);
-  assert.deepEqual(r.dns[2]!.data, big.subarray(0, 512));
-  const ref = new RefTable();
-  for (const [f, h] of frames) ref.push(f, h);
-  expectFlows(r.flows, [...ref.flows.values()]);
-  const resp = r.flows.find((f) => f.sport === 1234);
-  assert.deepEqual([resp?.saddr, resp?.dport, resp?.packets], [B, 53, [0, 1]], 'a packet from port 53 starts a flow oriented to the server');
-});
+/** The tests, once per loader mode (`extra`: its flags). */
+function defineTests(extra: string[]): void {
+  test('a TCP connection with an HTTP exchange: one flow, exact counts, both HTTP heads', { skip }, async () => {
+    const req = Buffer.from('GET /api/items?id=7 HTTP/1.1\r\nHost: b\r\n\r\n');
+    const resp = Buffer.from(`HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nno\n`);
+    const t = (src: string, dst: string, sp: number, dp: number, flags: number, payload?: Buffer) => frame(src, dst, { proto: 'tcp', sport: sp, dport: dp, flags, payload });
+    const frames: [Buffer, 1 | 2][] = [
+      [t(A, B, 40000, 8080, SYN), 1], [t(B, A, 8080, 40000, SYN | ACK), 2], [t(A, B, 40000, 8080, ACK), 1],
+      [t(A, B, 40000, 8080, ACK | PSH, req), 1], [t(B, A, 8080, 40000, ACK | PSH, resp), 2],
+      [t(A, B, 40000, 8080, ACK | FIN), 1], [t(B, A, 8080, 40000, ACK | FIN), 2], [t(A, B, 40000, 8080, ACK), 1],
+    ];
+    const r = await run(frames);
+    assert.deepEqual(r.rets, frames.map(() => TC_ACT_UNSPEC), 'never changes the packet fate');
+    assert.equal(r.flows.length, 1);
+    const f = r.flows[0]!;
+    assert.deepEqual([f.event, f.saddr, f.daddr, f.sport, f.dport, f.proto, f.origin], ['end', A, B, 40000, 8080, 6, 'from_pod']);
+    assert.deepEqual(f.packets, [5, 3]);
+    assert.deepEqual(f.payload, [req.length, resp.length]);
+    assert.deepEqual(f.bytes, [5 * 40 + req.length, 3 * 40 + resp.length]);
+    assert.deepEqual(f.tcpFlags, [SYN | ACK | PSH | FIN, SYN | ACK | PSH | FIN]);
+    assert.deepEqual(f.httpHeads, [1, 1]);
+    assert.deepEqual(r.http.map((h) => [h.data.toString(), h.hook, h.sport, h.payloadLen]), [[req.toString(), 'from_pod', 40000, req.length], [resp.toString(), 'to_pod', 8080, resp.length]]);
+    assert.equal(r.dns.length, 0);
+  });
 
-test('ICMP and ICMPv6 echo: request and reply share a flow keyed by the echo id', { skip }, async () => {
-  const r = await run([
-    [frame(A, B, { proto: 'icmp', icmpType: 8, id: 77 }), 1], [frame(B, A, { proto: 'icmp', icmpType: 0, id: 77 }), 2],
-    [frame('fd00::5', 'fd00::a', { proto: 'icmp', icmpType: 128, id: 9 }), 1], [frame('fd00::a', 'fd00::5', { proto: 'icmp', icmpType: 129, id: 9 }), 2],
-  ]);
-  assert.deepEqual(r.flows.map((f) => [f.family, f.proto, f.sport, f.dport, f.packets, f.icmpType]).sort(), [[4, 1, 77, 77, [1, 1], 8], [6, 58, 9, 9, [1, 1], 128]]);
-  assert.deepEqual(v6bytes('fd00::5').subarray(0, 2), Buffer.from([0xfd, 0]));
-});
+  test('orientation: a flow first seen at its SYN-ACK or mid-stream is still client -> server', { skip }, async () => {
+    const r = await run([
+      [frame(B, A, { proto: 'tcp', sport: 80, dport: 50000, flags: SYN | ACK }), 2],
+      [frame(B, A, { proto: 'tcp', sport: 443, dport: 50001, flags: ACK, payload: Buffer.from('x') }), 2],
+      [frame(A, B, { proto: 'tcp', sport: 50002, dport: 22, flags: RST }), 1],
+    ]);
+    const by = new Map(r.flows.map((f) => [f.dport, f]));
+    assert.deepEqual([by.get(80)?.saddr, by.get(80)?.sport, by.get(80)?.origin, by.get(80)?.packets], [A, 50000, 'from_pod', [0, 1]]);
+    assert.deepEqual([by.get(443)?.saddr, by.get(443)?.payload, by.get(443)?.event], [A, [0, 1], 'timeout']);
+    assert.deepEqual([by.get(22)?.event, by.get(22)?.tcpFlags], ['end', [RST, 0]], 'RST ends a flow');
+  });
 
-test('truncated frames: every prefix of valid frames is rejected whole or parsed exactly', { skip }, async () => {
-  const full = [
-    frame(A, B, { proto: 'tcp', sport: 1, dport: 80, flags: ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
-    frame(A, B, { proto: 'udp', sport: 2, dport: 53, payload: dnsQuery(1, 'x.y', 1) }),
-    frame('fd00::1', 'fd00::2', { proto: 'tcp', sport: 3, dport: 80, flags: SYN }),
-  ];
-  const frames: [Buffer, 1 | 2][] = full.flatMap((f) => Array.from({ length: f.length - 1 }, (_, n) => [f.subarray(0, n + 1), 1] as [Buffer, 1 | 2]));
-  const r = await run(frames);
-  for (const [i, ret] of r.rets.entries()) assert.equal(ret, expectedRet(frames[i]![0]), `frame of ${frames[i]![0].length} bytes`);
-  assert.deepEqual(r.flows, [], 'a frame shorter than its IP length is never accounted');
-  assert.deepEqual([r.dns, r.http], [[], []]);
-});
 
-test('malformed headers are not accounted; fragments and unknown protocols count without ports', { skip }, async () => {
-  const good = frame(A, B, { proto: 'tcp', sport: 5, dport: 80, flags: SYN });
-  const udp = frame(A, B, { proto: 'udp', sport: 6, dport: 53, payload: dnsQuery(2, 'q', 1) });
-  const edit = (b: Buffer, f: (x: Buffer) => void): Buffer => { const c = Buffer.from(b); f(c); return c; };
-  const bad: Buffer[] = [
-    edit(good, (b) => (b[14] = 0x44)), // ihl 4
-    edit(good, (b) => (b[14] = 0x55)), // version 5
-    edit(good, (b) => b.writeUInt16BE(19, 16)), // tot_len < ihl
-    edit(good, (b) => b.writeUInt16BE(41, 16)), // tot_len > frame
-    edit(good, (b) => (b[46] = 0x40)), // doff 4
-    edit(good, (b) => (b[46] = 0xf0)), // doff 15 > segment
-    edit(udp, (b) => b.writeUInt16BE(7, 38)), // udp len < 8
-    edit(udp, (b) => b.writeUInt16BE(200, 38)), // udp len > ip
-    edit(good, (b) => b.writeUInt16BE(0x0806, 12)), // ARP
-  ];
-  const odd: Buffer[] = [
-    edit(good, (b) => b.writeUInt16BE(0x0010, 20)), // fragment offset 16: ports unknown
-    edit(good, (b) => (b[23] = 47)), // GRE
-  ];
-  const r = await run([...bad, ...odd].map((f) => [f, 1]));
-  assert.deepEqual(r.rets, [...bad, ...odd].map(() => TC_ACT_UNSPEC));
-  assert.deepEqual(r.flows.map((f) => [f.proto, f.sport, f.dport, f.packets]).sort(), [[47, 0, 0, [1, 0]], [6, 0, 0, [1, 0]]]);
-  assert.deepEqual([r.dns, r.http], [[], []]);
-});
+  test('DNS over UDP 53 in IPv4 and IPv6: messages copied whole, large ones cut at 512', { skip }, async () => {
+    const q = dnsQuery(0x1234, 'web.default.svc.cluster.local', 1);
+    const big = Buffer.concat([dnsQuery(7, 'a.b', 28), Buffer.alloc(700, 0x41)]);
+    const C6 = 'fd00::5', D6 = 'fd00::a';
+    const frames: [Buffer, 1 | 2][] = [
+      [frame(A, '10.96.0.10', { proto: 'udp', sport: 33333, dport: 53, payload: q }), 1],
+      [frame('10.96.0.10', A, { proto: 'udp', sport: 53, dport: 33333, payload: q }), 2],
+      [frame(C6, D6, { proto: 'udp', sport: 40001, dport: 53, payload: big }), 1],
+      [frame(A, B, { proto: 'udp', sport: 53, dport: 1234, payload: Buffer.alloc(11) }), 1],
+    ];
+    const r = await run(frames);
+    assert.deepEqual(r.dns.map((d) => [d.family, d.sport, d.data.length, d.payloadLen]), [[4, 33333, q.length, q.length], [4, 53, q.length, q.length], [6, 40001, 512, big.length]]);
+    assert.deepEqual(r.dns[0]!.data, q);
+    assert.deepEqual(r.dns[2]!.data, big.subarray(0, 512));
+    const ref = new RefTable();
+    for (const [f, h] of frames) ref.push(f, h);
+    expectFlows(r.flows, [...ref.flows.values()]);
+    const resp = r.flows.find((f) => f.sport === 1234);
+    assert.deepEqual([resp?.saddr, resp?.dport, resp?.packets], [B, 53, [0, 1]], 'a packet from port 53 starts a flow oriented to the server');
+  });
 
-test('random and mutated frames: flows and captures equal the reference parser exactly', { skip, timeout: 120_000 }, async () => {
-  let seed = 4242; // mulberry32: reproducible
-  const rand = (n: number): number => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
-  const seeds = [
-    frame(A, B, { proto: 'tcp', sport: 41000, dport: 80, flags: ACK | PSH, payload: Buffer.from('POST /x HTTP/1.1\r\n\r\nbody') }),
-    frame(A, B, { proto: 'udp', sport: 53, dport: 53, payload: dnsQuery(3, 'r.s', 1) }),
-    frame('fd00::1', 'fd00::2', { proto: 'tcp', sport: 80, dport: 41000, flags: ACK, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
-    frame('fd00::1', 'fd00::2', { proto: 'icmp', icmpType: 128, id: 1 }),
-  ];
-  const frames: [Buffer, 1 | 2][] = [];
-  for (let i = 0; i < 1500; i++) {
-    let f: Buffer;
-    if (i % 5 === 0) {
-      f = Buffer.from(Array.from({ length: 14 + rand(120) }, () => rand(256)));
-      f.writeUInt16BE(rand(2) ? 0x0800 : 0x86dd, 12);
-    } else {
-      f = Buffer.from(seeds[rand(seeds.length)]!);
-      for (let k = rand(4) + 1; k > 0; k--) f[14 + rand(f.length - 14)] = rand(256);
-      if (rand(4) === 0) f = f.subarray(0, 14 + rand(f.length - 14));
+  test('ICMP and ICMPv6 echo: request and reply share a flow keyed by the echo id', { skip }, async () => {
+    const r = await run([
+      [frame(A, B, { proto: 'icmp', icmpType: 8, id: 77 }), 1], [frame(B, A, { proto: 'icmp', icmpType: 0, id: 77 }), 2],
+      [frame('fd00::5', 'fd00::a', { proto: 'icmp', icmpType: 128, id: 9 }), 1], [frame('fd00::a', 'fd00::5', { proto: 'icmp', icmpType: 129, id: 9 }), 2],
+    ]);
+    assert.deepEqual(r.flows.map((f) => [f.family, f.proto, f.sport, f.dport, f.packets, f.icmpType]).sort(), [[4, 1, 77, 77, [1, 1], 8], [6, 58, 9, 9, [1, 1], 128]]);
+    assert.deepEqual(v6bytes('fd00::5').subarray(0, 2), Buffer.from([0xfd, 0]));
+  });
+
+  test('truncated frames: every prefix of valid frames is rejected whole or parsed exactly', { skip }, async () => {
+    const full = [
+      frame(A, B, { proto: 'tcp', sport: 1, dport: 80, flags: ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
+      frame(A, B, { proto: 'udp', sport: 2, dport: 53, payload: dnsQuery(1, 'x.y', 1) }),
+      frame('fd00::1', 'fd00::2', { proto: 'tcp', sport: 3, dport: 80, flags: SYN }),
+    ];
+    const frames: [Buffer, 1 | 2][] = full.flatMap((f) => Array.from({ length: f.length - 1 }, (_, n) => [f.subarray(0, n + 1), 1] as [Buffer, 1 | 2]));
+    const r = await run(frames);
+    for (const [i, ret] of r.rets.entries()) assert.equal(ret, expectedRet(frames[i]![0]), `frame of ${frames[i]![0].length} bytes`);
+    assert.deepEqual(r.flows, [], 'a frame shorter than its IP length is never accounted');
+    assert.deepEqual([r.dns, r.http], [[], []]);
+  });
+
+  test('malformed headers are not accounted; fragments and unknown protocols count without ports', { skip }, async () => {
+    const good = frame(A, B, { proto: 'tcp', sport: 5, dport: 80, flags: SYN });
+    const udp = frame(A, B, { proto: 'udp', sport: 6, dport: 53, payload: dnsQuery(2, 'q', 1) });
+    const edit = (b: Buffer, f: (x: Buffer) => void): Buffer => { const c = Buffer.from(b); f(c); return c; };
+    const bad: Buffer[] = [
+      edit(good, (b) => (b[14] = 0x44)), // ihl 4
+      edit(good, (b) => (b[14] = 0x55)), // version 5
+      edit(good, (b) => b.writeUInt16BE(19, 16)), // tot_len < ihl
+      edit(good, (b) => b.writeUInt16BE(41, 16)), // tot_len > frame
+      edit(good, (b) => (b[46] = 0x40)), // doff 4
+      edit(good, (b) => (b[46] = 0xf0)), // doff 15 > segment
+      edit(udp, (b) => b.writeUInt16BE(7, 38)), // udp len < 8
+      edit(udp, (b) => b.writeUInt16BE(200, 38)), // udp len > ip
+      edit(good, (b) => b.writeUInt16BE(0x0806, 12)), // ARP
+    ];
+    const odd: Buffer[] = [
+      edit(good, (b) => b.writeUInt16BE(0x0010, 20)), // fragment offset 16: ports unknown
+      edit(good, (b) => (b[23] = 47)), // GRE
+    ];
+    const r = await run([...bad, ...odd].map((f) => [f, 1]));
+    assert.deepEqual(r.rets, [...bad, ...odd].map(() => TC_ACT_UNSPEC));
+    assert.deepEqual(r.flows.map((f) => [f.proto, f.sport, f.dport, f.packets]).sort(), [[47, 0, 0, [1, 0]], [6, 0, 0, [1, 0]]]);
+    assert.deepEqual([r.dns, r.http], [[], []]);
+  });
+
+  test('random and mutated frames: flows and captures equal the reference parser exactly', { skip, timeout: 120_000 }, async () => {
+    let seed = 4242; // mulberry32: reproducible
+    const rand = (n: number): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) % n);
+    };
+    const seeds = [
+      frame(A, B, { proto: 'tcp', sport: 41000, dport: 80, flags: ACK | PSH, payload: Buffer.from('POST /x HTTP/1.1\r\n\r\nbody') }),
+      frame(A, B, { proto: 'udp', sport: 53, dport: 53, payload: dnsQuery(3, 'r.s', 1) }),
+      frame('fd00::1', 'fd00::2', { proto: 'tcp', sport: 80, dport: 41000, flags: ACK, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
+      frame('fd00::1', 'fd00::2', { proto: 'icmp', icmpType: 128, id: 1 }),
+    ];
+    const frames: [Buffer, 1 | 2][] = [];
+    for (let i = 0; i < 1500; i++) {
+      let f: Buffer;
+      if (i % 5 === 0) {
+        f = Buffer.from(Array.from({ length: 14 + rand(120) }, () => rand(256)));
+        f.writeUInt16BE(rand(2) ? 0x0800 : 0x86dd, 12);
+      } else {
+        f = Buffer.from(seeds[rand(seeds.length)]!);
+        for (let k = rand(4) + 1; k > 0; k--) f[14 + rand(f.length - 14)] = rand(256);
+        if (rand(4) === 0) f = f.subarray(0, 14 + rand(f.length - 14));
+      }
+      frames.push([f, (1 + rand(2)) as 1 | 2]);
     }
-    frames.push([f, (1 + rand(2)) as 1 | 2]);
-  }
-  const r = await run(frames);
-  r.rets.forEach((x, i) => assert.equal(x, expectedRet(frames[i]![0]), frames[i]![0].toString('hex')));
-  const ref = new RefTable();
-  for (const [f, h] of frames) ref.push(f, h);
-  expectFlows(r.flows, [...ref.flows.values()]);
-  const caps = r.l7.map((c) => [c.type, c.data.toString('hex'), c.payloadLen]);
-  assert.deepEqual(caps, ref.captures.map((c) => [c.kind, c.data.toString('hex'), c.payloadLen]));
-  assert.ok(ref.flows.size > 50 && ref.captures.length > 20, `the mutations keep enough frames valid (${ref.flows.size} flows, ${ref.captures.length} captures)`);
-});
+    const r = await run(frames);
+    r.rets.forEach((x, i) => assert.equal(x, expectedRet(frames[i]![0]), frames[i]![0].toString('hex')));
+    const ref = new RefTable();
+    for (const [f, h] of frames) ref.push(f, h);
+    expectFlows(r.flows, [...ref.flows.values()]);
+    const caps = r.l7.map((c) => [c.type, c.data.toString('hex'), c.payloadLen]);
+    assert.deepEqual(caps, ref.captures.map((c) => [c.kind, c.data.toString('hex'), c.payloadLen]));
+    assert.ok(ref.flows.size > 50 && ref.captures.length > 20, `the mutations keep enough frames valid (${ref.flows.size} flows, ${ref.captures.length} captures)`);
+  });
 
-test('keep-alive: every HTTP head is counted in the flow, only the first 8 per direction are copied', { skip }, async () => {
-  // One CPU (the limit is per CPU): taskset pins the loader and so its BPF_PROG_RUN calls.
-  const pinned = new LoaderProcess('taskset', { args: ['-c', '0', defaultLoaderPath(), '--prog-run'] });
-  const got: DecodedRecord[] = [];
-  pinned.on('records', (r) => got.push(...r));
-  pinned.start();
-  try {
-    await pinned.ready();
-    const req = frame(A, B, { proto: 'tcp', sport: 45000, dport: 80, flags: ACK | PSH, payload: Buffer.from('GET /k HTTP/1.1\r\n\r\n') });
-    const resp = frame(B, A, { proto: 'tcp', sport: 80, dport: 45000, flags: ACK | PSH, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') });
-    for (let i = 0; i < 12; i++) {
-      await pinned.command(`run 1 1 ${req.toString('hex')}`);
-      await pinned.command(`run 2 1 ${resp.toString('hex')}`);
+  test('keep-alive: every HTTP head is counted in the flow, only the first 8 per direction are copied', { skip }, async () => {
+    // One CPU (the limit is per CPU): taskset pins the loader and so its BPF_PROG_RUN calls.
+    const pinned = new LoaderProcess('taskset', { args: ['-c', '0', defaultLoaderPath(), '--prog-run', ...extra] });
+    const got: DecodedRecord[] = [];
+    pinned.on('records', (r) => got.push(...r));
+    pinned.start();
+    try {
+      await pinned.ready();
+      const req = frame(A, B, { proto: 'tcp', sport: 45000, dport: 80, flags: ACK | PSH, payload: Buffer.from('GET /k HTTP/1.1\r\n\r\n') });
+      const resp = frame(B, A, { proto: 'tcp', sport: 80, dport: 45000, flags: ACK | PSH, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') });
+      for (let i = 0; i < 12; i++) {
+        await pinned.command(`run 1 1 ${req.toString('hex')}`);
+        await pinned.command(`run 2 1 ${resp.toString('hex')}`);
+      }
+      await pinned.command('flush');
+      assert.equal(got.filter((r) => r.type === 'http').length, 16, '8 requests + 8 responses copied');
+      const f = got.filter((r): r is FlowRecord => r.type === 'flow');
+      assert.deepEqual(f.map((x) => [x.sport, x.httpHeads, x.packets]), [[45000, [12, 12], [12, 12]]]);
+    } finally {
+      await pinned.stop();
     }
-    await pinned.command('flush');
-    assert.equal(got.filter((r) => r.type === 'http').length, 16, '8 requests + 8 responses copied');
-    const f = got.filter((r): r is FlowRecord => r.type === 'flow');
-    assert.deepEqual(f.map((x) => [x.sport, x.httpHeads, x.packets]), [[45000, [12, 12], [12, 12]]]);
-  } finally {
-    await pinned.stop();
-  }
-});
+  });
+}

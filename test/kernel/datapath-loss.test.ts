@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LoaderProcess, findRepoRoot } from '../../src/agent/loader';
-import type { DecodedRecord, LostRecord } from '../../src/agent/records';
+import type { DecodedRecord, FlowRecord, LostRecord } from '../../src/agent/records';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root: creates a netns and a veth, loads BPF programs';
 const tag = randomBytes(3).toString('hex');
@@ -106,8 +106,11 @@ test('flow flood beyond a 64-entry flow map: flows delivered + lost(flow_evicted
   flood(n, 9, Buffer.from('x'));
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await loader.command('flush')).err, 0);
-  const mine = records.filter((r) => r.type === 'flow' && r.saddr === SRC && r.daddr === DST);
-  const delivered = new Set(mine.map((r) => (r.type === 'flow' ? r.sport : -1))).size;
+  const mine = records.filter((r): r is FlowRecord => r.type === 'flow' && r.saddr === SRC && r.daddr === DST);
+  // A flow is delivered when its final record (END/TIMEOUT) is; START comes at creation (the tc
+  // notice), so an evicted flow may have had its START but never its end.
+  const delivered = new Set(mine.filter((r) => r.event === 'end' || r.event === 'timeout').map((r) => r.sport)).size;
+  assert.ok(mine.some((r) => r.event === 'start'), 'STARTs come from the tc notices, before any scan');
   await settle(records, () => delivered + lostTotal(records, 'flow_evicted') >= n, 5000);
   const evicted = lostTotal(records, 'flow_evicted');
   assert.ok(evicted > 0, 'a 64-entry LRU map must evict');
