@@ -6,7 +6,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import type { Page } from 'playwright-core';
 import { type FromWebview, type Handlers, type NotificationMessage, type ResponseMessage, parseFromWebview } from '../../src/panels/ipc';
-import { type Explanation, type FlowRow, type FlowsContract, type InitialState, type Snapshot, flowsGuards } from '../../src/panels/flows/protocol';
+import { type Batch, type Explanation, type FlowRow, type FlowsContract, type InitialState, type Snapshot, type WireRows, flowsGuards } from '../../src/panels/flows/protocol';
+import { wire } from '../../src/panels/flows/rows';
 import { renderShell } from '../../src/panels/shell';
 import type { Flow } from '../../src/flows/flow';
 import { ROOT } from './harness';
@@ -132,7 +133,18 @@ export function row(id: number, src: string, dst: string, extra: Partial<FlowRow
     l4: { TCP: { source_port: r.src.port ?? 0, destination_port: r.dst.port ?? 0, flags: { SYN: true } } },
     source: end(r.src, (r.src.pod ?? '').replace(/-\d+$/, '')), destination: end(r.dst, (r.dst.pod ?? '').replace(/-\d+$/, '')),
     Type: 'L3_L4', node_name: r.node, traffic_direction: r.direction as Flow['traffic_direction'],
+    ...(r.dropReason ? { drop_reason_desc: r.dropReason } : {}),
     ...(r.service ? { destination_service: { namespace: r.service.split('/')[0] as string, name: r.service.split('/')[1] as string } } : {}),
   };
   return { ...r, flow: extra.flow ?? flow };
+}
+
+/** Rows as the real host posts them (src/panels/flows/rows.ts `wire`): wire lines from the first id. */
+export function wireRows(rows: readonly FlowRow[]): WireRows {
+  rows.forEach((r, i) => { if (r.id !== (rows[0] as FlowRow).id + i) throw new Error('wire rows need consecutive ids'); });
+  return wire(rows);
+}
+
+export function batchOf(seq: number, rows: readonly FlowRow[]): Batch {
+  return { seq, ...wireRows(rows) };
 }

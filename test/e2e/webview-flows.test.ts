@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
-import { FakeFlowsHost, INIT_SCRIPT, row, serveShell } from './fake-flows-host';
+import { FakeFlowsHost, INIT_SCRIPT, batchOf, row, serveShell, wireRows } from './fake-flows-host';
 import type { FlowRow, Snapshot } from '../../src/panels/flows/protocol';
 import { existsSync } from 'node:fs';
 import { waitFor as pollUntil } from '../helpers/cli';
@@ -26,7 +26,7 @@ const ROWS: FlowRow[] = [
   row(2, 'shop/cart-1', 'data/redis-1', { service: 'data/redis', dst: { ip: '10.0.2.1', namespace: 'data', pod: 'redis-1', port: 6379 } }),
   row(3, 'shop/frontend-2', 'payments/payments-1', { verdict: 'DROPPED', dropReason: 'POLICY_DENIED', flags: 'SYN', direction: 'INGRESS' }),
 ];
-const snap = (seq: number, rows: FlowRow[], maxRows = 10_000): Snapshot => ({ seq, rows, filter: { pod: 'shop/cart-1' }, maxRows });
+const snap = (seq: number, rows: FlowRow[], maxRows = 10_000): Snapshot => ({ seq, ...wireRows(rows), filter: { pod: 'shop/cart-1' }, maxRows });
 
 before(async () => {
   if (skip) return;
@@ -83,16 +83,16 @@ test('the webview says ready first, then renders the snapshot the host sends', {
 test('batches append in sequence; a gap makes the webview ask for a snapshot by id', { skip }, async () => {
   await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS.slice(0, 1)) });
   await expectRowCount(1);
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 2, rows: [ROWS[1] as FlowRow] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(2, [ROWS[1] as FlowRow]) });
   await expectRowCount(2);
   host.snapshot = snap(7, ROWS);
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 5, rows: [row(9, 'x/y', 'z/w')] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(5, [row(9, 'x/y', 'z/w')]) });
   await waitFor(async () => (await host.drain()).some((m) => m.kind === 'request' && m.name === 'snapshot'), 'snapshot request');
   await expectRowCount(3);
   assert.deepEqual(await cellTexts('src'), ['shop/frontend-1', 'shop/cart-1', 'shop/frontend-2'], 'the gapped batch was not applied');
   const req = host.received.find((m) => m.kind === 'request');
   assert.ok(req && req.kind === 'request' && req.id > 0);
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 8, rows: [row(10, 'shop/a', 'shop/b')] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(8, [row(10, 'shop/a', 'shop/b')]) });
   await expectRowCount(4);
 });
 
@@ -100,11 +100,11 @@ test('a failed snapshot request leaves the table as it was', { skip }, async () 
   await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS) });
   await expectRowCount(3);
   host.snapshotScript = 'fail';
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 3, rows: [row(4, 'a/b', 'c/d')] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(3, [row(4, 'a/b', 'c/d')]) });
   await waitFor(async () => (await host.drain()).some((m) => m.kind === 'request'), 'snapshot request');
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(await shownRows().count(), 3);
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 2, rows: [row(5, 'a/b', 'c/d')] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(2, [row(5, 'a/b', 'c/d')]) });
   await expectRowCount(4);
 });
 
@@ -115,7 +115,7 @@ test('words in the filter bar search and the badge shows shown / held', { skip }
   await expectRowCount(1);
   assert.deepEqual(await cellTexts('dst'), ['payments/payments-1']);
   assert.equal(await badge(), '1 / 3');
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 2, rows: [row(4, 'payments/payments-2', 'data/redis-1'), row(5, 'shop/a', 'shop/b')] } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(2, [row(4, 'payments/payments-2', 'data/redis-1'), row(5, 'shop/a', 'shop/b')]) });
   await expectRowCount(2);
   assert.equal(await badge(), '2 / 5');
   await page.locator('#filter input').fill('nothing-matches');
@@ -132,8 +132,11 @@ test('invalid messages are ignored', { skip }, async () => {
   await host.postRaw({ kind: 'notification', name: 'explode', payload: {} });
   await host.postRaw({ kind: 'response', id: 999, ok: true, payload: {} });
   await host.postRaw('<img src=x onerror=alert(1)>');
-  await host.postRaw({ kind: 'notification', name: 'batch', payload: { seq: 2, rows: [row(4, 'evil/<img src=x onerror=alert(1)>', 'a/b')] } });
+  await host.postRaw({ kind: 'notification', name: 'batch', payload: batchOf(2, [row(4, 'evil/<img src=x onerror=alert(1)>', 'a/b')]) });
   await expectRowCount(4);
+  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 3, first: 5, lines: ['{"flow": 1}', 'not json', '{"flow": {"verdict": "FORWARDED"}}'] } });
+  await waitFor(async () => ((await page.locator('#status').textContent()) ?? '').includes('3 invalid dropped'), 'invalid lines counted in the status');
+  assert.equal(await shownRows().count(), 4);
   assert.equal((await cellTexts('src'))[3], 'evil/<img src=x onerror=alert(1)>', 'text, never HTML');
   assert.equal(await page.locator('img').count(), 0);
 });
@@ -146,7 +149,7 @@ test('the table is virtualized and keeps at most maxRows', { skip }, async () =>
   await waitFor(async () => (await cellTexts('src')).includes('ns/src-10000'), 'follows the newest row');
   await host.notify({ kind: 'notification', name: 'reset', payload: snap(2, many.slice(0, 50), 60) });
   await waitFor(async () => (await badge()) === '50', 'badge 50');
-  await host.notify({ kind: 'notification', name: 'batch', payload: { seq: 3, rows: many.slice(50, 80) } });
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(3, many.slice(50, 80)) });
   await waitFor(async () => (await badge()) === '60', 'trimmed to 60');
 });
 
@@ -220,4 +223,25 @@ test('keyboard: arrows select rows, Enter opens the details; export is a command
   await waitFor(async () => (await host.drain(), host.received.some((m) => m.name === 'export')), 'export command');
   assert.deepEqual(host.received.find((m) => m.name === 'export')?.payload, { format: 'csv', filter: '--verdict FORWARDED' });
   assert.deepEqual(await page.evaluate('window.__violations'), [], 'no CSP violations');
+});
+
+test('a recording opens offline: the host sends its flows as a snapshot and says so in the status', { skip }, async () => {
+  await host.notify({ kind: 'notification', name: 'reset', payload: { ...snap(1, ROWS), filter: { recording: 'shop.flows.jsonl' } } });
+  await host.notify({ kind: 'notification', name: 'status', payload: { agents: 0, connected: 0, paused: false, error: 'recording shop.flows.jsonl: 3 flows (offline)' } });
+  await expectRowCount(3);
+  assert.equal(await page.locator('#status').textContent(), 'recording shop.flows.jsonl: 3 flows (offline)');
+  await page.locator('#filter input').fill('--verdict DROPPED');
+  await expectRowCount(1);
+  await page.locator('.flow-row:not([hidden])').first().click();
+  await page.locator('.details .label-chip', { hasText: 'app=payments' }).waitFor();
+});
+
+test('the page ingests a burst in slices and counts every row: 20,000 rows in one batch all reach the table', { skip }, async () => {
+  await host.notify({ kind: 'notification', name: 'reset', payload: snap(1, ROWS.slice(0, 1), 50_000) });
+  const many = Array.from({ length: 20_000 }, (_, i) => row(i + 2, `ns/src-${i + 2}`, 'ns/dst'));
+  await host.notify({ kind: 'notification', name: 'batch', payload: batchOf(2, many) });
+  await waitFor(async () => (await badge()) === '20001', 'all rows held', 15_000);
+  const stats = (await page.evaluate('window.__flowsStats()')) as { held: number; pending: number; skipped: number; invalid: number };
+  assert.deepEqual(stats, { ...stats, held: 20_001, pending: 0, skipped: 0, invalid: 0 });
+  await waitFor(async () => (await cellTexts('src')).includes('ns/src-20001'), 'follows the newest row');
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowResponse } from '../../src/flows/flow';
 import { RequestClient, parseFromHost, parseFromWebview } from '../../src/panels/ipc';
-import { type FlowsContract, type Snapshot, flowsGuards, isFlowRow, panelTitle } from '../../src/panels/flows/protocol';
+import { type FlowsContract, MAX_LINE, type Snapshot, decodeLine, encodeRow, flowsGuards, isFlowRow, panelTitle } from '../../src/panels/flows/protocol';
 import { RowBuffer, toRow } from '../../src/panels/flows/rows';
 import { parseRecording, toCsv, toJsonLines } from '../../src/panels/flows/files';
 import { contentSecurityPolicy, renderShell } from '../../src/panels/shell';
@@ -43,9 +43,14 @@ test('messages from the webview: known commands and requests with ids only', () 
 });
 
 test('messages from the host: notifications are validated, responses carry ids', () => {
-  const row = toRow(flow(1), 1);
-  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, rows: [row] } }).ok, true);
-  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, rows: [{ ...row, src: null }] } }).ok, false);
+  const line = encodeRow(toRow(flow(1), 1));
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, first: 1, lines: [line] } }).ok, true);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, first: 1, lines: [{ flow: 1 }] } }).ok, false, 'lines are text');
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, first: -1, lines: [line] } }).ok, false);
+  assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'batch', payload: { seq: 1, first: 1, lines: ['x'.repeat(MAX_LINE + 1)] } }).ok, false, 'a line is bounded');
+  assert.deepEqual(decodeLine(line)?.flow, flow(1).flow, 'a line is the flow as hubble prints it');
+  assert.equal(decodeLine('{"flow": {"verdict": "FORWARDED"}}'), undefined, 'a line without the flow fields is invalid');
+  assert.equal(decodeLine('not json'), undefined);
   assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'status', payload: { agents: 1, connected: 1, paused: false } }).ok, true);
   assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'status', payload: { agents: -1, connected: 1, paused: false } }).ok, false);
   assert.equal(parseFromHost(flowsGuards, { kind: 'notification', name: 'hasOwnProperty', payload: {} }).ok, false);
@@ -61,7 +66,7 @@ test('requests are matched by id, validated, and time out', async () => {
   assert.equal(posted.length, 2);
   const [ida, idb] = posted.map((m) => m.id);
   assert.notEqual(ida, idb);
-  const snapB: Snapshot = { seq: 2, rows: [], filter: {}, maxRows: 10 };
+  const snapB: Snapshot = { seq: 2, first: 0, lines: [], filter: {}, maxRows: 10 };
   assert.equal(client.settle({ kind: 'response', id: idb as number, ok: true, payload: snapB }), true);
   assert.equal(client.settle({ kind: 'response', id: ida as number, ok: true, payload: { wrong: true } }), true);
   assert.deepEqual(await b, snapB);
@@ -119,26 +124,25 @@ test('the row buffer finds rows by id', () => {
   assert.equal(buf.all().length, 3);
 });
 
-test('the row buffer: sequence numbers, batches, snapshots and the maxRows bound', () => {
+test('the row buffer: sequence numbers, batches and snapshots as wire lines, and the maxRows bound', () => {
   const buf = new RowBuffer(100);
   assert.equal(buf.takeBatch(), undefined);
   buf.add([flow(1), flow(2)]);
   const b1 = buf.takeBatch();
-  assert.deepEqual([b1?.seq, b1?.rows.map((r) => r.id)], [1, [1, 2]]);
+  assert.deepEqual([b1?.seq, b1?.first, b1?.lines.length], [1, 1, 2]);
+  assert.equal(decodeLine(b1?.lines[1] ?? '')?.time, flow(2).time, 'row first + 1 is the second flow');
   buf.add([flow(3)]);
   const s = buf.snapshot({ pod: 'shop/cart-1' });
-  assert.deepEqual([s.seq, s.rows.map((r) => r.id), s.filter, s.maxRows], [2, [1, 2, 3], { pod: 'shop/cart-1' }, 100]);
+  assert.deepEqual([s.seq, s.first, s.lines.length, s.filter, s.maxRows], [2, 1, 3, { pod: 'shop/cart-1' }, 100]);
   assert.equal(buf.takeBatch(), undefined, 'the snapshot included the pending rows');
   buf.add(Array.from({ length: 500 }, (_, i) => flow(i)));
   const b = buf.takeBatch();
-  assert.equal(b?.seq, 3);
-  assert.equal(b?.rows.length, 100);
-  assert.equal(b?.rows.at(-1)?.id, 503);
+  assert.deepEqual([b?.seq, b?.first, b?.lines.length], [3, 404, 100], 'the newest 100 of rows 4..503');
   const all = buf.snapshot({});
-  assert.equal(all.rows.length, 100);
-  assert.equal(all.rows[0]?.id, 404);
+  assert.deepEqual([all.first, all.lines.length], [404, 100]);
+  assert.ok(buf.size <= 100);
   buf.clear();
-  assert.deepEqual(buf.snapshot({}).rows, []);
+  assert.deepEqual(buf.snapshot({}).lines, []);
 });
 
 test('the shell: strict CSP with a nonce, state in a data attribute, escaped', () => {

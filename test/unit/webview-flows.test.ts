@@ -1,7 +1,7 @@
 // The Flows webview's pure parts: labels, time, the pod filter and the row store's sequence logic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FlowRow, Snapshot } from '../../src/panels/flows/protocol';
+import { type Batch, type FlowRow, type Snapshot, encodeRow } from '../../src/panels/flows/protocol';
 import { directionLabel, endpointLabel, endpointTitle, firstAtLeast, formatTime, protoLabel, rowMatches, scopeLabel } from '../../webview/flows/format';
 import { FlowStore } from '../../webview/flows/store';
 import { compileQuery, hasFlag, toggleFlag } from '../../webview/flows/query';
@@ -18,11 +18,16 @@ function row(id: number, src: string, dst: string, service?: string): FlowRow {
   const flow: Flow = {
     time: '2026-01-01T00:00:00.000Z', verdict: 'FORWARDED', IP: { source: s.ip, destination: d.ip, ipVersion: 'IPv4' }, l4: { TCP: { source_port: 40000, destination_port: 8080 } },
     source: s.pod ? { namespace: s.namespace, pod_name: s.pod } : {}, destination: d.pod ? { namespace: d.namespace, pod_name: d.pod } : {}, Type: 'L3_L4', node_name: 'n', traffic_direction: 'EGRESS',
+    ...(service ? { destination_service: { namespace: service.split('/')[0] as string, name: service.split('/')[1] as string } } : {}),
   };
   return { id, time: '2026-01-01T00:00:00.000Z', src: s, dst: d, proto: 'TCP', flags: '', verdict: 'FORWARDED', direction: 'EGRESS', node: 'n', l7: '', policy: '', flow, ...(service ? { service } : {}) };
 }
 
-const snap = (seq: number, rows: FlowRow[], maxRows = 100): Snapshot => ({ seq, rows, filter: {}, maxRows });
+/** Rows as the host sends them (consecutive ids from the first row's). */
+const wire = (rows: FlowRow[]) => ({ first: rows[0]?.id ?? 0, lines: rows.map(encodeRow) });
+const snap = (seq: number, rows: FlowRow[], maxRows = 100): Snapshot => ({ seq, ...wire(rows), filter: {}, maxRows });
+const batch = (seq: number, rows: FlowRow[]): Batch => ({ seq, ...wire(rows) });
+const ids = (s: FlowStore) => s.rows.toArray().map((r) => r.id);
 
 test('labels', () => {
   assert.equal(endpointLabel({ ip: '10.0.0.1', namespace: 'shop', pod: 'cart' }), 'shop/cart');
@@ -57,27 +62,60 @@ test('firstAtLeast is a binary search over ids', () => {
 test('the store applies batches in sequence and reports gaps and stale batches', () => {
   const s = new FlowStore(100);
   s.reset(snap(5, [row(1, 'a/b', 'c/d')]));
-  assert.equal(s.applyBatch({ seq: 6, rows: [row(2, 'a/b', 'c/d')] }), 'ok');
-  assert.equal(s.applyBatch({ seq: 6, rows: [row(3, 'a/b', 'c/d')] }), 'stale');
-  assert.equal(s.applyBatch({ seq: 9, rows: [row(4, 'a/b', 'c/d')] }), 'gap');
-  assert.deepEqual(s.rows.map((r) => r.id), [1, 2]);
+  assert.equal(s.applyBatch(batch(6, [row(2, 'a/b', 'c/d')])), 'ok');
+  assert.equal(s.applyBatch(batch(6, [row(3, 'a/b', 'c/d')])), 'stale');
+  assert.equal(s.applyBatch(batch(9, [row(4, 'a/b', 'c/d')])), 'gap');
+  assert.deepEqual([s.pending, s.total], [2, 0], 'queued, not yet rows');
+  assert.equal(s.ingest(), 2);
+  assert.deepEqual(ids(s), [1, 2]);
   assert.equal(s.lastSeq, 6);
+  assert.equal(s.byId(2)?.src.pod, 'b');
 });
 
-test('the store filters incrementally and trims to maxRows', () => {
+test('the store ingests in slices until a deadline, counts invalid lines and maps lines to rows', () => {
+  const s = new FlowStore(1000);
+  s.reset(snap(1, Array.from({ length: 200 }, (_, i) => row(i + 1, 'shop/a', 'data/b', 'data/b')), 1000));
+  assert.ok(s.ingest(0) < 200, 'a passed deadline stops after the first slice');
+  assert.ok(s.pending > 0);
+  s.ingest();
+  assert.deepEqual([s.pending, s.total, s.ingested], [0, 200, 200]);
+  assert.deepEqual([s.rows.at(0)?.src.namespace, s.rows.at(0)?.dst.pod, s.rows.at(0)?.service], ['shop', 'b', 'data/b']);
+  assert.deepEqual([...s.namespaces].sort(), ['data', 'shop']);
+  s.applyBatch({ seq: 2, first: 201, lines: ['not json', '{"flow": {}}', encodeRow(row(203, 'x/y', 'z/w'))] });
+  s.ingest();
+  assert.deepEqual([s.invalid, s.total, s.rows.at(s.rows.length - 1)?.id], [2, 201, 203], 'invalid lines are dropped and counted');
+});
+
+test('the store filters incrementally and trims to maxRows; more than maxRows queued are skipped and counted', () => {
   const s = new FlowStore(4);
   s.reset(snap(1, [row(1, 'shop/a', 'x/y'), row(2, 'data/b', 'x/y')], 4));
+  s.ingest();
   const q = compileQuery('shop');
   assert.ok(q.ok && q.mode === 'search');
   s.setMatch(q.ok ? q.match : undefined);
-  assert.deepEqual(s.rows.map((r) => r.id), [1]);
-  s.applyBatch({ seq: 2, rows: [row(3, 'shop/c', 'x/y'), row(4, 'data/d', 'x/y'), row(5, 'shop/e', 'x/y')] });
-  assert.deepEqual(s.rows.map((r) => r.id), [3, 5], 'row 1 was trimmed from both lists');
+  assert.deepEqual(ids(s), [1]);
+  s.applyBatch(batch(2, [row(3, 'shop/c', 'x/y'), row(4, 'data/d', 'x/y'), row(5, 'shop/e', 'x/y')]));
+  s.ingest();
+  assert.deepEqual(ids(s), [3, 5], 'row 1 was trimmed from both lists');
   assert.equal(s.total, 4);
   s.setMatch(undefined);
-  assert.deepEqual(s.rows.map((r) => r.id), [2, 3, 4, 5]);
+  assert.deepEqual(ids(s), [2, 3, 4, 5]);
   s.reset(snap(10, Array.from({ length: 10 }, (_, i) => row(i + 1, 'a/b', 'c/d')), 3));
-  assert.deepEqual(s.rows.map((r) => r.id), [8, 9, 10]);
+  s.ingest();
+  assert.deepEqual(ids(s), [8, 9, 10]);
+  assert.equal(s.skipped, 7, 'lines older than the newest maxRows were skipped, and counted');
+});
+
+test('the row view trims the oldest rows without copying and finds rows by id', () => {
+  const s = new FlowStore(2000);
+  s.reset(snap(1, Array.from({ length: 1500 }, (_, i) => row(i + 1, 'a/b', 'c/d')), 2000));
+  s.ingest();
+  s.applyBatch(batch(2, Array.from({ length: 1500 }, (_, i) => row(1501 + i, 'a/b', 'c/d'))));
+  s.ingest();
+  assert.deepEqual([s.total, s.rows.length, s.rows.at(0)?.id, s.rows.at(1999)?.id], [2000, 2000, 1001, 3000]);
+  assert.equal(s.rows.indexOfId(1001), 0);
+  assert.equal(s.rows.indexOfId(1000), -1, 'trimmed');
+  assert.equal(s.byId(2500)?.id, 2500);
 });
 
 test('the filter bar: hubble flags through the shared parser, words as a quick search, errors named', () => {

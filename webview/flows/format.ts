@@ -52,6 +52,11 @@ function haystack(r: FlowRow): string {
   return hay;
 }
 
+/** Computes a row's search text ahead of time (the page does it while ingesting, in slices). */
+export function warmSearch(r: FlowRow): void {
+  haystack(r);
+}
+
 /** The quick search compiled once: the terms split once, each row's text lower-cased once (cached). */
 export function searchMatcher(text: string): (r: FlowRow) => boolean {
   const terms = text.toLowerCase().split(/\s+/).filter(Boolean);
@@ -70,8 +75,8 @@ export function scopeLabel(f: PanelFilter): string {
 }
 
 /** Index of the first row whose id is at least `id` (rows are in id order). */
-export function firstAtLeast(rows: readonly FlowRow[], id: number): number {
-  let lo = 0;
+export function firstAtLeast(rows: readonly FlowRow[], id: number, from = 0): number {
+  let lo = from;
   let hi = rows.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;

@@ -11,7 +11,7 @@ import { FlowsClient } from './client';
 import { DetailsPane } from './details';
 import { scopeLabel } from './format';
 import { compileQuery, hasFlag, toggleFlag } from './query';
-import { FlowStore } from './store';
+import { FlowStore, type RowView } from './store';
 import { FlowTable } from './table';
 
 function readInitialState(): InitialState {
@@ -31,6 +31,15 @@ function make<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<strin
   return e;
 }
 
+/** What the page itself dropped or has not shown yet (empty when all is well). */
+function pageNotes(store: FlowStore): string {
+  const notes: string[] = [];
+  if (store.pending > 2000) notes.push(`${store.pending} flows queued`);
+  if (store.skipped) notes.push(`${store.skipped} skipped by the panel (behind by more than ${store.maxRows})`);
+  if (store.invalid) notes.push(`${store.invalid} invalid dropped`);
+  return notes.join(' · ');
+}
+
 function statusText(s: Status): string {
   if (s.error) return s.error;
   const agents = `${s.connected}/${s.agents} agent${s.agents === 1 ? '' : 's'}`;
@@ -40,16 +49,19 @@ function statusText(s: Status): string {
 const CHIPS: readonly [flag: string, value: string][] = [['verdict', 'FORWARDED'], ['verdict', 'DROPPED'], ['protocol', 'tcp'], ['protocol', 'udp'], ['protocol', 'dns'], ['protocol', 'http']];
 
 /**
- * When each of the last rows arrived (wall clock ms), read by the e2e latency measurement
+ * When each of the last rows reached the table (wall clock ms), read by the e2e latency measurement
  * (kernel event → panel row) as `window.__flowsArrivals`: row time → arrival. Bounded, cheap.
  */
 const arrivals: [time: string, arrivedMs: number][] = [];
-function noteArrivals(rows: readonly { time: string }[]): void {
+function noteArrivals(rows: RowView, n: number): void {
   const now = performance.timeOrigin + performance.now();
-  for (const r of rows) arrivals.push([r.time, now]);
+  for (let i = Math.max(0, rows.length - Math.min(n, 2000)); i < rows.length; i++) arrivals.push([rows.at(i)?.time ?? '', now]);
   if (arrivals.length > 4000) arrivals.splice(0, arrivals.length - 2000);
 }
 (window as unknown as { __flowsArrivals: typeof arrivals }).__flowsArrivals = arrivals;
+
+/** The most main-thread time one animation frame spends turning wire lines into rows. */
+const INGEST_BUDGET_MS = 4;
 
 function main(): void {
   const init = readInitialState();
@@ -81,18 +93,16 @@ function main(): void {
   const main_ = make('div', { class: 'main' });
   main_.append(table.root, empty);
   const client: FlowsClient = new FlowsClient(acquireVsCodeApi(), {
-    reset: (s) => { store.reset(s); renderNamespaces(); render(); },
+    reset: (s) => { store.reset(s); render(); pump(); },
     batch: (b) => {
-      noteArrivals(b.rows);
       const r = store.applyBatch(b);
-      if (r === 'gap') void client.request('snapshot', {}).then((s) => { store.reset(s); render(); }, (e: unknown) => console.warn('flows webview:', e));
-      else if (r === 'ok') { renderNamespaces(); render(); }
+      if (r === 'gap') void client.request('snapshot', {}).then((s) => { store.reset(s); render(); pump(); }, (e: unknown) => console.warn('flows webview:', e));
+      else if (r === 'ok') pump();
     },
     status: (s) => {
       paused = s.paused;
-      status.textContent = statusText(s);
-      status.title = status.textContent;
-      status.classList.toggle('error', Boolean(s.error));
+      hostStatus = s;
+      renderStatus();
       pause.textContent = paused ? 'Resume' : 'Pause';
       pause.setAttribute('icon', paused ? 'debug-continue' : 'debug-pause');
     },
@@ -109,16 +119,47 @@ function main(): void {
   table.onSelect = (row) => details.show(row);
 
   let paused = false;
+  let hostStatus: Status | undefined;
+  let noted = '';
+  const renderStatus = () => {
+    const page = pageNotes(store);
+    if (hostStatus === undefined && !page) return;
+    const text = [hostStatus ? statusText(hostStatus) : '', page].filter(Boolean).join(' · ');
+    if (text === noted) return;
+    noted = text;
+    status.textContent = text;
+    status.title = text;
+    status.classList.toggle('error', Boolean(hostStatus?.error));
+  };
+  // Ingest in slices: at most INGEST_BUDGET_MS of each animation frame, then render that frame.
+  let pumping = 0;
+  const pump = () => {
+    if (!pumping && store.pending > 0) pumping = requestAnimationFrame(step);
+  };
+  const step = () => {
+    pumping = 0;
+    const n = store.ingest(performance.now() + INGEST_BUDGET_MS);
+    if (n > 0) {
+      noteArrivals(store.held, n);
+      renderNamespaces();
+      render();
+      table.renderNow();
+    }
+    renderStatus();
+    pump();
+  };
+  const put = (e: HTMLElement, text: string) => { if (e.textContent !== text) e.textContent = text; };
   const render = () => {
     table.setRows(store.rows);
-    scope.textContent = scopeLabel(store.filter);
-    count.textContent = store.rows.length === store.total ? String(store.total) : `${store.rows.length} / ${store.total}`;
-    empty.hidden = store.rows.length > 0;
-    empty.textContent = store.total > 0 ? 'No flows match the filter.' : 'Waiting for flows…';
+    put(scope, scopeLabel(store.filter));
+    put(count, store.rows.length === store.total ? String(store.total) : `${store.rows.length} / ${store.total}`);
+    const none = store.rows.length > 0;
+    if (empty.hidden !== none) empty.hidden = none;
+    put(empty, store.total > 0 ? 'No flows match the filter.' : 'Waiting for flows…');
   };
   const renderNamespaces = () => {
+    if (nsChip.options.length === store.namespaces.size + 1) return;
     const current = [...store.namespaces].sort();
-    if (nsChip.options.length === current.length + 1) return;
     const selected = current.find((n) => hasFlag(filter.value, 'namespace', n)) ?? '';
     nsChip.replaceChildren(make('option', { value: '' }, 'all namespaces'), ...current.map((n) => make('option', { value: n }, n)));
     nsChip.value = selected;
@@ -151,6 +192,10 @@ function main(): void {
   clear.addEventListener('click', () => client.command('clear', {}));
   exportJson.addEventListener('click', () => client.command('export', { format: 'jsonl', filter: filter.value }));
   exportCsv.addEventListener('click', () => client.command('export', { format: 'csv', filter: filter.value }));
+  // Read by the benchmark and the e2e tests: what the page holds, shows, has queued and dropped.
+  (window as unknown as { __flowsStats: () => object }).__flowsStats = () => ({
+    held: store.total, shown: store.rows.length, pending: store.pending, ingested: store.ingested, skipped: store.skipped, invalid: store.invalid,
+  });
   const restored = saved() ?? init.filter.text;
   if (restored) setText(restored);
   render();

@@ -2,6 +2,7 @@
 // newest row while the user is scrolled to the bottom. Text only (textContent), never HTML.
 // Keyboard: arrows move the selection, Enter opens the details, Escape clears the selection.
 import type { FlowRow } from '../../src/panels/flows/protocol';
+import { RowView } from './store';
 import { directionLabel, endpointLabel, endpointTitle, formatTime, protoLabel } from './format';
 
 export const ROW_HEIGHT = 22;
@@ -22,6 +23,9 @@ export const COLUMNS: readonly Column[] = [
   { key: 'policy', title: 'Policy', text: (r) => r.policy },
 ];
 
+/** A pooled row element: which row index and row id it shows now. */
+type PooledRow = HTMLDivElement & { index: number; rowId: number };
+
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   e.className = cls;
@@ -32,8 +36,11 @@ export class FlowTable {
   readonly root = el('div', 'table');
   private readonly viewport = el('div', 'viewport');
   private readonly spacer = el('div', 'spacer');
-  private readonly pool: HTMLDivElement[] = [];
-  private rows: readonly FlowRow[] = [];
+  private readonly pool: PooledRow[] = [];
+  /** The viewport's height, from the ResizeObserver (0 until the first observation). */
+  private height = 0;
+  private spacerHeight = -1;
+  private rows = new RowView();
   private follow = true;
   private frame = 0;
   private selected: number | undefined;
@@ -56,15 +63,20 @@ export class FlowTable {
     this.root.append(header, this.viewport);
     this.viewport.addEventListener('scroll', () => {
       const v = this.viewport;
-      this.follow = v.scrollTop + v.clientHeight >= v.scrollHeight - ROW_HEIGHT;
+      // Against the height last rendered (no layout read; rows may have arrived since).
+      this.follow = v.scrollTop + (this.height || v.clientHeight) >= this.spacerHeight - ROW_HEIGHT;
       this.schedule();
     });
     this.viewport.addEventListener('click', (e) => this.clicked(e));
+    this.viewport.addEventListener('mouseover', (e) => this.hovered(e));
     this.viewport.addEventListener('keydown', (e) => this.key(e));
-    new ResizeObserver(() => this.schedule()).observe(this.viewport);
+    new ResizeObserver((entries) => {
+      for (const e of entries) this.height = e.contentRect.height;
+      this.schedule();
+    }).observe(this.viewport);
   }
 
-  setRows(rows: readonly FlowRow[]): void {
+  setRows(rows: RowView): void {
     this.rows = rows;
     this.schedule();
   }
@@ -78,7 +90,7 @@ export class FlowTable {
   select(id: number | undefined): void {
     this.selected = id;
     for (const d of this.pool) d.classList.toggle('selected', id !== undefined && d.dataset.id === String(id));
-    this.onSelect(id === undefined ? undefined : this.rows.find((r) => r.id === id));
+    this.onSelect(id === undefined ? undefined : this.rows.at(this.rows.indexOfId(id)));
   }
 
   private clicked(e: MouseEvent): void {
@@ -90,9 +102,9 @@ export class FlowTable {
     if (e.key === 'Escape') return this.select(undefined);
     if (e.key !== 'ArrowDown' && e.key !== 'ArrowUp' && e.key !== 'Enter') return;
     e.preventDefault();
-    const i = this.selected === undefined ? -1 : this.rows.findIndex((r) => r.id === this.selected);
+    const i = this.selected === undefined ? -1 : this.rows.indexOfId(this.selected);
     const next = e.key === 'Enter' ? Math.max(i, 0) : e.key === 'ArrowDown' ? Math.min(i + 1, this.rows.length - 1) : Math.max(i - 1, 0);
-    const row = this.rows[next];
+    const row = this.rows.at(next);
     if (!row) return;
     this.follow = false;
     const v = this.viewport;
@@ -107,49 +119,79 @@ export class FlowTable {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
   }
 
+  /**
+   * One frame's DOM work, reads before writes (no forced layout in between): the pool slot of row
+   * k is k modulo the pool size, so while following the newest rows a slot keeps its row until it
+   * scrolls out, and only the newly visible rows are filled.
+   */
   private render(): void {
     this.frame = 0;
     const v = this.viewport;
-    this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
-    if (this.follow) v.scrollTop = v.scrollHeight;
-    const first = Math.max(0, Math.floor(v.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const count = Math.min(this.rows.length - first, Math.ceil(v.clientHeight / ROW_HEIGHT) + 2 * OVERSCAN);
-    while (this.pool.length < count) this.pool.push(this.newRow());
-    for (let i = 0; i < this.pool.length; i++) {
-      const div = this.pool[i] as HTMLDivElement;
-      const row = i < count ? this.rows[first + i] : undefined;
+    const height = this.height || v.clientHeight;
+    const total = this.rows.length * ROW_HEIGHT;
+    const top = this.follow ? Math.max(0, total - height) : Math.min(v.scrollTop, Math.max(0, total - height));
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
+    const count = Math.max(0, Math.min(this.rows.length - first, Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN));
+    const want = Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN;
+    while (this.pool.length < want) this.pool.push(this.newRow());
+    if (this.spacerHeight !== total) {
+      this.spacerHeight = total;
+      this.spacer.style.height = `${total}px`;
+    }
+    if (this.follow && v.scrollTop !== top) v.scrollTop = top;
+    const n = this.pool.length;
+    for (let k = 0; k < n; k++) {
+      const index = first + k;
+      const div = this.pool[index % n] as PooledRow;
+      const row = k < count ? this.rows.at(index) : undefined;
       if (!row) {
-        div.hidden = true;
+        if (!div.hidden) div.hidden = true;
         continue;
       }
-      div.hidden = false;
-      div.style.transform = `translateY(${(first + i) * ROW_HEIGHT}px)`;
+      if (div.hidden) div.hidden = false;
+      if (div.index !== index) {
+        div.index = index;
+        div.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      }
       this.fill(div, row);
     }
   }
 
-  private newRow(): HTMLDivElement {
-    const div = el('div', 'row flow-row');
+  private newRow(): PooledRow {
+    const div: PooledRow = Object.assign(el('div', 'row flow-row'), { index: -1, rowId: -1 });
     div.setAttribute('role', 'row');
     for (const c of COLUMNS) {
       const cell = el('div', `cell col-${c.key}`);
       cell.dataset.col = c.key;
       cell.setAttribute('role', 'cell');
+      cell.append(document.createTextNode(''));
       div.append(cell);
     }
     this.spacer.append(div);
     return div;
   }
 
-  private fill(div: HTMLDivElement, row: FlowRow): void {
-    div.classList.toggle('selected', row.id === this.selected);
-    if (div.dataset.id === String(row.id)) return;
+  private fill(div: PooledRow, row: FlowRow): void {
+    const selected = row.id === this.selected;
+    if (div.classList.contains('selected') !== selected) div.classList.toggle('selected', selected);
+    if (div.rowId === row.id) return;
+    div.rowId = row.id;
     div.dataset.id = String(row.id);
     div.dataset.verdict = row.verdict;
-    COLUMNS.forEach((c, i) => {
-      const cell = div.children[i] as HTMLElement;
-      cell.textContent = c.text(row);
-      cell.title = c.title_ ? c.title_(row) : cell.textContent;
-    });
+    // One Text node per cell, written only when its text changes; titles are set on hover.
+    for (let i = 0; i < COLUMNS.length; i++) {
+      const text = (div.children[i] as HTMLElement).firstChild as Text;
+      const value = (COLUMNS[i] as Column).text(row);
+      if (text.data !== value) text.data = value;
+    }
+  }
+
+  /** The hovered cell's tooltip, from its row (cheaper than a title on every cell of every frame). */
+  private hovered(e: MouseEvent): void {
+    const cell = (e.target as HTMLElement).closest<HTMLElement>('.flow-row .cell');
+    const div = cell?.parentElement as PooledRow | null;
+    const col = COLUMNS.find((c) => c.key === cell?.dataset.col);
+    const row = div ? this.rows.at(this.rows.indexOfId(div.rowId)) : undefined;
+    if (cell && col && row) cell.title = col.title_ ? col.title_(row) : col.text(row);
   }
 }

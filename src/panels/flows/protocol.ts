@@ -1,6 +1,6 @@
 // The Flows panel contract, imported by both the extension host (src/panels/flows/host.ts) and the
 // webview (webview/flows/main.ts). No `vscode`, no DOM. Every message is validated on arrival.
-import type { Flow } from '../../flows/flow';
+import type { Flow, FlowResponse } from '../../flows/flow';
 import { type ContractGuards, isRecord } from '../ipc';
 
 /** One flow as the table shows it (the host maps Hubble-shaped flows to rows). */
@@ -43,10 +43,17 @@ export interface RowEndpoint {
  */
 export interface PanelFilter { namespace?: string; pod?: string; text?: string; recording?: string }
 
+/**
+ * Rows on the wire, compact: row `first + i` is `lines[i]`, one `hubble observe -o json` line (a
+ * FlowResponse as JSON text). A string crosses postMessage as one copy, where a structured clone of
+ * a thousand nested flow objects costs the webview's main thread a long task per batch; the webview
+ * parses, validates and maps the lines to rows in time-budgeted slices per animation frame.
+ */
+export interface WireRows { first: number; lines: string[] }
 /** The full table: sent on the ready handshake, when the panel becomes visible again, and on request. */
-export interface Snapshot { seq: number; rows: FlowRow[]; filter: PanelFilter; maxRows: number }
+export interface Snapshot extends WireRows { seq: number; filter: PanelFilter; maxRows: number }
 /** New rows since the previous batch or snapshot; `seq` is the previous seq plus one. */
-export interface Batch { seq: number; rows: FlowRow[] }
+export interface Batch extends WireRows { seq: number }
 export interface Status { agents: number; connected: number; error?: string; lost?: number; paused: boolean }
 
 export type ExportFormat = 'jsonl' | 'csv';
@@ -130,16 +137,54 @@ function isExplanation(v: unknown): v is Explanation {
   return isRecord(v) && Array.isArray(v.lines) && v.lines.every(isStr) && Array.isArray(v.links) && v.links.every(isPolicyLink) && isOptStr(v.unavailable);
 }
 
-function isRows(v: unknown): v is FlowRow[] {
-  return Array.isArray(v) && v.every(isFlowRow);
+/** The longest line a flow may take on the wire (a flow with many labels is a few KiB). */
+export const MAX_LINE = 65_536;
+/** The most lines one message may carry. */
+export const MAX_LINES = 1_000_000;
+
+function isLines(v: unknown): v is string[] {
+  if (!Array.isArray(v) || v.length > MAX_LINES) return false;
+  for (let i = 0; i < v.length; i++) {
+    const x: unknown = v[i];
+    if (typeof x !== 'string' || x.length > MAX_LINE) return false;
+  }
+  return true;
+}
+
+function isWireRows(v: Record<string, unknown>): boolean {
+  return isNat(v.first) && isLines(v.lines);
 }
 
 export function isSnapshot(v: unknown): v is Snapshot {
-  return isRecord(v) && isNat(v.seq) && isRows(v.rows) && isPanelFilter(v.filter) && isNat(v.maxRows);
+  return isRecord(v) && isNat(v.seq) && isWireRows(v) && isPanelFilter(v.filter) && isNat(v.maxRows);
 }
 
 function isBatch(v: unknown): v is Batch {
-  return isRecord(v) && isNat(v.seq) && isRows(v.rows);
+  return isRecord(v) && isNat(v.seq) && isWireRows(v);
+}
+
+/** A `{"flow": ...}` object with the fields every reader of a flow relies on. */
+export function isFlowResponse(v: unknown): v is FlowResponse {
+  if (!isRecord(v) || !isRecord(v.flow) || !isStr(v.node_name) || !isStr(v.time)) return false;
+  const f = v.flow;
+  return isStr(f.time) && isStr(f.verdict) && isRecord(f.IP) && isStr(f.IP.source) && isStr(f.IP.destination)
+    && isRecord(f.source) && isRecord(f.destination) && isRecord(f.l4) && isOptStr(f.node_name) && isOptStr(f.traffic_direction);
+}
+
+/** One row's wire line: the flow as `hubble observe -o json` prints it. */
+export function encodeRow(r: FlowRow): string {
+  return JSON.stringify({ flow: r.flow, node_name: r.node, time: r.time });
+}
+
+/** A wire line back to a flow, or undefined when the line is not JSON or not a flow. */
+export function decodeLine(line: string): FlowResponse | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  return isFlowResponse(v) ? v : undefined;
 }
 
 function isStatus(v: unknown): v is Status {

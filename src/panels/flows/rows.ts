@@ -1,7 +1,7 @@
 // Maps Hubble-shaped flows to table rows and keeps the panel's bounded row buffer with sequence
 // numbers (pure: no vscode, no timers), so the host only decides when to post.
 import type { Endpoint, Flow, FlowResponse, Layer4, PolicyRef } from '../../flows/flow';
-import type { Batch, FlowRow, PanelFilter, RowEndpoint, Snapshot } from './protocol';
+import { type Batch, type FlowRow, type PanelFilter, type RowEndpoint, type Snapshot, type WireRows, encodeRow } from './protocol';
 
 function endpoint(ip: string, ep: Endpoint, port: number | undefined): RowEndpoint {
   const out: RowEndpoint = { ip };
@@ -118,19 +118,18 @@ export class RowBuffer {
     if (this.pending.length > this.maxRows + slack) this.pending = this.pending.slice(-this.maxRows);
   }
 
-  /** The rows added since the last batch or snapshot, or undefined when there are none. */
+  /** The rows added since the last batch or snapshot (wire lines), or undefined when there are none. */
   takeBatch(): Batch | undefined {
     if (this.pending.length === 0) return undefined;
     const rows = this.pending.length > this.maxRows ? this.pending.slice(-this.maxRows) : this.pending;
     this.pending = [];
-    return { seq: ++this.seq, rows };
+    return { seq: ++this.seq, ...wire(rows) };
   }
 
-  /** Everything held; clears the pending rows, which the snapshot includes. */
+  /** Everything held (wire lines); clears the pending rows, which the snapshot includes. */
   snapshot(filter: PanelFilter): Snapshot {
     this.pending = [];
-    const rows = this.rows.length > this.maxRows ? this.rows.slice(-this.maxRows) : this.rows.slice();
-    return { seq: ++this.seq, rows, filter, maxRows: this.maxRows };
+    return { seq: ++this.seq, ...wire(this.all()), filter, maxRows: this.maxRows };
   }
 
   /** The held row with this id (binary search: ids increase). */
@@ -159,4 +158,11 @@ export class RowBuffer {
   setMaxRows(n: number): void {
     this.maxRows = n;
   }
+}
+
+/** Rows to wire lines; ids are consecutive within a buffer (a trim keeps the newest tail). */
+export function wire(rows: readonly FlowRow[]): WireRows {
+  const lines = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) lines[i] = encodeRow(rows[i] as FlowRow);
+  return { first: rows[0]?.id ?? 0, lines };
 }
