@@ -120,7 +120,8 @@ export class DnsMatcher {
 
 /** IP -> names from A/AAAA answers (following CNAMEs to the question), expiring with the TTL. */
 export class NameCache {
-  private names = new Map<string, { names: Set<string>; until: number }>();
+  /** `sorted`: the names as flows carry them, built once per change and shared (frozen) by those flows. */
+  private names = new Map<string, { names: Set<string>; until: number; sorted: string[] | undefined }>();
   constructor(private readonly max = 100_000, private readonly now = () => Date.now()) {}
 
   learn(msg: DnsMessage): void {
@@ -129,7 +130,8 @@ export class NameCache {
     for (const a of msg.answers) {
       if (!a.ip) continue;
       if (this.names.size >= this.max) this.names.delete(this.names.keys().next().value as string);
-      const e = this.names.get(a.ip) ?? { names: new Set<string>(), until: 0 };
+      const e = this.names.get(a.ip) ?? { names: new Set<string>(), until: 0, sorted: undefined };
+      if (!e.names.has(qname)) e.sorted = undefined;
       e.names.add(qname);
       e.until = Math.max(e.until, this.now() + Math.max(1, Math.min(a.ttl, 86_400)) * 1000);
       this.names.set(a.ip, e);
@@ -143,6 +145,6 @@ export class NameCache {
       this.names.delete(ip);
       return undefined;
     }
-    return [...e.names].sort();
+    return (e.sorted ??= Object.freeze([...e.names].sort()) as string[]);
   }
 }

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { RecordDecodeError, RecordDecoder } from '../../src/agent/records';
 import type { FlowRecord, TcpEventRecord } from '../../src/agent/records';
 import { Retransmits } from '../../src/agent/drops';
+import { NameCache } from '../../src/agent/dns';
+import type { DnsMessage } from '../../src/agent/dns';
 import { TranslationJoin, flowFromRecord } from '../../src/agent/flowrecords';
 import { formatAddr, formatIPv4, formatIPv6, isoNs, u64PlusBig } from '../../src/agent/wire';
 import { enrichFlow } from '../../src/flows/enrich';
@@ -177,4 +179,18 @@ test('retransmits are taken once per connection, in either orientation, past the
   assert.equal(rt.take('10.244.0.7', 40001, '10.244.0.2', 8080), 1, 'reverse orientation');
   rt.add(ev(40003, 8080));
   assert.equal(rt.take('10.244.0.2', 40003, '10.244.0.7', 8080), 1, 'after the port set was cleared');
+});
+
+test('name cache: one frozen, sorted name list per address until a new name arrives', () => {
+  const names = new NameCache();
+  const answer = (qname: string): DnsMessage => ({ id: 1, response: true, opcode: 0, rcode: 0, qname, qtype: 1, answers: [{ name: qname, type: 1, ttl: 30, ip: '10.96.0.20' }], truncated: false });
+  names.learn(answer('web.shop.svc.cluster.local.'));
+  const a = names.lookup('10.96.0.20');
+  assert.deepEqual(a, ['web.shop.svc.cluster.local']);
+  assert.equal(names.lookup('10.96.0.20'), a, 'shared');
+  assert.ok(Object.isFrozen(a));
+  names.learn(answer('web.shop.svc.cluster.local.'));
+  assert.equal(names.lookup('10.96.0.20'), a, 'the same name again changes nothing');
+  names.learn(answer('api.shop.svc.cluster.local.'));
+  assert.deepEqual(names.lookup('10.96.0.20'), ['api.shop.svc.cluster.local', 'web.shop.svc.cluster.local']);
 });
