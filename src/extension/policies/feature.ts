@@ -12,6 +12,7 @@ import type { Policy, Protocol } from '../../policy/types';
 import { advise, adviceYaml } from '../../policy/advise';
 import { parseFlows } from '../../policy/flows';
 import { diagnoseReach } from './reach';
+import { isDrop } from '../live/stats';
 import { ReachPanels } from '../../panels/reach/host';
 import type { KubeObject } from '../../sandbox/apiserver/types';
 import type { Explanation, PolicyLink } from '../../panels/flows/protocol';
@@ -154,8 +155,10 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     const namespaces = ['(all namespaces)', ...session.model.namespaces().map((n) => n.metadata.name)];
     const pick = await this.ctx.host.showQuickPick(namespaces, { placeHolder: 'Generate policies for the workloads of' });
     if (!pick) return;
-    // Replies (HTTP responses) describe the connection their request opened: not traffic to allow.
-    const observed = parseFlows(flows.filter((f) => f.is_reply !== true).map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
+    // Only connections that worked: replies (HTTP responses) belong to their request's connection,
+    // and refused or dropped attempts are no traffic to allow.
+    const worked = flows.filter((f) => f.is_reply !== true && !isDrop(f));
+    const observed = parseFlows(worked.map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
     const advice = advise(observed, pick.startsWith('(') ? undefined : pick);
     if (advice.length === 0) return void this.ctx.host.showWarningMessage(`Flowlens: no pod-to-pod traffic of ${pick} in the recent flows to base a policy on.`);
     const doc = await vscode.workspace.openTextDocument({ language: 'yaml', content: adviceYaml(advice, observed.length) });
