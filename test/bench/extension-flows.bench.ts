@@ -93,8 +93,14 @@ async function main(): Promise<void> {
     const busy = async () => Object.fromEntries(((await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] }).metrics.map((m) => [m.name, m.value]));
     await page.evaluate(LINES);
     await new Promise((res) => setTimeout(res, 500));
+    // CPU seconds the renderer processes really used (robust to other load on the machine).
+    const bcdp = await browser.newBrowserCDPSession();
+    const cpu = async () => ((await bcdp.send('SystemInfo.getProcessInfo')) as { processInfo: { type: string; cpuTime: number }[] }).processInfo
+      .filter((p) => p.type === 'renderer').reduce((a, p) => a + p.cpuTime, 0);
     const m0 = await busy();
+    const c0 = await cpu();
     const r = (await page.evaluate(INGEST)) as IngestResult;
+    const c1 = await cpu();
     const m1 = await busy();
     const per = (k: string) => (((m1[k] ?? 0) - (m0[k] ?? 0)) * 1000) / (r.elapsed + r.drainMs / 1000);
     const d = r.deltas.slice(2);
@@ -102,8 +108,9 @@ async function main(): Promise<void> {
     console.log('| measure | value |\n| --- | --- |');
     console.log(`| ingest offered / delivered to the table | ${r.sent} flows in ${r.elapsed.toFixed(1)} s (${Math.round(r.sent / r.elapsed)}/s offered, ${r.batches} batches) / ${r.inWindow} in the window (${Math.round(r.inWindow / r.elapsed)}/s), all ${r.final.ingested - (r.atEnd.ingested - r.inWindow)} after ${r.drainMs.toFixed(0)} ms more; skipped ${r.final.skipped}, invalid ${r.final.invalid} |`);
     console.log(`| rows held at the end | ${r.final.held} |`);
-    console.log(`| frame time p50 / p95 / p99 / max | ${pct(d, 50).toFixed(1)} / ${pct(d, 95).toFixed(1)} / ${pct(d, 99).toFixed(1)} / ${Math.max(...d).toFixed(1)} ms (${d.length} frames) |`);
+    console.log(`| frame time p50 / p95 / p99 / max | ${pct(d, 50).toFixed(1)} / ${pct(d, 95).toFixed(1)} / ${pct(d, 99).toFixed(1)} / ${Math.max(...d).toFixed(1)} ms (${d.length} frames, ${((100 * d.filter((x) => x > 17.5).length) / d.length).toFixed(1)} % longer than one 60 Hz vsync) |`);
     console.log(`| page main thread busy (task / script / layout+style) | ${per('TaskDuration').toFixed(0)} / ${per('ScriptDuration').toFixed(0)} / ${(per('LayoutDuration') + per('RecalcStyleDuration')).toFixed(0)} ms per s |`);
+    console.log(`| renderer CPU time | ${(((c1 - c0) * 1000) / (r.elapsed + r.drainMs / 1000)).toFixed(0)} ms per s |`);
     console.log(`| long tasks (> 50 ms) | ${lt.length}, longest ${lt.length ? Math.max(...lt).toFixed(0) : 0} ms |`);
     for (const text of ['--verdict DROPPED', '--to-namespace data --port 6379', '--pod shop/frontend-7 --not --verdict DROPPED', 'frontend-7 svc-3', '']) {
       const times = (await page.evaluate(`(async () => { const out = []; const f = document.getElementById('filter');

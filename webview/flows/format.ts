@@ -41,15 +41,10 @@ export function rowMatches(r: FlowRow, text: string): boolean {
   return searchMatcher(text)(r);
 }
 
-const haystacks = new WeakMap<FlowRow, string>();
-
 function haystack(r: FlowRow): string {
-  let hay = haystacks.get(r);
-  if (hay === undefined) {
-    hay = [endpointLabel(r.src), r.src.ip, endpointLabel(r.dst), r.dst.ip, r.service ?? ''].join('\n').toLowerCase();
-    haystacks.set(r, hay);
-  }
-  return hay;
+  // Kept on the row (a WeakMap of 100,000 entries costs every major GC its ephemeron pass).
+  if (r.search === undefined) r.search = [endpointLabel(r.src), r.src.ip, endpointLabel(r.dst), r.dst.ip, r.service ?? ''].join('\n').toLowerCase();
+  return r.search;
 }
 
 /** Computes a row's search text ahead of time (the page does it while ingesting, in slices). */

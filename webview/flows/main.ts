@@ -62,6 +62,8 @@ function noteArrivals(rows: RowView, n: number): void {
 
 /** The most main-thread time one animation frame spends turning wire lines into rows. */
 const INGEST_BUDGET_MS = 4;
+/** The most often the table redraws while rows stream in (the host's batch period). */
+const TABLE_INTERVAL_MS = 66;
 
 function main(): void {
   const init = readInitialState();
@@ -133,24 +135,32 @@ function main(): void {
   };
   // Ingest in slices: at most INGEST_BUDGET_MS of each animation frame, then render that frame.
   let pumping = 0;
+  let drawn = 0;
   const pump = () => {
     if (!pumping && store.pending > 0) pumping = requestAnimationFrame(step);
   };
   const step = () => {
     pumping = 0;
-    const n = store.ingest(performance.now() + INGEST_BUDGET_MS);
+    const now = performance.now();
+    const n = store.ingest(now + INGEST_BUDGET_MS);
     if (n > 0) {
       noteArrivals(store.held, n);
       renderNamespaces();
-      render();
-      table.renderNow();
+      render(true);
+      // A live tail redraws at most every TABLE_INTERVAL_MS, and once when caught up: painting a
+      // table that scrolls every frame is most of a frame's cost, and nobody reads 300 rows/frame.
+      if (now - drawn >= TABLE_INTERVAL_MS || store.pending === 0) {
+        drawn = now;
+        table.renderNow();
+      }
     }
     renderStatus();
     pump();
   };
   const put = (e: HTMLElement, text: string) => { if (e.textContent !== text) e.textContent = text; };
-  const render = () => {
-    table.setRows(store.rows);
+  const render = (live = false) => {
+    if (live) table.updateRows(store.rows);
+    else table.setRows(store.rows);
     put(scope, scopeLabel(store.filter));
     put(count, store.rows.length === store.total ? String(store.total) : `${store.rows.length} / ${store.total}`);
     const none = store.rows.length > 0;
@@ -171,6 +181,8 @@ function main(): void {
     if (q.ok) store.setMatch(q.mode === 'all' ? undefined : q.match);
     for (const b of chipButtons) b.setAttribute('aria-pressed', String(hasFlag(filter.value, b.dataset.flag ?? '', b.dataset.value ?? '')));
     render();
+    // The filtered rows are on screen when the input event returns, not one frame later.
+    table.renderNow();
   };
   const saved = (): string | undefined => {
     const st = client.api.getState?.();

@@ -81,6 +81,11 @@ export class FlowTable {
     this.schedule();
   }
 
+  /** New rows while ingesting: drawn at the caller's next renderNow (it paces redraws). */
+  updateRows(rows: RowView): void {
+    this.rows = rows;
+  }
+
   /** Renders now (benchmarks and tests measure a frame's work). */
   renderNow(): void {
     if (this.frame) cancelAnimationFrame(this.frame);

@@ -27,6 +27,8 @@ export interface FlowRow {
   policy: string;
   /** The whole Hubble-shaped flow: the details pane and the filter bar read it. */
   flow: Flow;
+  /** The quick search's lower-cased text, computed once per row by whoever searches (not sent). */
+  search?: string;
 }
 
 export interface RowEndpoint {

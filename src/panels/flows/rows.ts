@@ -58,6 +58,7 @@ const refName = (r: PolicyRef) => `${r.namespace}/${r.name}`;
 
 /** The policies that decided: denials first (marked ✕), then the allowing policies. */
 export function policySummary(flow: Flow): string {
+  if (!flow.egress_denied_by && !flow.ingress_denied_by && !flow.egress_allowed_by && !flow.ingress_allowed_by) return '';
   const denied = [...(flow.egress_denied_by ?? []), ...(flow.ingress_denied_by ?? [])].map((r) => `✕ ${refName(r)}`);
   const allowed = [...(flow.egress_allowed_by ?? []), ...(flow.ingress_allowed_by ?? [])].map(refName);
   return [...new Set([...denied, ...allowed])].join(', ');
