@@ -66,6 +66,12 @@ async function answer(w: Workbench, prompt: string, value: string, pick?: string
   await until(w, `the quick input to move on from "${prompt}"`, async () => !(await asking(w, prompt)), 5000);
 }
 
+/** The Flowlens view open and connected (the namespaces listed): the commands need a cluster. */
+async function connected(w: Workbench): Promise<void> {
+  await w.openFlowlens();
+  await w.treeRow('shop').waitFor({ timeout: 30_000 });
+}
+
 async function clipboard(w: Workbench): Promise<string> {
   return String(await w.page.evaluate('navigator.clipboard.readText()'));
 }
@@ -100,6 +106,7 @@ function registerReach(s: SharedSession): void {
     const w = s.workbench();
     const kc = s.kubeconfig();
     const from = `shop/${podsOf(kc, 'shop', 'frontend')[0]}`;
+    await connected(w);
     for (let i = 0; i < 3; i++) assert.equal(probe(from, 'shop/catalog', 8080), true, 'frontend reaches catalog');
     probe(from, 'data/redis', 6379); // denied by data/redis-allow-cart (only the cart may talk to redis)
     await w.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -178,6 +185,7 @@ function registerGenerate(s: SharedSession): void {
     const w = s.workbench();
     const kc = s.kubeconfig();
     const from = `shop/${podsOf(kc, 'shop', 'frontend')[0]}`;
+    await connected(w);
     for (let i = 0; i < 3; i++) assert.equal(probe(from, 'shop/catalog', 8080), true);
     await w.page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
     const text = await w.step('generate', async () => {
@@ -202,7 +210,7 @@ function registerGenerate(s: SharedSession): void {
     // Replies (HTTP responses) are not connections: no rule opens a client's ephemeral port.
     const ports = new Set(policies.flatMap((p) => [...p.ingress, ...p.egress].flatMap((r) => r.ports.map((x) => x.port))));
     const served = await listeningPorts(kc);
-    assert.deepEqual([...ports].filter((x) => !served.has(x)), [], `only ports that pods listen on (${[...served].join(', ')}), never a client's ephemeral port or a refused service`);
+    assert.deepEqual([...ports].filter((x) => !served.has(x)), [], `only ports that pods listen on (${[...served].join(', ')}), never a client's ephemeral port or a refused service:\n${text}`);
     const catalog = docs.find((d) => JSON.stringify((d.spec as { podSelector?: unknown }).podSelector) === JSON.stringify({ matchLabels: { app: 'catalog' } }));
     assert.ok(catalog, 'a policy for catalog, which really received connections');
     const ingress = JSON.stringify((catalog.spec as { ingress?: unknown }).ingress);

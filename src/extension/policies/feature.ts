@@ -155,9 +155,11 @@ export class PoliciesFeature implements vscode.CodeLensProvider {
     const namespaces = ['(all namespaces)', ...session.model.namespaces().map((n) => n.metadata.name)];
     const pick = await this.ctx.host.showQuickPick(namespaces, { placeHolder: 'Generate policies for the workloads of' });
     if (!pick) return;
-    // Only connections that worked: replies (HTTP responses) belong to their request's connection,
-    // and refused or dropped attempts are no traffic to allow.
-    const worked = flows.filter((f) => f.is_reply !== true && !isDrop(f));
+    // Only connections that reached a pod: replies (HTTP responses) belong to their request's
+    // connection; refused or dropped attempts, and packets still addressed to a ClusterIP (no
+    // backend took them), are no traffic to allow (an ipBlock on a ClusterIP would match nothing).
+    const vips = new Set(session.model.services().flatMap((s) => [...((s.spec?.clusterIPs as string[] | undefined) ?? []), String(s.spec?.clusterIP ?? '')]));
+    const worked = flows.filter((f) => f.is_reply !== true && !isDrop(f) && !vips.has(f.IP.destination));
     const observed = parseFlows(worked.map((flow) => JSON.stringify({ flow })).join('\n'), 'recent flows');
     const advice = advise(observed, pick.startsWith('(') ? undefined : pick);
     if (advice.length === 0) return void this.ctx.host.showWarningMessage(`Flowlens: no pod-to-pod traffic of ${pick} in the recent flows to base a policy on.`);
