@@ -25,6 +25,7 @@ struct fnode {
 	__u64 pkts;
 	__u64 emitted_ns;
 	__u32 gen;
+	bool armed; /* in the END timer list */
 	struct fnode *next;
 };
 
@@ -215,7 +216,7 @@ static void sweep(struct state *st)
 	}
 }
 
-static void arm(const struct fl_flow_key *k, __u64 due);
+static void arm(struct state *st, const struct fl_flow_key *k, __u64 due);
 
 struct scanbuf {
 	struct fl_flow_key keys[BATCH];
@@ -245,7 +246,7 @@ static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now,
 			}
 			st->flows_live++;
 			if (due)
-				arm(&sb->keys[i], due); /* its notice was lost: END at the grace anyway */
+				arm(st, &sb->keys[i], due); /* its notice was lost: END at the grace anyway */
 		}
 		for (__u32 i = 0; i < ndel; i++)
 			bpf_map_delete_elem(fd, &sb->del[i]); /* ENOENT: evicted meanwhile, but already emitted */
@@ -329,16 +330,19 @@ struct endtimer {
 
 static struct endtimer timers[MAX_TIMERS];
 static size_t ntimers;
+static __u64 earliest; /* of the timers' due times (0: none) */
 
-static void arm(const struct fl_flow_key *k, __u64 due)
+/* One entry per flow (the flow table node says it is armed); a fired timer re-arms if needed. */
+static void arm(struct state *st, const struct fl_flow_key *k, __u64 due)
 {
-	for (size_t i = 0; i < ntimers; i++)
-		if (!memcmp(&timers[i].key, k, sizeof(*k))) {
-			timers[i].due = due;
-			return;
-		}
-	if (ntimers < MAX_TIMERS) /* else: the scan ends it */
-		timers[ntimers++] = (struct endtimer){ *k, due };
+	struct fnode *n = *find(st->tab, k);
+
+	if (!n || n->armed || ntimers == MAX_TIMERS) /* full: the scan ends it */
+		return;
+	n->armed = true;
+	timers[ntimers++] = (struct endtimer){ *k, due };
+	if (!earliest || due < earliest)
+		earliest = due;
 }
 
 /* Looks at one flow now: START if new, END if over; arms its END timer. */
@@ -360,7 +364,7 @@ static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
 		return;
 	}
 	if (due)
-		arm(k, due > now ? due : now + 1000000);
+		arm(st, k, due > now ? due : now + 1000000);
 }
 
 void flow_notice(struct state *st, const struct fl_flow_notice *n)
@@ -372,20 +376,26 @@ void flow_notice(struct state *st, const struct fl_flow_notice *n)
 
 __u64 flow_timers(struct state *st, __u64 now)
 {
-	__u64 next = 0;
-	size_t i = 0;
+	size_t i = 0, n = ntimers;
+	struct fnode *node;
 
-	while (i < ntimers) {
+	if (!earliest || now < earliest)
+		return earliest;
+	earliest = 0;
+	while (i < n) {
 		if (timers[i].due > now) {
-			if (!next || timers[i].due < next)
-				next = timers[i].due;
+			if (!earliest || timers[i].due < earliest)
+				earliest = timers[i].due;
 			i++;
 			continue;
 		}
 		struct fl_flow_key k = timers[i].key;
 
-		timers[i] = timers[--ntimers];
-		visit_key(st, &k, now); /* may re-arm k (appended, looked at in this loop) */
+		timers[i] = timers[--n];
+		timers[n] = timers[--ntimers]; /* keeps entries re-armed during this loop */
+		if ((node = *find(st->tab, &k)))
+			node->armed = false;
+		visit_key(st, &k, now); /* may re-arm k: appended after n, due later */
 	}
-	return next;
+	return earliest;
 }

@@ -1,9 +1,15 @@
 // Benchmark of the eBPF datapath. `npm run bench -- datapath` (root; takes the host-wide sandbox lock).
 //  1. wrk keep-alive from a client pod to the flowlens-podd HTTP server in another pod, interleaved
 //     rounds of: no agent datapath (`sandbox agent stop`), the agent with everything on, and
-//     `tcpdump -i <server veth> -w /dev/null`; medians and ratios from the same run.
+//     `tcpdump -i <server veth> -w /dev/null`; medians and ratios from the same run. "no agent"
+//     checks that no tc filter is left on the pods' veths and removes an empty clsact qdisc left
+//     behind, so that mode has no hook at all.
+//  2. --bpf-stats: also turns kernel.bpf_stats_enabled on during the agent runs and prints the tc
+//     programs' ns/packet (run_time_ns / run_cnt; the stats themselves cost ~20-40 ns per run, so
+//     the agent's req/s in that run is a little low). $FLOWLENS_LOADER picks another loader binary
+//     (e.g. an older build, for before/after).
 // Records/s through the decoder and the agent's CPU at 50,000 flows/s: `npm run bench -- decode`.
-// Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16)
+// Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16) --bpf-stats
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +45,37 @@ spec: { containers: [ { name: s, image: flowlens/echo, ports: [ { name: http, co
 `;
 
 type Mode = 'no agent' | 'agent' | 'tcpdump';
+const BPF_STATS = args.includes('--bpf-stats');
+
+interface ProgStat { runs: number; ns: number }
+/** run_cnt and run_time_ns of the tc programs currently loaded, summed by name. */
+function tcStats(): Record<string, ProgStat> {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { name?: string; run_cnt?: number; run_time_ns?: number }[];
+  const out: Record<string, ProgStat> = {};
+  for (const p of progs) {
+    if (p.name !== 'tc_ingress' && p.name !== 'tc_egress') continue;
+    const o = (out[p.name] ??= { runs: 0, ns: 0 });
+    o.runs += p.run_cnt ?? 0;
+    o.ns += p.run_time_ns ?? 0;
+  }
+  return out;
+}
+const statRuns: Record<string, ProgStat> = {};
+
+/** "no agent" must mean no hook: no tc filter on the veths, and no (empty) clsact qdisc left. */
+function noHooks(s: SandboxState): string {
+  const notes: string[] = [];
+  for (const p of s.pods) {
+    if (!p.veth) continue;
+    const f = ['ingress', 'egress'].map((d) => execFileSync('tc', ['filter', 'show', 'dev', p.veth!, d], { encoding: 'utf8' }).trim()).join('');
+    if (f) throw new Error(`no agent, yet tc filters on ${p.veth}: ${f}`);
+    if (execFileSync('tc', ['qdisc', 'show', 'dev', p.veth], { encoding: 'utf8' }).includes('clsact')) {
+      execFileSync('tc', ['qdisc', 'del', 'dev', p.veth, 'clsact']);
+      notes.push(p.veth);
+    }
+  }
+  return notes.length ? `removed empty clsact on ${notes.join(', ')}` : '';
+}
 
 function wrk(netns: string, url: string, seconds: number, conns: number): number {
   const out = execFileSync('ip', ['netns', 'exec', netns, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url], { encoding: 'utf8' });
@@ -52,12 +89,28 @@ async function runMode(mode: Mode, s: SandboxState, seconds: number, conns: numb
   const server = s.pods.find((p) => p.name === 'server')!;
   cli('sandbox', 'agent', mode === 'agent' ? 'start' : 'stop');
   if (mode === 'agent') await new Promise((r) => setTimeout(r, 2500)); // interfaces attached (scan every 1 s)
-  const dump = mode === 'tcpdump' ? spawn('tcpdump', ['-i', server.veth!, '-w', '/dev/null', '-s', '0', '-U'], { stdio: 'ignore' }) : undefined;
+  else await new Promise((r) => setTimeout(r, 500)); // the loader's exit removes its filters
+  if (mode !== 'agent') {
+    const note = noHooks(s);
+    if (note) process.stderr.write(`${mode}: ${note}\n`);
+  }
+  const dump = mode === 'tcpdump' ? spawn('tcpdump', ['-i', server.veth!, '-w', '/dev/null'], { stdio: 'ignore' }) : undefined;
   if (dump) await new Promise((r) => setTimeout(r, 1000));
+  const stats = mode === 'agent' && BPF_STATS;
+  if (stats) execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  const before = stats ? tcStats() : {};
   try {
     return wrk(client.netns!, `http://${server.ip}:8080/bench`, seconds, conns);
   } finally {
     dump?.kill('SIGTERM');
+    if (stats) {
+      for (const [name, a] of Object.entries(tcStats())) {
+        const o = (statRuns[name] ??= { runs: 0, ns: 0 });
+        o.runs += a.runs - (before[name]?.runs ?? 0);
+        o.ns += a.ns - (before[name]?.ns ?? 0);
+      }
+      execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=0']);
+    }
   }
 }
 
@@ -94,6 +147,12 @@ async function benchWrk(): Promise<void> {
     const agentCost = 1 - median(results.agent) / base;
     const dumpCost = 1 - median(results.tcpdump) / base;
     console.log(`\nagent cost / tcpdump cost: ${dumpCost > 0 ? (agentCost / dumpCost).toFixed(2) : 'n/a'}\n`);
+    if (BPF_STATS) {
+      console.log(`bpf_stats during the agent runs (loader ${process.env.FLOWLENS_LOADER ?? 'bpf/.output/flowlens-loader'})\n`);
+      console.log('| program | packets | ns/packet |');
+      console.log('| --- | --- | --- |');
+      for (const [name, o] of Object.entries(statRuns)) console.log(`| ${name} | ${o.runs} | ${o.runs ? (o.ns / o.runs).toFixed(0) : '-'} |`);
+    }
   } finally {
     cli('sandbox', 'down');
   }

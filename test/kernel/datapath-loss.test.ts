@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { LoaderProcess, findRepoRoot } from '../../src/agent/loader';
+import { frame } from '../bpf/packets';
 import type { DecodedRecord, FlowRecord, LostRecord } from '../../src/agent/records';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root: creates a netns and a veth, loads BPF programs';
@@ -116,4 +117,34 @@ test('flow flood beyond a 64-entry flow map: flows delivered + lost(flow_evicted
   assert.ok(evicted > 0, 'a 64-entry LRU map must evict');
   assert.equal(lostTotal(records, 'flow_map_full'), 0, 'an LRU map evicts instead of failing inserts');
   assert.equal(delivered + evicted, n, `delivered ${delivered} + evicted ${evicted}`);
+});
+
+/** Sends Ethernet frames, in order, from one process with packet sockets: 'pod' = out of eth0 in
+ *  the netns (the host-side veth's tc ingress sees it), 'host' = out of HOST_IF (its tc egress). */
+function inject(frames: ['pod' | 'host', Buffer][]): void {
+  const py = `import ctypes,socket,sys
+host=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); host.bind((sys.argv[1],0))
+with open('/run/netns/'+sys.argv[2]) as f: assert ctypes.CDLL(None,use_errno=True).setns(f.fileno(),0x40000000)==0
+pod=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); pod.bind(('eth0',0))
+for a in sys.argv[3:]: (pod if a[0]=='p' else host).send(bytes.fromhex(a[2:]))`;
+  sh('python3', '-c', py, HOST_IF, NS, ...frames.map(([w, f]) => `${w[0]}:${f.toString('hex')}`));
+}
+
+test('flow notices: START at creation and END after the grace, with no map scan for 60 s', { skip, timeout: 30_000 }, async () => {
+  const { records } = await start(['--flush-ms', '60000', '--end-grace-ms', '100']);
+  const SYN = 0x02, ACK = 0x10, FIN = 0x01;
+  const out = (flags: number) => frame(SRC, DST, { proto: 'tcp', sport: 40123, dport: 8080, flags });
+  const back = (flags: number) => frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40123, flags });
+  const mine = (event: string) => records.filter((r): r is FlowRecord => r.type === 'flow' && r.sport === 40123 && r.event === event);
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (const end = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 20))) assert.ok(Date.now() < end, `${what} within 5 s (the next scan is 60 s away)`);
+  };
+  inject([['pod', out(SYN)]]);
+  await until('START', () => mine('start').length === 1);
+  assert.deepEqual([mine('start')[0]!.saddr, mine('start')[0]!.origin, mine('start')[0]!.packets], [SRC, 'from_pod', [1, 0]]);
+  inject([['host', back(SYN | ACK)], ['pod', out(ACK)], ['pod', out(FIN | ACK)], ['host', back(FIN | ACK)], ['pod', out(ACK)]]);
+  await until('END', () => mine('end').length === 1);
+  const end = mine('end')[0]!;
+  assert.deepEqual([end.saddr, end.daddr, end.dport, end.packets, end.tcpFlags], [SRC, DST, 8080, [4, 2], [SYN | ACK | FIN, SYN | ACK | FIN]], 'exact counts, initiator first');
+  assert.equal(mine('start').length, 1, 'one START');
 });
