@@ -91,7 +91,17 @@ async function reachSteps(view: FrameLocator): Promise<ReachStep[]> {
 }
 
 async function askReach(w: Workbench, from: string, target: string, port: string): Promise<FrameLocator> {
-  await w.runCommand('Flowlens: Why Can\'t A Reach B?');
+  // Right after a click in a webview the palette can miss its Enter: ask again (at most 3 times).
+  for (let attempt = 1; ; attempt++) {
+    await w.runCommand('Flowlens: Why Can\'t A Reach B?');
+    try {
+      await until(w, 'the source pod quick pick', () => asking(w, 'Source pod'), 5000);
+      break;
+    } catch (e) {
+      if (attempt >= 3) throw e;
+      await w.page.keyboard.press('Escape');
+    }
+  }
   await answer(w, 'Source pod', from, from);
   await answer(w, 'Target: a pod or service', target);
   await answer(w, 'Port, optionally /UDP', port);
