@@ -3,6 +3,7 @@
 // are the agent's business. Everything here is bounded and synchronous.
 import type { Flow } from '../flows/flow';
 import type { DecodedRecord, FlowRecord } from './records';
+import type { PacketMeta } from './datarecords';
 import { NameCache } from './dns';
 import { DropReasons, Retransmits, dropFlow, resetFlow } from './drops';
 import { TranslationJoin, flowFromRecord } from './flowrecords';
@@ -40,6 +41,7 @@ export class Datapath {
       else this.count(r.type);
       const f = this.one(r);
       if (!f) continue;
+      if (r.type === 'http' || r.type === 'dns') this.translateL7(r, f);
       const names = this.names.lookup(f.IP.destination) ?? (f.extensions?.original_destination ? this.names.lookup(f.extensions.original_destination.ip) : undefined);
       if (names && !f.destination_names) f.destination_names = names;
       out.push(f);
@@ -64,6 +66,27 @@ export class Datapath {
         return resetFlow(r, this.node);
       default: return undefined;
     }
+  }
+
+  /**
+   * An L7 message seen at the client's interface is addressed to the Service VIP (before kube-proxy's
+   * DNAT) or comes from it (a reply, after the reverse NAT): name the backend the connection reached,
+   * as the tc flows do, and keep the VIP in extensions.original_destination.
+   */
+  private translateL7(r: PacketMeta, f: Flow): void {
+    const reply = f.is_reply === true;
+    const tr = reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
+    const peer = reply ? { ip: r.saddr, port: r.sport } : { ip: r.daddr, port: r.dport };
+    if (!tr || tr.vip.ip !== peer.ip || tr.vip.port !== peer.port) return;
+    const l4 = f.l4.TCP ?? f.l4.UDP;
+    if (reply) {
+      f.IP.source = tr.backend.ip;
+      if (l4) l4.source_port = tr.backend.port;
+    } else {
+      f.IP.destination = tr.backend.ip;
+      if (l4) l4.destination_port = tr.backend.port;
+    }
+    f.extensions = { ...f.extensions, original_destination: tr.vip };
   }
 
   private tcFlow(r: FlowRecord): Flow | undefined {

@@ -86,18 +86,23 @@ export class TranslationJoin {
 
   /** {vip, backend} when this connection was translated on its way through this node. */
   lookup(r: FlowRecord): { vip: Endpoint4; backend: Endpoint4 } | undefined {
-    if (r.proto !== 6 && r.proto !== 17) return undefined;
-    const e = this.byAddr.get(r.saddr)?.get(r.proto * 65536 + r.sport);
+    return this.lookupInitiator(r.saddr, r.proto, r.sport);
+  }
+
+  /** The same, by the connection's initiator (address, protocol, port). */
+  lookupInitiator(addr: string, proto: number, port: number): { vip: Endpoint4; backend: Endpoint4 } | undefined {
+    if (proto !== 6 && proto !== 17) return undefined;
+    const e = this.byAddr.get(addr)?.get(proto * 65536 + port);
     if (!e?.vip || !e.backend) return undefined;
     if (this.now() - e.at > 120_000) {
-      this.forget(r);
+      this.forget({ saddr: addr, proto, sport: port });
       return undefined;
     }
     if (e.vip.ip === e.backend.ip && e.vip.port === e.backend.port) return undefined;
     return { vip: e.vip, backend: e.backend };
   }
 
-  forget(r: FlowRecord): void {
+  forget(r: Pick<FlowRecord, 'saddr' | 'proto' | 'sport'>): void {
     const ports = this.byAddr.get(r.saddr);
     if (!ports?.delete(r.proto * 65536 + r.sport)) return;
     this.size--;

@@ -161,3 +161,26 @@ test('isoNs formats like isoFromNs across second boundaries', async () => {
   const { isoFromNs } = await import('../../src/flows/time');
   for (const ns of [T, T + 999_999_999n, T + 1_000_000_000n, T + 1n, 0n, 1_000_000_001n, T + 123_456_789_012n]) assert.equal(isoNs(ns), isoFromNs(ns), String(ns));
 });
+
+test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names the backend, VIP kept as original destination', () => {
+  const dp = new Datapath('node1');
+  const http = (data: string, at: { s: string; d: string; sp: number; dp: number; hook: 'from_pod' | 'to_pod'; ifindex: number }): HttpRecord => ({
+    type: 'http', timeNs: T, family: 4, proto: 6, saddr: at.s, daddr: at.d, sport: at.sp, dport: at.dp, ifindex: at.ifindex, hook: at.hook, payloadLen: data.length, data: Buffer.from(data),
+  });
+  const client = flowRec({ event: 'start' });
+  const server = flowRec({ event: 'start', daddr: '10.244.0.7', dport: 8080, ifindex: 11, origin: 'to_pod' });
+  const flows = dp.onBatch([
+    client, server,
+    http('GET /a HTTP/1.1\r\nHost: web\r\n\r\n', { s: '10.244.0.2', d: '10.96.0.20', sp: 40000, dp: 80, hook: 'from_pod', ifindex: 10 }),
+    http('GET /a HTTP/1.1\r\nHost: web\r\n\r\n', { s: '10.244.0.2', d: '10.244.0.7', sp: 40000, dp: 8080, hook: 'to_pod', ifindex: 11 }),
+    http('HTTP/1.1 200 OK\r\n\r\n', { s: '10.96.0.20', d: '10.244.0.2', sp: 80, dp: 40000, hook: 'to_pod', ifindex: 10 }),
+    http('GET /b HTTP/1.1\r\nHost: other\r\n\r\n', { s: '10.244.0.2', d: '10.96.0.99', sp: 40001, dp: 80, hook: 'from_pod', ifindex: 10 }),
+  ]);
+  const l7 = flows.filter((f) => f.Type === 'L7');
+  assert.equal(l7.length, 4);
+  const [req, served, resp, untranslated] = l7;
+  assert.deepEqual([req!.IP.destination, req!.l4.TCP?.destination_port, req!.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual([served!.IP.destination, served!.extensions?.original_destination], ['10.244.0.7', undefined], 'the server\'s own view is already the backend');
+  assert.deepEqual([resp!.is_reply, resp!.IP.source, resp!.l4.TCP?.source_port, resp!.extensions?.original_destination], [true, '10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual([untranslated!.IP.destination, untranslated!.extensions?.original_destination], ['10.96.0.99', undefined], 'no join, no guess');
+});
