@@ -135,8 +135,10 @@ export class FlowTable {
     const height = this.height || v.clientHeight;
     const total = this.rows.length * ROW_HEIGHT;
     const top = this.follow ? Math.max(0, total - height) : Math.min(v.scrollTop, Math.max(0, total - height));
-    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-    const count = Math.max(0, Math.min(this.rows.length - first, Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN));
+    // Following the newest rows nobody scrolls: no overscan (every redraw lays out new text).
+    const over = this.follow ? 1 : OVERSCAN;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - over);
+    const count = Math.max(0, Math.min(this.rows.length - first, Math.ceil(height / ROW_HEIGHT) + 2 * over));
     const want = Math.ceil(height / ROW_HEIGHT) + 2 * OVERSCAN;
     while (this.pool.length < want) this.pool.push(this.newRow());
     if (this.spacerHeight !== total) {
