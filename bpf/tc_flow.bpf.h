@@ -140,13 +140,14 @@ static __always_inline int parse_udp(struct __sk_buff *skb, struct fl_parsed *p,
 	return 0;
 }
 
-struct fl_icmp8 {
+/* First 8 bytes of an ICMP header or of a TCP payload. */
+struct fl_8bytes {
 	__u8 b[8];
 };
 
 static __always_inline int parse_icmp(struct __sk_buff *skb, struct fl_parsed *p, __u32 off, __u32 l3_end)
 {
-	struct fl_icmp8 buf, *h;
+	struct fl_8bytes buf, *h;
 	__u16 id;
 
 	if (off + sizeof(buf) > l3_end || !(h = FL_HDR(skb, off, &buf)))
@@ -384,7 +385,7 @@ static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_
 					 struct fl_flow_val *v, int dir)
 {
 	struct fl_http *rec;
-	struct fl_icmp8 buf, *first;
+	struct fl_8bytes buf, *first;
 	__u32 n = p->payload_len, seen = 0, off = p->payload_off;
 
 	if (n < 8 || off > 0xff)
