@@ -71,7 +71,8 @@ export class Datapath {
   /**
    * An L7 message seen at the client's interface is addressed to the Service VIP (before kube-proxy's
    * DNAT) or comes from it (a reply, after the reverse NAT): name the backend the connection reached,
-   * as the tc flows do, and keep the VIP in extensions.original_destination.
+   * as the tc flows do, and keep the VIP in extensions.original_destination (original_source on a
+   * reply, so that a reply is never counted as traffic to the Service).
    */
   private translateL7(r: PacketMeta, f: Flow): void {
     const reply = f.is_reply === true;
@@ -86,7 +87,7 @@ export class Datapath {
       f.IP.destination = tr.backend.ip;
       if (l4) l4.destination_port = tr.backend.port;
     }
-    f.extensions = { ...f.extensions, original_destination: tr.vip };
+    f.extensions = reply ? { ...f.extensions, original_source: tr.vip } : { ...f.extensions, original_destination: tr.vip };
   }
 
   private tcFlow(r: FlowRecord): Flow | undefined {

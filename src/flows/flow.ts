@@ -32,6 +32,8 @@ export interface PolicyRef { name: string; namespace: string; labels?: string[];
 export interface FlowExtensions {
   /** Where the socket was pointed before translation (Service VIP:port), when it differs from IP.destination. */
   original_destination?: { ip: string; port: number };
+  /** On a reply of a translated connection: the Service VIP:port it came from before the reverse NAT (IP.source is the backend). */
+  original_source?: { ip: string; port: number };
   /** Connection lifecycle event that produced this flow (socket view). */
   tcp_event?: 'connect' | 'accept' | 'close' | 'connect_failed' | 'reset_sent' | 'reset_received';
   /** tc flow aggregate: which emission of the per-flow counters this is. */

@@ -31,6 +31,10 @@ test('shares of observed connections per backend, and drift', () => {
     connect('10.244.0.4', { extensions: { tcp_event: 'close' } }),
     connect('10.244.0.9'), connect('10.244.0.6'), connect('10.96.0.12'),
     connect('10.244.0.4', { destination_service: { namespace: 'shop', name: 'other' } }),
+    // not connections: a reply, an HTTP request inside a connection, a tc flow's end (its start counts)
+    connect('10.244.0.3', { is_reply: true, Type: 'L7', extensions: {} }),
+    connect('10.244.0.5', { Type: 'L7', extensions: {} }),
+    connect('10.244.0.5', { Type: 'L3_L4', extensions: { flow_event: 'end' } }),
   ];
   const v = buildBackendsView(svc, backends, flows, undefined, 300, 1);
   assert.equal(isBackendsView(v), true);

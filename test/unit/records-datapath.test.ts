@@ -162,7 +162,7 @@ test('isoNs formats like isoFromNs across second boundaries', async () => {
   for (const ns of [T, T + 999_999_999n, T + 1_000_000_000n, T + 1n, 0n, 1_000_000_001n, T + 123_456_789_012n]) assert.equal(isoNs(ns), isoFromNs(ns), String(ns));
 });
 
-test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names the backend, VIP kept as original destination', () => {
+test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names the backend, VIP kept as original destination (original source on the reply)', () => {
   const dp = new Datapath('node1');
   const http = (data: string, at: { s: string; d: string; sp: number; dp: number; hook: 'from_pod' | 'to_pod'; ifindex: number }): HttpRecord => ({
     type: 'http', timeNs: T, family: 4, proto: 6, saddr: at.s, daddr: at.d, sport: at.sp, dport: at.dp, ifindex: at.ifindex, hook: at.hook, payloadLen: data.length, data: Buffer.from(data),
@@ -181,6 +181,6 @@ test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names 
   const [req, served, resp, untranslated] = l7;
   assert.deepEqual([req!.IP.destination, req!.l4.TCP?.destination_port, req!.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
   assert.deepEqual([served!.IP.destination, served!.extensions?.original_destination], ['10.244.0.7', undefined], 'the server\'s own view is already the backend');
-  assert.deepEqual([resp!.is_reply, resp!.IP.source, resp!.l4.TCP?.source_port, resp!.extensions?.original_destination], [true, '10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual([resp!.is_reply, resp!.IP.source, resp!.l4.TCP?.source_port, resp!.extensions?.original_source, resp!.extensions?.original_destination], [true, '10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }, undefined]);
   assert.deepEqual([untranslated!.IP.destination, untranslated!.extensions?.original_destination], ['10.96.0.99', undefined], 'no join, no guess');
 });

@@ -30,8 +30,11 @@ export function observedConnections(svc: KubeObject, flows: readonly Flow[]): Ma
   const out = new Map<string, number>();
   for (const f of flows) {
     if (f.destination_service?.name !== svc.metadata.name || f.destination_service.namespace !== ns) continue;
+    if (f.is_reply || f.Type === 'L7') continue; // replies and requests inside a connection are not connections
     const ev = f.extensions?.tcp_event;
     if (ev !== undefined ? ev !== 'connect' : f.traffic_direction !== 'EGRESS') continue;
+    const fe = f.extensions?.flow_event;
+    if (fe !== undefined && fe !== 'start') continue; // one tc flow per connection, not its updates and end
     out.set(f.IP.destination, (out.get(f.IP.destination) ?? 0) + 1);
   }
   return out;
