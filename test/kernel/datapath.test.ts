@@ -197,7 +197,8 @@ test('an HTTP GET gives method, path, status and latency', { skip, timeout: 120_
     return req && resp ? { req, resp } : undefined;
   }, 30_000, 1000).then(({ req, resp }) => {
     assert.deepEqual(req.l7!.http, { method: 'GET', url: `http://${vip}/items?id=42`, protocol: 'HTTP/1.1', headers: [] });
-    assert.equal(req.IP.destination, vip, 'the client saw the request leave towards the VIP');
+    assert.equal(req.extensions?.original_destination?.ip, vip, 'the client sent the request to the VIP (kept as original_destination)');
+    assert.ok(webs.some((w) => w.ip === req.IP.destination), `named after the backend the connection reached: ${req.IP.destination}`);
     assert.deepEqual(resp.l7!.http, { code: 200, protocol: 'HTTP/1.1', method: 'GET', url: `http://${vip}/items?id=42`, headers: [] });
     assert.equal(resp.is_reply, true);
     assert.ok(Number(resp.l7!.latency_ns) > 0);
