@@ -36,19 +36,21 @@ function end(where: string, field: string, ip: unknown, e: unknown): FlowEnd {
   };
 }
 
-function l4(where: string, flow: Obj): { port: number; protocol: Protocol } | undefined {
+/** The port the connection was opened to: a reply's (is_reply) is its source port. */
+function l4(where: string, flow: Obj, reply: boolean): { port: number; protocol: Protocol } | undefined {
   const l = isObj(flow.l4) ? flow.l4 : {};
+  const field = reply ? 'source_port' : 'destination_port';
   for (const [key, protocol] of [['TCP', 'TCP'], ['UDP', 'UDP'], ['SCTP', 'SCTP']] as const) {
     const x = l[key];
     if (!isObj(x)) continue;
-    const port = x.destination_port;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(where, `flow.l4.${key}.destination_port`, `must be a port number, got ${JSON.stringify(port)}`);
+    const port = x[field];
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) throw new InputError(where, `flow.l4.${key}.${field}`, `must be a port number, got ${JSON.stringify(port)}`);
     return { port, protocol };
   }
   return undefined; // ICMP and friends: NetworkPolicy has nothing to say
 }
 
-/** Parses JSON lines; flows without a TCP/UDP/SCTP layer 4 are skipped. */
+/** Parses JSON lines; flows without a TCP/UDP/SCTP layer 4 are skipped; replies are turned into their connection. */
 export function parseFlows(text: string, file: string): ObservedFlow[] {
   const out: ObservedFlow[] = [];
   text.split('\n').forEach((line, i) => {
@@ -59,10 +61,14 @@ export function parseFlows(text: string, file: string): ObservedFlow[] {
     if (!isObj(raw)) throw new InputError(where, '', 'must be a JSON object');
     const flow = isObj(raw.flow) ? raw.flow : raw;
     if (!isObj(flow.IP)) throw new InputError(where, 'flow.IP', 'required');
-    const ports = l4(where, flow);
+    // A reply (e.g. an HTTP response) belongs to the connection its destination opened: judged as that connection.
+    const reply = flow.is_reply === true;
+    const ports = l4(where, flow, reply);
     if (!ports) return;
+    const src = end(where, 'source', flow.IP.source, flow.source);
+    const dst = end(where, 'destination', flow.IP.destination, flow.destination);
     out.push({
-      line: i + 1, raw, src: end(where, 'source', flow.IP.source, flow.source), dst: end(where, 'destination', flow.IP.destination, flow.destination),
+      line: i + 1, raw, src: reply ? dst : src, dst: reply ? src : dst,
       ...ports, verdict: typeof flow.verdict === 'string' ? flow.verdict : 'VERDICT_UNKNOWN',
     });
   });
