@@ -227,9 +227,11 @@ test('keyboard: arrows select rows, Enter opens the details; export is a command
 
 test('a recording opens offline: the host sends its flows as a snapshot and says so in the status', { skip }, async () => {
   await host.notify({ kind: 'notification', name: 'reset', payload: { ...snap(1, ROWS), filter: { recording: 'shop.flows.jsonl' } } });
-  await host.notify({ kind: 'notification', name: 'status', payload: { agents: 0, connected: 0, paused: false, error: 'recording shop.flows.jsonl: 3 flows (offline)' } });
+  await host.notify({ kind: 'notification', name: 'status', payload: { agents: 0, connected: 0, paused: false, recording: 'recording shop.flows.jsonl: 3 flows (offline)' } });
   await expectRowCount(3);
   assert.equal(await page.locator('#status').textContent(), 'recording shop.flows.jsonl: 3 flows (offline)');
+  assert.equal(await page.locator('#status').evaluate((e) => e.classList.contains('error')), false, 'a recording is not an error');
+  assert.equal(await page.locator('#pause').isVisible(), false, 'nothing to pause in a recording');
   await page.locator('#filter input').fill('--verdict DROPPED');
   await expectRowCount(1);
   await page.locator('.flow-row:not([hidden])').first().click();

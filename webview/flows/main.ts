@@ -42,6 +42,7 @@ function pageNotes(store: FlowStore): string {
 
 function statusText(s: Status): string {
   if (s.error) return s.error;
+  if (s.recording) return s.recording;
   const agents = `${s.connected}/${s.agents} agent${s.agents === 1 ? '' : 's'}`;
   return s.lost ? `${agents} · ${s.lost} lost` : agents;
 }
@@ -107,6 +108,7 @@ function main(): void {
       renderStatus();
       pause.textContent = paused ? 'Resume' : 'Pause';
       pause.setAttribute('icon', paused ? 'debug-continue' : 'debug-pause');
+      pause.hidden = s.recording !== undefined; // a recording is not a stream: nothing to pause
     },
     setFilter: ({ text }) => setText(text),
   });

@@ -116,7 +116,7 @@ export class FlowsPanel implements vscode.Disposable {
     this.buffer.clear();
     this.buffer.add(flows);
     this.needsReset = true;
-    this.status = { agents: 0, connected: 0, paused: this.paused, error: `recording ${name}: ${flows.length} flows (offline)` };
+    this.status = { agents: 0, connected: 0, paused: this.paused, recording: `recording ${name}: ${flows.length} flows (offline)` };
     this.postStatus();
   }
 

@@ -56,7 +56,8 @@ export interface WireRows { first: number; lines: string[] }
 export interface Snapshot extends WireRows { seq: number; filter: PanelFilter; maxRows: number }
 /** New rows since the previous batch or snapshot; `seq` is the previous seq plus one. */
 export interface Batch extends WireRows { seq: number }
-export interface Status { agents: number; connected: number; error?: string; lost?: number; paused: boolean }
+/** `recording`: the panel shows an offline recording (its description; no live stream, nothing to pause). */
+export interface Status { agents: number; connected: number; error?: string; recording?: string; lost?: number; paused: boolean }
 
 export type ExportFormat = 'jsonl' | 'csv';
 
@@ -190,7 +191,7 @@ export function decodeLine(line: string): FlowResponse | undefined {
 }
 
 function isStatus(v: unknown): v is Status {
-  return isRecord(v) && isNat(v.agents) && isNat(v.connected) && isOptStr(v.error) && isOptNat(v.lost) && typeof v.paused === 'boolean';
+  return isRecord(v) && isNat(v.agents) && isNat(v.connected) && isOptStr(v.error) && isOptStr(v.recording) && isOptNat(v.lost) && typeof v.paused === 'boolean';
 }
 
 export function isInitialState(v: unknown): v is InitialState {
