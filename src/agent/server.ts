@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Flow } from '../flows/flow';
 import { compileFilterSet, type FlowPredicate } from '../flows/filter-compile';
 import type { FlowRing } from '../flows/store';
+import { Pacer } from '../flows/pacer';
 import {
   CloseCode, MAX_BATCH, MAX_CLIENT_FRAME, type NodeStatusMessage, PROTOCOL_VERSION, type ServerMessage, type SubscribeRequest, parseClientMessage,
 } from '../agents/protocol';
@@ -89,7 +90,7 @@ export class AgentServer {
   private http = http.createServer((req, res) => void this.onHttp(req, res));
   private wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME });
   private clients = new Set<Client>();
-  private timer = setInterval(() => this.flush(), BATCH_MS);
+  private pacer = new Pacer(BATCH_MS, () => this.flush());
   private heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
 
   constructor(private readonly opts: AgentServerOptions) {
@@ -116,6 +117,7 @@ export class AgentServer {
       if (!c.sub?.follow || !c.match(flow)) continue;
       if (c.pending.length >= MAX_PENDING_FLOWS) this.lose(c, 1);
       else c.pending.push(flow);
+      this.pacer.poke();
     }
   }
 
@@ -130,7 +132,7 @@ export class AgentServer {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.pacer.dispose();
     clearInterval(this.heartbeat);
     for (const c of this.clients) c.ws.close(CloseCode.goingAway, 'agent shutting down');
     this.wss.close();
@@ -218,6 +220,7 @@ export class AgentServer {
   private lose(c: Client, n: number): void {
     c.lost += n;
     this.opts.onClientLost?.(n);
+    this.pacer.poke();
   }
 
   private flush(): void {
@@ -237,6 +240,7 @@ export class AgentServer {
         this.send(c, { type: 'lost_events', source: 'agent_client_queue', count: c.lost });
         c.lost = 0;
       }
+      if (c.lost > 0) this.pacer.poke(); // its socket is still full: tell it later
     }
   }
 

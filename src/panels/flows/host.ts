@@ -9,6 +9,7 @@ import { type FromWebview, type Handlers, type NotificationMessage, type Request
 import { makeNonce, renderShell } from '../shell';
 import { type Explanation, type ExportFormat, type FlowRow, type FlowsContract, type InitialState, type PanelFilter, type PolicyLink, type Status, flowsGuards, panelTitle } from './protocol';
 import { RowBuffer } from './rows';
+import { Pacer } from '../../flows/pacer';
 
 export const FLOWS_VIEW_TYPE = 'flowlens.flows';
 const FLUSH_INTERVAL_MS = 66;
@@ -31,6 +32,8 @@ export class FlowsPanel implements vscode.Disposable {
   private subscription: { close(): void } | undefined;
   private status: Status = { agents: 0, connected: 0, paused: false };
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly pacer = new Pacer(FLUSH_INTERVAL_MS, () => this.flush());
+  /** Resets and resumes wait for no flow: checked at the same cadence. */
   private readonly timer: ReturnType<typeof setInterval>;
   private disposed = false;
 
@@ -87,7 +90,8 @@ export class FlowsPanel implements vscode.Disposable {
       }),
       panel.onDidDispose(() => this.dispose()),
     );
-    this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    this.timer = setInterval(() => this.pacer.poke(), FLUSH_INTERVAL_MS);
+
   }
 
   static create(extensionUri: vscode.Uri, filter: PanelFilter, maxRows: number, services: FlowsServices, onDidDispose: () => void): FlowsPanel {
@@ -153,6 +157,7 @@ export class FlowsPanel implements vscode.Disposable {
     if (this.disposed) return;
     this.disposed = true;
     clearInterval(this.timer);
+    this.pacer.dispose();
     this.subscription?.close();
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();
@@ -161,6 +166,7 @@ export class FlowsPanel implements vscode.Disposable {
 
   private onFlows(flows: FlowResponse[]): void {
     this.buffer.add(flows);
+    this.pacer.poke();
   }
 
   private onStatus(s: HubStatus): void {
