@@ -11,7 +11,7 @@
 // Records/s through the decoder and the agent's CPU at 50,000 flows/s: `npm run bench -- decode`.
 // Prints tables; asserts nothing. Options: --rounds N (5) --seconds S (5) --connections C (16) --bpf-stats
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/sandbox/state';
@@ -77,14 +77,26 @@ function noHooks(s: SandboxState): string {
   return notes.length ? `removed empty clsact on ${notes.join(', ')}` : '';
 }
 
-function wrk(netns: string, url: string, seconds: number, conns: number): number {
-  const out = execFileSync('ip', ['netns', 'exec', netns, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url], { encoding: 'utf8' });
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-  if (!m) throw new Error(`no Requests/sec in wrk output:\n${out}`);
-  return Number(m[1]);
+interface Run { rps: number; cpuUsPerReq: number }
+
+/** Busy CPU time of the whole machine in ms (/proc/stat: user+nice+system+irq+softirq; idle, iowait and steal left out). */
+function busyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = f;
+  return (user + nice + system + irq + softirq) * 10; // USER_HZ = 100
 }
 
-async function runMode(mode: Mode, s: SandboxState, seconds: number, conns: number): Promise<number> {
+function wrk(netns: string, url: string, seconds: number, conns: number): Run {
+  const cpu0 = busyMs();
+  const out = execFileSync('ip', ['netns', 'exec', netns, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+  const cpu = busyMs() - cpu0;
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const n = /(\d+) requests in/.exec(out);
+  if (!m || !n) throw new Error(`no Requests/sec in wrk output:\n${out}`);
+  return { rps: Number(m[1]), cpuUsPerReq: (cpu * 1000) / Number(n[1]) };
+}
+
+async function runMode(mode: Mode, s: SandboxState, seconds: number, conns: number): Promise<Run> {
   const client = s.pods.find((p) => p.name === 'client')!;
   const server = s.pods.find((p) => p.name === 'server')!;
   cli('sandbox', 'agent', mode === 'agent' ? 'start' : 'stop');
@@ -129,12 +141,13 @@ async function benchWrk(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 3000));
     const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
-    const results: Record<Mode, number[]> = { 'no agent': [], agent: [], tcpdump: [] };
+    const runs: Record<Mode, Run[]> = { 'no agent': [], agent: [], tcpdump: [] };
     const order: Mode[] = ['no agent', 'agent', 'tcpdump'];
     for (let r = 0; r < rounds; r++) {
-      for (const mode of r % 2 ? [...order].reverse() : order) results[mode].push(await runMode(mode, s, seconds, conns));
-      process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${results[m].at(-1)?.toFixed(0)}`).join(', ')}\n`);
+      for (const mode of r % 2 ? [...order].reverse() : order) runs[mode].push(await runMode(mode, s, seconds, conns));
+      process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${runs[m].at(-1)?.rps.toFixed(0)} req/s ${runs[m].at(-1)?.cpuUsPerReq.toFixed(2)} µs/req`).join(', ')}\n`);
     }
+    const results = Object.fromEntries(order.map((m) => [m, runs[m].map((x) => x.rps)])) as Record<Mode, number[]>;
     cli('sandbox', 'agent', 'start');
     const base = median(results['no agent']);
     console.log(`wrk keep-alive, ${conns} connections, ${seconds} s x ${rounds} interleaved rounds (client pod -> podd HTTP in another pod)\n`);
@@ -147,6 +160,17 @@ async function benchWrk(): Promise<void> {
     const agentCost = 1 - median(results.agent) / base;
     const dumpCost = 1 - median(results.tcpdump) / base;
     console.log(`\nagent cost / tcpdump cost: ${dumpCost > 0 ? (agentCost / dumpCost).toFixed(2) : 'n/a'}\n`);
+    // The same runs by busy CPU time per request (whole machine): less sensitive than req/s to other
+    // load and to steal, since the machine is saturated in every mode; per-round pairs cancel drift.
+    const cpuBase = median(runs['no agent'].map((x) => x.cpuUsPerReq));
+    console.log('| mode | median CPU µs per request | runs | extra CPU per request | median of per-round req/s ratios |');
+    console.log('| --- | --- | --- | --- | --- |');
+    for (const m of order) {
+      const c = runs[m].map((x) => x.cpuUsPerReq);
+      const paired = median(runs[m].map((x, i) => x.rps / runs['no agent'][i]!.rps));
+      console.log(`| ${m} | ${median(c).toFixed(2)} | ${c.map((x) => x.toFixed(2)).join(' ')} | ${((median(c) / cpuBase - 1) * 100).toFixed(1)}% | ${paired.toFixed(3)} |`);
+    }
+    console.log('');
     if (BPF_STATS) {
       console.log(`bpf_stats during the agent runs (loader ${process.env.FLOWLENS_LOADER ?? 'bpf/.output/flowlens-loader'})\n`);
       console.log('| program | packets | ns/packet |');

@@ -38,7 +38,11 @@ const INGEST = `new Promise((resolve) => {
   const lines = window.__lines;
   const deltas = []; let running = true; let last = 0; const longTasks = [];
   new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); }).observe({ type: 'longtask' });
-  const tick = (t) => { deltas.push(t - last); last = t; if (running) requestAnimationFrame(tick); };
+  // Frame work: from the frame's start (the rAF timestamp) until its rendering is done (a message
+  // posted from rAF is delivered after the frame's style, layout and paint).
+  const work = []; const starts = []; const ch = new MessageChannel();
+  ch.port1.onmessage = () => { const t = starts.shift(); if (t !== undefined) work.push(performance.now() - t); };
+  const tick = (t) => { deltas.push(t - last); last = t; starts.push(t); ch.port2.postMessage(0); if (running) requestAnimationFrame(tick); };
   const before = window.__flowsStats();
   let seq = 1; let sent = 0;
   requestAnimationFrame((t0) => { last = t0; requestAnimationFrame(tick);
@@ -54,14 +58,14 @@ const INGEST = `new Promise((resolve) => {
       const elapsed = (performance.now() - start) / 1000; const end = window.__flowsStats();
       const drainStart = performance.now();
       const drained = () => { const s = window.__flowsStats(); if (s.pending > 0) return setTimeout(drained, 5);
-        resolve({ deltas, sent, batches: seq - 1, elapsed, inWindow: end.ingested - before.ingested, atEnd: end, final: s, drainMs: performance.now() - drainStart, longTasks }); };
+        resolve({ deltas, work, sent, batches: seq - 1, elapsed, inWindow: end.ingested - before.ingested, atEnd: end, final: s, drainMs: performance.now() - drainStart, longTasks }); };
       drained();
     }, ${SECONDS * 1000});
   });
 })`;
 
 interface IngestResult {
-  deltas: number[]; sent: number; batches: number; elapsed: number; inWindow: number; drainMs: number; longTasks: number[];
+  deltas: number[]; work: number[]; sent: number; batches: number; elapsed: number; inWindow: number; drainMs: number; longTasks: number[];
   atEnd: Stats; final: Stats;
 }
 interface Stats { held: number; shown: number; pending: number; ingested: number; skipped: number; invalid: number }
@@ -109,6 +113,8 @@ async function main(): Promise<void> {
     console.log(`| ingest offered / delivered to the table | ${r.sent} flows in ${r.elapsed.toFixed(1)} s (${Math.round(r.sent / r.elapsed)}/s offered, ${r.batches} batches) / ${r.inWindow} in the window (${Math.round(r.inWindow / r.elapsed)}/s), all ${r.final.ingested - (r.atEnd.ingested - r.inWindow)} after ${r.drainMs.toFixed(0)} ms more; skipped ${r.final.skipped}, invalid ${r.final.invalid} |`);
     console.log(`| rows held at the end | ${r.final.held} |`);
     console.log(`| frame time p50 / p95 / p99 / max | ${pct(d, 50).toFixed(1)} / ${pct(d, 95).toFixed(1)} / ${pct(d, 99).toFixed(1)} / ${Math.max(...d).toFixed(1)} ms (${d.length} frames, ${((100 * d.filter((x) => x > 17.5).length) / d.length).toFixed(1)} % longer than one 60 Hz vsync) |`);
+    const w = r.work.slice(2);
+    console.log(`| frame work (frame start → rendered) p50 / p95 / p99 / max | ${pct(w, 50).toFixed(1)} / ${pct(w, 95).toFixed(1)} / ${pct(w, 99).toFixed(1)} / ${Math.max(...w).toFixed(1)} ms (${w.length} frames) |`);
     console.log(`| page main thread busy (task / script / layout+style) | ${per('TaskDuration').toFixed(0)} / ${per('ScriptDuration').toFixed(0)} / ${(per('LayoutDuration') + per('RecalcStyleDuration')).toFixed(0)} ms per s |`);
     console.log(`| renderer CPU time | ${(((c1 - c0) * 1000) / (r.elapsed + r.drainMs / 1000)).toFixed(0)} ms per s |`);
     console.log(`| long tasks (> 50 ms) | ${lt.length}, longest ${lt.length ? Math.max(...lt).toFixed(0) : 0} ms |`);
