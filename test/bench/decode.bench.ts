@@ -155,7 +155,8 @@ async function benchCpu(): Promise<void> {
 function reexec(): never {
   const out = join(mkdtempSync(join(tmpdir(), 'fl-bench-')), 'decode.bench.js');
   execFileSync(join(REPO, 'node_modules', 'esbuild', 'bin', 'esbuild'), [__filename, '--bundle', '--platform=node', '--log-level=error', `--outfile=${out}`]);
-  const r = spawnSync(process.execPath, ['--expose-gc', out, ...args], { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
+  // --max-semi-space-size: the agent's own node flag (src/sandbox/runtime.ts, deploy/flowlens.yaml).
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=32', out, ...args], { stdio: 'inherit', env: { ...process.env, FL_BENCH_BUNDLED: '1', FL_REPO: REPO } });
   process.exit(r.status ?? 1);
 }
 
