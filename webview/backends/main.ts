@@ -1,17 +1,9 @@
 // The Service → backend map webview: frontends → backends with readiness, share of observed
 // connections (bars), session affinity and drift. Text only (textContent), never HTML.
 import './style.css';
-import { type CommandMessage, parseFromHost } from '../../src/panels/ipc';
+import type { CommandMessage } from '../../src/panels/ipc';
+import { el, startViewPanel } from '../shared/view-panel';
 import { type BackendsContract, type BackendsView, backendsGuards } from '../../src/panels/backends/protocol';
-
-declare function acquireVsCodeApi(): { postMessage(m: unknown): void };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function table(head: string[], rows: (string | HTMLElement)[][], cls: string): HTMLTableElement {
   const t = el('table', cls);
@@ -55,21 +47,4 @@ function render(v: BackendsView, post: (m: CommandMessage<BackendsContract>) => 
   return out;
 }
 
-function main(): void {
-  const api = acquireVsCodeApi();
-  const post = (m: CommandMessage<BackendsContract>) => api.postMessage(m);
-  const app = document.getElementById('app') as HTMLElement;
-  app.append(el('div', 'meta', 'waiting for the extension…'));
-  let seq = 0;
-  window.addEventListener('message', (e: MessageEvent) => {
-    const p = parseFromHost(backendsGuards, e.data);
-    if (!p.ok || p.value.kind !== 'notification') return console.warn('backends: dropped message', p.ok ? 'response' : p.error);
-    const v = p.value.payload;
-    if (v.seq <= seq) return;
-    seq = v.seq;
-    app.replaceChildren(...render(v, post));
-  });
-  post({ kind: 'command', name: 'ready', payload: {} });
-}
-
-main();
+startViewPanel<BackendsContract>('backends', backendsGuards, (app, v, post) => app.replaceChildren(...render(v, post)));

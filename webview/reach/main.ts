@@ -2,21 +2,13 @@
 // policy → ingress policy → kernel, one row per step with its status icon and evidence, the first
 // failing step marked. Text only (textContent), never HTML.
 import './style.css';
-import { type CommandMessage, parseFromHost } from '../../src/panels/ipc';
+import type { CommandMessage } from '../../src/panels/ipc';
+import { el, startViewPanel } from '../shared/view-panel';
 import type { Step, StepStatus } from '../../src/extension/policies/reach';
 import { type ReachContract, type ReachView, reachGuards } from '../../src/panels/reach/protocol';
 
-declare function acquireVsCodeApi(): { postMessage(m: unknown): void };
-
 const ICONS: Record<StepStatus, string> = { ok: 'pass', fail: 'error', warn: 'warning', skip: 'circle-slash' };
 const LABELS: Record<StepStatus, string> = { ok: 'passed', fail: 'failed', warn: 'warning', skip: 'not checked' };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function stepRow(s: Step, first: boolean): HTMLElement {
   const li = el('li', `step ${s.status}${first ? ' first-failure' : ''}`);
@@ -58,21 +50,4 @@ function render(v: ReachView, post: (m: CommandMessage<ReachContract>) => void):
   return out;
 }
 
-function main(): void {
-  const api = acquireVsCodeApi();
-  const post = (m: CommandMessage<ReachContract>) => api.postMessage(m);
-  const app = document.getElementById('app') as HTMLElement;
-  app.append(el('div', 'meta', 'waiting for the extension…'));
-  let seq = 0;
-  window.addEventListener('message', (e: MessageEvent) => {
-    const p = parseFromHost(reachGuards, e.data);
-    if (!p.ok || p.value.kind !== 'notification') return console.warn('reach: dropped message', p.ok ? 'response' : p.error);
-    const v = p.value.payload;
-    if (v.seq <= seq) return;
-    seq = v.seq;
-    app.replaceChildren(...render(v, post));
-  });
-  post({ kind: 'command', name: 'ready', payload: {} });
-}
-
-main();
+startViewPanel<ReachContract>('reach', reachGuards, (app, v, post) => app.replaceChildren(...render(v, post)));

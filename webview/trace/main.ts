@@ -2,21 +2,13 @@
 // connects with latency, HTTP, resets, retransmits, drops with reasons and policies. Text only
 // (textContent), never HTML. Renders at most once per animation frame.
 import './style.css';
-import { type CommandMessage, parseFromHost } from '../../src/panels/ipc';
+import type { CommandMessage } from '../../src/panels/ipc';
+import { el, startViewPanel } from '../shared/view-panel';
 import { type TraceConnection, type TraceContract, type TraceEvent, type TraceView, traceGuards } from '../../src/panels/trace/protocol';
-
-declare function acquireVsCodeApi(): { postMessage(m: unknown): void };
 
 const ICONS: Record<TraceEvent['kind'], string> = {
   dns: 'globe', connect: 'plug', accept: 'debug-step-into', connect_failed: 'error', http: 'cloud', reset: 'debug-restart', retransmit: 'sync', drop: 'circle-slash', close: 'close',
 };
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 /** "12:03:04.123" from an RFC 3339 time. */
 function clock(time: string): string {
@@ -59,23 +51,4 @@ function render(app: HTMLElement, v: TraceView, post: (m: CommandMessage<TraceCo
   app.replaceChildren(...parts);
 }
 
-function main(): void {
-  const api = acquireVsCodeApi();
-  const post = (m: CommandMessage<TraceContract>) => api.postMessage(m);
-  const app = document.getElementById('app') as HTMLElement;
-  app.append(el('div', 'meta', 'waiting for the extension…'));
-  let seq = 0;
-  let pending: TraceView | undefined;
-  window.addEventListener('message', (e: MessageEvent) => {
-    const p = parseFromHost(traceGuards, e.data);
-    if (!p.ok || p.value.kind !== 'notification') return console.warn('trace: dropped message', p.ok ? 'response' : p.error);
-    const v = p.value.payload;
-    if (v.seq <= seq) return;
-    seq = v.seq;
-    if (!pending) requestAnimationFrame(() => { if (pending) render(app, pending, post); pending = undefined; });
-    pending = v;
-  });
-  post({ kind: 'command', name: 'ready', payload: {} });
-}
-
-main();
+startViewPanel<TraceContract>('trace', traceGuards, render);
