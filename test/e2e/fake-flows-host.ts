@@ -2,15 +2,15 @@
 // shell (same CSP) on 127.0.0.1, stubs acquireVsCodeApi in Chromium, and speaks the same contract
 // (validated messages, handler maps), with scripted failures for requests.
 import { createServer, type Server } from 'node:http';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
-import type { Page } from 'playwright-core';
+import { type Page, chromium } from 'playwright-core';
 import { type FromWebview, type Handlers, type NotificationMessage, type ResponseMessage, parseFromWebview } from '../../src/panels/ipc';
 import { type Batch, type Explanation, type FlowRow, type FlowsContract, type InitialState, type Snapshot, type WireRows, flowsGuards } from '../../src/panels/flows/protocol';
 import { wire } from '../../src/panels/flows/rows';
 import { renderShell } from '../../src/panels/shell';
 import type { Flow } from '../../src/flows/flow';
-import { ROOT } from './harness';
+import { CHROMIUM, CHROMIUM_ARGS, ROOT, buildExtension } from './harness';
 
 type C = FlowsContract;
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
@@ -55,6 +55,20 @@ export const INIT_SCRIPT = `
     return { postMessage: (m) => window.__sent.push(JSON.parse(JSON.stringify(m))), getState: () => undefined, setState: () => undefined };
   };
 `;
+
+export interface PanelPage { page: Page; close(): Promise<void> }
+
+/** A panel's bundle (built first) in the shell, served, in a fresh Chromium page with the VS Code API stub. */
+export async function openPanelPage(panel: string, viewport: { width: number; height: number }, outDir: string, state: InitialState | Record<string, never> = {}): Promise<PanelPage> {
+  buildExtension();
+  mkdirSync(outDir, { recursive: true });
+  const { server, url } = await serveShell(state, panel);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const page = await browser.newPage({ viewport });
+  await page.addInitScript(INIT_SCRIPT);
+  await page.goto(url);
+  return { page, close: async () => { await browser.close(); server.close(); } };
+}
 
 export type SnapshotScript = 'ok' | 'fail' | 'hang';
 

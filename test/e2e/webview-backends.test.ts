@@ -4,19 +4,17 @@
 // invalid views ignored, a pod link as the tracePod command.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
-import { INIT_SCRIPT, serveShell } from './fake-flows-host';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, RESULTS } from './harness';
+import { type PanelPage, openPanelPage } from './fake-flows-host';
 import { parseFromWebview } from '../../src/panels/ipc';
 import { type BackendsView, backendsGuards } from '../../src/panels/backends/protocol';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-backends');
-let browser: Browser;
-let server: Server;
+let panel: PanelPage | undefined;
 let page: Page;
 
 function view(seq: number, over: Partial<BackendsView> = {}): BackendsView {
@@ -35,20 +33,11 @@ function view(seq: number, over: Partial<BackendsView> = {}): BackendsView {
 
 before(async () => {
   if (skip) return;
-  buildExtension();
-  mkdirSync(OUT, { recursive: true });
-  let url: string;
-  ({ server, url } = await serveShell({}, 'backends'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
-  await page.addInitScript(INIT_SCRIPT);
-  await page.goto(url);
+  panel = await openPanelPage('backends', { width: 1000, height: 600 }, OUT);
+  page = panel.page;
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => panel?.close());
 
 const sent = async () => ((await page.evaluate('window.__sent')) as unknown[]).map((m) => parseFromWebview(backendsGuards, m));
 const post = (m: unknown) => page.evaluate((x) => window.postMessage(x, '*'), m as object);

@@ -3,20 +3,18 @@
 // dropped edges in the error colour, incremental updates, clicks → openFlows, invalid messages.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
-import { INIT_SCRIPT, serveShell } from './fake-flows-host';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, RESULTS } from './harness';
+import { type PanelPage, openPanelPage } from './fake-flows-host';
 import { parseFromWebview } from '../../src/panels/ipc';
 import { type Graph, mapGuards } from '../../src/panels/map/protocol';
 import { waitFor as pollUntil } from '../helpers/cli';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-map');
-let browser: Browser;
-let server: Server;
+let panel: PanelPage | undefined;
 let page: Page;
 
 function graph(seq: number, extra = 0): Graph {
@@ -39,20 +37,11 @@ function graph(seq: number, extra = 0): Graph {
 
 before(async () => {
   if (skip) return;
-  buildExtension();
-  mkdirSync(OUT, { recursive: true });
-  let url: string;
-  ({ server, url } = await serveShell({}, 'map'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
-  await page.addInitScript(INIT_SCRIPT);
-  await page.goto(url);
+  panel = await openPanelPage('map', { width: 1000, height: 700 }, OUT);
+  page = panel.page;
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => panel?.close());
 
 const sent = async () => ((await page.evaluate('window.__sent')) as unknown[]).map((m) => parseFromWebview(mapGuards, m));
 const count = (sel: string) => page.evaluate(`window.__cy.elements(${JSON.stringify(sel)}).length`) as Promise<number>;

@@ -4,20 +4,18 @@
 // Run again and Copy as Markdown buttons as commands.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
-import { INIT_SCRIPT, serveShell } from './fake-flows-host';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, RESULTS } from './harness';
+import { type PanelPage, openPanelPage } from './fake-flows-host';
 import { parseFromWebview } from '../../src/panels/ipc';
 import { reachGuards } from '../../src/panels/reach/protocol';
 import type { ReachReport } from '../../src/extension/policies/reach';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-reach');
-let browser: Browser;
-let server: Server;
+let panel: PanelPage | undefined;
 let page: Page;
 
 const report: ReachReport = {
@@ -33,20 +31,11 @@ const report: ReachReport = {
 
 before(async () => {
   if (skip) return;
-  buildExtension();
-  mkdirSync(OUT, { recursive: true });
-  let url: string;
-  ({ server, url } = await serveShell({}, 'reach'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1000, height: 500 } });
-  await page.addInitScript(INIT_SCRIPT);
-  await page.goto(url);
+  panel = await openPanelPage('reach', { width: 1000, height: 500 }, OUT);
+  page = panel.page;
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => panel?.close());
 
 const sent = async () => ((await page.evaluate('window.__sent')) as unknown[]).map((m) => parseFromWebview(reachGuards, m));
 const post = (m: unknown) => page.evaluate((x) => window.postMessage(x, '*'), m as object);

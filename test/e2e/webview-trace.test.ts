@@ -4,12 +4,11 @@
 // Flows button as a command.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Server } from 'node:http';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, RESULTS, buildExtension } from './harness';
-import { INIT_SCRIPT, serveShell } from './fake-flows-host';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, RESULTS } from './harness';
+import { type PanelPage, openPanelPage } from './fake-flows-host';
 import { parseFromWebview } from '../../src/panels/ipc';
 import type { Flow } from '../../src/flows/flow';
 import { traceGuards } from '../../src/panels/trace/protocol';
@@ -17,8 +16,7 @@ import { TraceTimeline } from '../../src/panels/trace/timeline';
 
 const skip = existsSync(CHROMIUM) ? false : `needs Debian's chromium at ${CHROMIUM}`;
 const OUT = join(RESULTS, 'webview-trace');
-let browser: Browser;
-let server: Server;
+let panel: PanelPage | undefined;
 let page: Page;
 
 const ME = { namespace: 'shop', pod_name: 'frontend-1' };
@@ -46,20 +44,11 @@ function timeline(): TraceTimeline {
 
 before(async () => {
   if (skip) return;
-  buildExtension();
-  mkdirSync(OUT, { recursive: true });
-  let url: string;
-  ({ server, url } = await serveShell({}, 'trace'));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
-  await page.addInitScript(INIT_SCRIPT);
-  await page.goto(url);
+  panel = await openPanelPage('trace', { width: 1000, height: 600 }, OUT);
+  page = panel.page;
 });
 
-after(async () => {
-  await browser?.close();
-  server?.close();
-});
+after(async () => panel?.close());
 
 const sent = async () => ((await page.evaluate('window.__sent')) as unknown[]).map((m) => parseFromWebview(traceGuards, m));
 const post = (m: unknown) => page.evaluate((x) => window.postMessage(x, '*'), m as object);
