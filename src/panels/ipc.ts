@@ -145,3 +145,13 @@ export class RequestClient<C extends Contract> {
     this.pending.clear();
   }
 }
+
+/**
+ * The host side of a command-only panel: validates a message from the webview and calls the
+ * handler of its command; anything else is dropped with one warning naming the panel.
+ */
+export function dispatchCommand<C extends Contract>(guards: ContractGuards<C>, raw: unknown, handlers: Handlers<C['commands']>, panel: string): void {
+  const p = parseFromWebview(guards, raw);
+  if (!p.ok || p.value.kind !== 'command') return console.warn(`flowlens: ${panel}: dropped message: ${p.ok ? 'unexpected request' : p.error}`);
+  (handlers[p.value.name] as (payload: unknown) => void)(p.value.payload);
+}

@@ -5,8 +5,8 @@ import type { Ctx } from '../../extension/ctx';
 import type { LiveFeed } from '../../extension/live/feed';
 import { programmedBackends } from '../../agents/dataplane';
 import { isServiceNode } from '../../extension/services/nodes';
-import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
-import { makeNonce, renderShell } from '../shell';
+import { type Handlers, type NotificationMessage, dispatchCommand } from '../ipc';
+import { panelHtml } from '../html';
 import type { KubeObject } from '../../sandbox/apiserver/types';
 import { buildBackendsView } from './model';
 import { type BackendsContract, backendsGuards } from './protocol';
@@ -57,19 +57,11 @@ class BackendsPanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    const p = parseFromWebview(backendsGuards, raw);
-    if (!p.ok || p.value.kind !== 'command') return console.warn(`flowlens: backends panel: dropped message: ${p.ok ? 'unexpected request' : p.error}`);
-    (this.commands[p.value.name] as (x: unknown) => void)(p.value.payload);
+    dispatchCommand(backendsGuards, raw, this.commands, 'backends panel');
   }
 
   private html(): string {
-    const w = this.panel.webview;
-    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.ctx.extension.extensionUri, ...p)).toString();
-    return renderShell({
-      title: `Backends — ${this.namespace}/${this.name}`, cspSource: w.cspSource, nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'backends.js'), styleUri: asUri('dist', 'webview', 'backends.css'),
-      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'), state: {},
-    });
+    return panelHtml(this.panel.webview, this.ctx.extension.extensionUri, 'backends', `Backends — ${this.namespace}/${this.name}`);
   }
 }
 

@@ -6,7 +6,7 @@ import type { FlowResponse } from '../../flows/flow';
 import type { HubStatus } from '../../agents/hub';
 import type { Session } from '../../extension/session';
 import { type FromWebview, type Handlers, type NotificationMessage, type RequestHandlers, type ResponseMessage, parseFromWebview } from '../ipc';
-import { makeNonce, renderShell } from '../shell';
+import { panelHtml } from '../html';
 import { type Explanation, type ExportFormat, type FlowRow, type FlowsContract, type InitialState, type PanelFilter, type PolicyLink, type Status, flowsGuards, panelTitle } from './protocol';
 import { RowBuffer } from './rows';
 import { Pacer } from '../../flows/pacer';
@@ -222,17 +222,7 @@ export class FlowsPanel implements vscode.Disposable {
   }
 
   private html(maxRows: number): string {
-    const w = this.panel.webview;
-    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, ...p)).toString();
     const state: InitialState = { filter: this.filter, maxRows };
-    return renderShell({
-      title: panelTitle(this.filter),
-      cspSource: w.cspSource,
-      nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'flows.js'),
-      styleUri: asUri('dist', 'webview', 'flows.css'),
-      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'),
-      state,
-    });
+    return panelHtml(this.panel.webview, this.extensionUri, 'flows', panelTitle(this.filter), state);
   }
 }

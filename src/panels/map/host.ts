@@ -4,8 +4,8 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../../extension/ctx';
 import type { LiveFeed } from '../../extension/live/feed';
-import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
-import { makeNonce, renderShell } from '../shell';
+import { type Handlers, type NotificationMessage, dispatchCommand } from '../ipc';
+import { panelHtml } from '../html';
 import { buildGraph } from './graph';
 import { type MapContract, mapGuards } from './protocol';
 
@@ -73,22 +73,11 @@ export class ServiceMapPanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    const parsed = parseFromWebview(mapGuards, raw);
-    if (!parsed.ok || parsed.value.kind !== 'command') {
-      console.warn(`flowlens: service map: dropped message: ${parsed.ok ? 'unexpected request' : parsed.error}`);
-      return;
-    }
-    (this.commands[parsed.value.name] as (p: unknown) => void)(parsed.value.payload);
+    dispatchCommand(mapGuards, raw, this.commands, 'service map');
   }
 
   private html(): string {
-    const w = this.panel.webview;
-    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.ctx.extension.extensionUri, ...p)).toString();
-    return renderShell({
-      title: 'Service Map', cspSource: w.cspSource, nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'map.js'), styleUri: asUri('dist', 'webview', 'map.css'),
-      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'), state: {},
-    });
+    return panelHtml(this.panel.webview, this.ctx.extension.extensionUri, 'map', 'Service Map');
   }
 }
 

@@ -4,8 +4,8 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../../extension/ctx';
 import { type ReachReport, reachMarkdown } from '../../extension/policies/reach';
-import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
-import { makeNonce, renderShell } from '../shell';
+import { type Handlers, type NotificationMessage, dispatchCommand } from '../ipc';
+import { panelHtml } from '../html';
 import { type ReachContract, type ReachView, reachGuards } from './protocol';
 
 type C = ReachContract;
@@ -69,19 +69,11 @@ class ReachPanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    const p = parseFromWebview(reachGuards, raw);
-    if (!p.ok || p.value.kind !== 'command') return console.warn(`flowlens: reach panel: dropped message: ${p.ok ? 'unexpected request' : p.error}`);
-    (this.commands[p.value.name] as (x: unknown) => void)(p.value.payload);
+    dispatchCommand(reachGuards, raw, this.commands, 'reach panel');
   }
 
   private html(): string {
-    const w = this.panel.webview;
-    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.ctx.extension.extensionUri, ...p)).toString();
-    return renderShell({
-      title: 'Why can\'t A reach B?', cspSource: w.cspSource, nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'reach.js'), styleUri: asUri('dist', 'webview', 'reach.css'),
-      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'), state: {},
-    });
+    return panelHtml(this.panel.webview, this.ctx.extension.extensionUri, 'reach', 'Why can\'t A reach B?');
   }
 }
 

@@ -4,8 +4,8 @@
 import * as vscode from 'vscode';
 import type { Ctx } from '../../extension/ctx';
 import type { HubStatus } from '../../agents/hub';
-import { type Handlers, type NotificationMessage, parseFromWebview } from '../ipc';
-import { makeNonce, renderShell } from '../shell';
+import { type Handlers, type NotificationMessage, dispatchCommand } from '../ipc';
+import { panelHtml } from '../html';
 import { type TraceContract, traceGuards } from './protocol';
 import { TraceTimeline } from './timeline';
 
@@ -80,19 +80,11 @@ export class TracePanel implements vscode.Disposable {
   }
 
   private receive(raw: unknown): void {
-    const p = parseFromWebview(traceGuards, raw);
-    if (!p.ok || p.value.kind !== 'command') return console.warn(`flowlens: trace panel: dropped message: ${p.ok ? 'unexpected request' : p.error}`);
-    (this.commands[p.value.name] as (x: unknown) => void)(p.value.payload);
+    dispatchCommand(traceGuards, raw, this.commands, 'trace panel');
   }
 
   private html(): string {
-    const w = this.panel.webview;
-    const asUri = (...p: string[]) => w.asWebviewUri(vscode.Uri.joinPath(this.ctx.extension.extensionUri, ...p)).toString();
-    return renderShell({
-      title: `Trace — ${this.key}`, cspSource: w.cspSource, nonce: makeNonce(),
-      scriptUri: asUri('dist', 'webview', 'trace.js'), styleUri: asUri('dist', 'webview', 'trace.css'),
-      codiconsUri: asUri('dist', 'webview', 'codicons', 'codicon.css'), state: {},
-    });
+    return panelHtml(this.panel.webview, this.ctx.extension.extensionUri, 'trace', `Trace — ${this.key}`);
   }
 }
 
