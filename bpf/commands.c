@@ -2,7 +2,8 @@
 /*
  * The stdin command channel, one command per line, each answered by an fl_cmd_result record
  * (seq = 1, 2, ... in stdin order):
- *   attach IFINDEX      tc clsact ingress + egress programs on that interface (replaces ours)
+ *   attach IFINDEX      tc ingress + egress programs on that interface: tcx links where the kernel
+ *                       has tcx (6.6+), else clsact filters; a no-op when ours are already there
  *   detach IFINDEX      removes them (ENODEV/ENOENT when the interface or filter is gone)
  *   flush               emit every flow now and delete it from the map (shutdown, tests)
  *   run HOOK IFINDEX HEX   --prog-run only: BPF_PROG_RUN of tc_ingress (HOOK 1) or tc_egress
@@ -37,7 +38,12 @@ static void result(struct state *st, __u32 cmd, __u32 arg, int err)
 	emit(st, &r, sizeof(r));
 }
 
-static int tc_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
+/* tcx (6.6+): BPF links on the device's own hook, no qdisc, no classifier walk; they go away with
+ * the loader's fds. The attach types are spelled out: libbpf 1.1 and older uapi headers lack them. */
+#define FL_BPF_TCX_INGRESS 46
+#define FL_BPF_TCX_EGRESS 47
+
+static int tc_legacy(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = where);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FL_TC_HANDLE, .priority = FL_TC_PRIORITY);
@@ -53,60 +59,113 @@ static int tc_one(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-static void remember(struct state *st, int ifindex, bool on)
+/* Our attachment on ifindex: its slot in st->tc, or -1. */
+static int tc_find(const struct state *st, int ifindex)
 {
-	size_t i;
+	for (size_t i = 0; i < st->tc_count; i++)
+		if (st->tc[i].ifindex == ifindex)
+			return (int)i;
+	return -1;
+}
 
-	for (i = 0; i < st->tc_count && st->tc_ifindexes[i] != ifindex; i++)
-		;
-	if (!on) {
-		if (i < st->tc_count)
-			st->tc_ifindexes[i] = st->tc_ifindexes[--st->tc_count];
-		return;
-	}
-	if (i < st->tc_count)
-		return;
+static int tc_add(struct state *st, const struct tc_attachment *a)
+{
 	if (st->tc_count == st->tc_cap) {
 		size_t cap = st->tc_cap ? st->tc_cap * 2 : 64;
-		int *p = realloc(st->tc_ifindexes, cap * sizeof(*p));
+		struct tc_attachment *p = realloc(st->tc, cap * sizeof(*p));
 
 		if (!p)
-			return;
-		st->tc_ifindexes = p;
+			return -ENOMEM;
+		st->tc = p;
 		st->tc_cap = cap;
 	}
-	st->tc_ifindexes[st->tc_count++] = ifindex;
+	st->tc[st->tc_count++] = *a;
+	return 0;
+}
+
+/* Undoes one attachment: closes its links (tcx) or removes our clsact filters. */
+static int tc_undo(const struct tc_attachment *a)
+{
+	int x, y;
+
+	if (a->link[0] >= 0 || a->link[1] >= 0) {
+		if (a->link[0] >= 0)
+			close(a->link[0]);
+		if (a->link[1] >= 0)
+			close(a->link[1]);
+		return 0;
+	}
+	x = tc_legacy(a->ifindex, BPF_TC_INGRESS, -1);
+	y = tc_legacy(a->ifindex, BPF_TC_EGRESS, -1);
+	return x ? x : y;
+}
+
+static int tcx_link(int prog_fd, int ifindex, int type)
+{
+	int fd = bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)type, NULL);
+
+	return fd < 0 ? -errno : fd;
 }
 
 static int tc_attach(struct state *st, int ifindex)
 {
-	int err;
+	int in = bpf_program__fd(st->skel->progs.tc_ingress), eg = bpf_program__fd(st->skel->progs.tc_egress);
+	struct tc_attachment a = { .ifindex = ifindex, .link = { -1, -1 } };
+	int err, i;
 
 	if (!(st->attached & FL_PROG_TC_INGRESS) || st->o->prog_run)
 		return -EOPNOTSUPP;
-	err = tc_one(ifindex, BPF_TC_INGRESS, bpf_program__fd(st->skel->progs.tc_ingress));
+	if ((i = tc_find(st, ifindex)) >= 0)
+		return 0; /* already ours: the same programs run there */
+	if (!st->no_tcx) {
+		a.link[0] = tcx_link(in, ifindex, FL_BPF_TCX_INGRESS);
+		if (a.link[0] >= 0)
+			a.link[1] = tcx_link(eg, ifindex, FL_BPF_TCX_EGRESS);
+		if (a.link[0] >= 0 && a.link[1] >= 0) {
+			/* A filter of ours left on clsact by an older loader would count every packet twice. */
+			tc_legacy(ifindex, BPF_TC_INGRESS, -1);
+			tc_legacy(ifindex, BPF_TC_EGRESS, -1);
+			err = tc_add(st, &a);
+			if (err)
+				tc_undo(&a);
+			return err;
+		}
+		err = a.link[0] < 0 ? a.link[0] : a.link[1];
+		if (a.link[0] >= 0)
+			close(a.link[0]);
+		a.link[0] = a.link[1] = -1;
+		if (err != -EINVAL && err != -EOPNOTSUPP)
+			return err; /* e.g. ENODEV: no such interface */
+		st->no_tcx = true; /* a kernel before tcx (6.6): clsact from now on */
+		if (st->o->verbose)
+			fprintf(stderr, "flowlens-loader: no tcx (%s): tc programs go on clsact\n", strerror(-err));
+	}
+	err = tc_legacy(ifindex, BPF_TC_INGRESS, in);
 	if (!err)
-		err = tc_one(ifindex, BPF_TC_EGRESS, bpf_program__fd(st->skel->progs.tc_egress));
+		err = tc_legacy(ifindex, BPF_TC_EGRESS, eg);
+	if (!err)
+		err = tc_add(st, &a);
 	if (err)
-		tc_one(ifindex, BPF_TC_INGRESS, -1);
-	else
-		remember(st, ifindex, true);
+		tc_undo(&a);
 	return err;
 }
 
 static int tc_detach(struct state *st, int ifindex)
 {
-	int a = tc_one(ifindex, BPF_TC_INGRESS, -1);
-	int b = tc_one(ifindex, BPF_TC_EGRESS, -1);
+	int i = tc_find(st, ifindex);
+	struct tc_attachment a = { .ifindex = ifindex, .link = { -1, -1 } };
 
-	remember(st, ifindex, false);
-	return a ? a : b;
+	if (i >= 0) {
+		a = st->tc[i];
+		st->tc[i] = st->tc[--st->tc_count];
+	}
+	return tc_undo(&a); /* not ours (any more): still removes a clsact filter of ours */
 }
 
 void tc_detach_all(struct state *st)
 {
 	while (st->tc_count > 0)
-		tc_detach(st, st->tc_ifindexes[st->tc_count - 1]);
+		tc_detach(st, st->tc[st->tc_count - 1].ifindex);
 }
 
 static int hexval(char c)

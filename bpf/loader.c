@@ -12,6 +12,7 @@
  * with the process, tc filters are removed on exit (a SIGKILLed loader leaves them: the next
  * one replaces them on attach, same handle and priority).
  */
+#define _GNU_SOURCE /* vasprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -47,15 +48,20 @@ static void on_signal(int sig)
 
 static int print_libbpf(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	char line[512];
+	char *line = NULL;
+	int n;
 
-	vsnprintf(line, sizeof(line), fmt, args);
-	/* bpf_tc_hook_create() where clsact already exists (EEXIST, handled): not worth a line. */
-	if (!verbose && strstr(line, "Exclusivity flag on"))
-		return 0;
 	if (level == LIBBPF_DEBUG && !verbose)
 		return 0;
-	return fputs(line, stderr);
+	/* Whole messages: a verifier log is one message of many kilobytes. */
+	if (vasprintf(&line, fmt, args) < 0)
+		return 0;
+	/* bpf_tc_hook_create() where clsact already exists (EEXIST), or removing an old filter of ours
+	 * where there is no clsact (ENOENT): both handled, not worth a line. */
+	n = !verbose && (strstr(line, "Exclusivity flag on") || strstr(line, "Parent Qdisc doesn't exist")) ? 0 :
+	    fputs(line, stderr);
+	free(line);
+	return n;
 }
 
 static void raise_memlock(void)
@@ -395,8 +401,10 @@ static int run(struct state *st)
 		now = clock_mono_ns();
 		if (!o->prog_run)
 			next_end = flow_timers(st, now); /* ENDs whose grace is over (timers armed by notices) */
-		if (now >= next_scan && !o->prog_run) {
-			flow_scan(st, false);
+		if (now >= next_scan) {
+			/* --prog-run: no scan (tests flush), but the next wake still moves on: no busy loop */
+			if (!o->prog_run)
+				flow_scan(st, false);
 			next_scan = now + o->flush_ms * 1000000ull;
 			next_end = flow_timers(st, now); /* the scan arms timers for ended flows */
 		}
@@ -479,7 +487,7 @@ out:
 	flowlens_bpf__destroy(st.skel);
 	flowtab_free(st.tab);
 	btf__free(btf);
-	free(st.tc_ifindexes);
+	free(st.tc);
 	free(st.percpu);
 	return rc;
 }

@@ -30,6 +30,12 @@ struct options {
 
 struct flowtab;
 
+/* tc programs on one interface: two tcx links, or (link = -1) our clsact filters. */
+struct tc_attachment {
+	int ifindex;
+	int link[2];
+};
+
 struct state {
 	struct flowlens_bpf *skel;
 	struct ring_buffer *rb;
@@ -44,8 +50,9 @@ struct state {
 	__u32 attached, attached_count;
 	struct bpf_link *cg_links[2];
 	struct flowtab *tab;
-	int *tc_ifindexes;
+	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
+	bool no_tcx; /* the kernel has no tcx: clsact */
 	__u32 seq;
 	char cmd_buf[20000];
 	size_t cmd_len;

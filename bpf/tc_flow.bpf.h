@@ -240,8 +240,10 @@ static __always_inline bool sender_is_responder(const struct fl_parsed *p)
 	return false;
 }
 
-/* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan. */
-static __always_inline void send_notice(const struct fl_flow_key *k, __u32 event)
+/* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan.
+ * Cold paths (a flow's first packet, its first FIN/RST, a DNS or HTTP copy) are BPF subprograms
+ * (__noinline): their code stays out of the per-packet instruction stream. */
+static __noinline void send_notice(const struct fl_flow_key *k, __u32 event)
 {
 	struct fl_flow_notice *n;
 
@@ -261,7 +263,7 @@ static __always_inline void send_notice(const struct fl_flow_key *k, __u32 event
 }
 
 /* Returns the new value; *created when this CPU's BPF_NOEXIST insert made the flow. */
-static __always_inline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook, bool *created)
+static __noinline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook, bool *created)
 {
 	struct fl_flow_val zero = {};
 	bool rev = sender_is_responder(p);
@@ -341,7 +343,7 @@ static __always_inline void fill_pkt(struct fl_pkt *d, const struct fl_parsed *p
 	d->pad = 0;
 }
 
-static __always_inline void capture_dns(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook)
+static __noinline void capture_dns(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook)
 {
 	struct fl_dns *rec;
 	__u32 n = p->payload_len;
@@ -380,24 +382,14 @@ static __always_inline bool http_start(const __u8 *b)
 	return false;
 }
 
-/* Every HTTP head is counted in the flow; the first http_per_flow per direction are copied. */
-static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
-					 struct fl_flow_val *v, int dir)
+/* Copies the first bytes of one HTTP head into the ring buffer. */
+static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook)
 {
 	struct fl_http *rec;
-	struct fl_8bytes buf, *first;
-	__u32 n = p->payload_len, seen = 0, off = p->payload_off;
+	__u32 n = p->payload_len;
 
-	if (n < 8 || off > 0xff)
+	if (n < 8) /* the caller checked; the verifier needs it said here */
 		return;
-	first = FL_HDR(skb, off, &buf);
-	if (!first || !http_start(first->b))
-		return;
-	if (v) {
-		seen = v->l7[dir & 1]++;
-		if (http_per_flow && seen >= http_per_flow)
-			return;
-	}
 	if (n > FL_HTTP_MAX)
 		n = FL_HTTP_MAX;
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
@@ -413,6 +405,26 @@ static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_
 	fill_hdr(&rec->hdr, FL_REC_HTTP, sizeof(*rec));
 	fill_pkt(&rec->pkt, p, hook, n);
 	bpf_ringbuf_submit(rec, 0);
+}
+
+/* Every HTTP head is counted in the flow; the first http_per_flow per direction are copied. */
+static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
+					 struct fl_flow_val *v, int dir)
+{
+	struct fl_8bytes buf, *first;
+	__u32 seen = 0, off = p->payload_off;
+
+	if (off > 0xff)
+		return;
+	first = FL_HDR(skb, off, &buf);
+	if (!first || !http_start(first->b))
+		return;
+	if (v) {
+		seen = v->l7[dir & 1]++;
+		if (http_per_flow && seen >= http_per_flow)
+			return;
+	}
+	copy_http(skb, p, hook);
 }
 
 static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)

@@ -1,8 +1,8 @@
 // Which interfaces the tc programs watch: the host-side end of every veth whose peer lives in
 // another network namespace (what bridge, ptp, Calico and Cilium CNIs all give a pod), found
-// by the agent itself from `ip -j -d link show type veth`, polled. New ones are attached, gone
-// ones forgotten (the kernel removes their filters with them).
-import { execFile } from 'node:child_process';
+// by the agent itself from `ip -j -d link show type veth`, re-read on every link event. New ones
+// are attached, gone ones forgotten (the kernel removes their programs with them).
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -31,13 +31,21 @@ export async function listVeths(pattern?: RegExp): Promise<Link[]> {
 
 export interface Attacher { command(line: string): Promise<{ err: number }> }
 
+/**
+ * Keeps the tc programs on every pod interface. A scan runs at start, whenever `ip monitor link`
+ * reports a link change (a new pod is watched within milliseconds, and an idle node costs no
+ * process spawns), and every `pollMs` as a safety net. Without `ip monitor` it polls every second.
+ */
 export class InterfaceWatcher {
   private attached = new Map<number, string>();
   private timer: NodeJS.Timeout | undefined;
+  private monitor: ChildProcess | undefined;
   private running: Promise<void> | undefined;
+  private again = false;
+  private loader: Attacher | undefined;
   failures = 0;
 
-  constructor(private readonly log: (m: string) => void, private readonly pattern?: RegExp, private readonly intervalMs = 1000) {}
+  constructor(private readonly log: (m: string) => void, private readonly pattern?: RegExp, private readonly pollMs = 30_000, private readonly fallbackMs = 1000) {}
 
   get interfaces(): Link[] {
     return [...this.attached].map(([ifindex, ifname]) => ({ ifindex, ifname }));
@@ -47,23 +55,67 @@ export class InterfaceWatcher {
   start(loader: Attacher): void {
     this.stop();
     this.attached.clear();
-    const tick = (): void => {
-      this.running = this.sync(loader).catch((e: unknown) => this.log(`interface scan failed: ${String(e)}`)).finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.loader = loader;
+    this.watchLinks();
+    this.scan();
   }
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.loader = undefined;
+    const m = this.monitor;
+    this.monitor = undefined;
+    m?.kill();
   }
 
   /** Resolves after the current scan (tests: wait until new interfaces are attached). */
   async settle(loader: Attacher): Promise<void> {
     await this.running;
     await this.sync(loader);
+  }
+
+  /** One scan now, or one more right after the running one; then the next poll is armed. */
+  private scan(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const loader = this.loader;
+    if (!loader) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.running = this.sync(loader).catch((e: unknown) => this.log(`interface scan failed: ${String(e)}`)).finally(() => {
+      this.running = undefined;
+      if (this.loader !== loader) return;
+      if (this.again) {
+        this.again = false;
+        this.scan();
+        return;
+      }
+      this.timer = setTimeout(() => this.scan(), this.monitor ? this.pollMs : this.fallbackMs);
+    });
+  }
+
+  /** `ip -o monitor link`: one line per link event, each a reason to scan. */
+  private watchLinks(): void {
+    let m: ChildProcess;
+    try {
+      m = spawn('ip', ['-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch (e) {
+      this.log(`ip monitor link unavailable (${String(e)}): polling interfaces every ${this.fallbackMs} ms`);
+      return;
+    }
+    this.monitor = m;
+    m.stdout?.on('data', () => this.scan());
+    const lost = (why: string): void => {
+      if (this.monitor !== m) return;
+      this.monitor = undefined;
+      this.log(`ip monitor link ${why}: polling interfaces every ${this.fallbackMs} ms`);
+      this.scan();
+    };
+    m.on('error', (e) => lost(`failed (${e.message})`));
+    m.on('exit', (code, sig) => lost(`exited (${sig ?? code})`));
   }
 
   private async sync(loader: Attacher): Promise<void> {

@@ -74,6 +74,8 @@ function noHooks(s: SandboxState): string {
       notes.push(p.veth);
     }
   }
+  const left = Object.keys(tcStats());
+  if (left.length) throw new Error(`no agent, yet tc programs loaded: ${left.join(', ')}`); // tcx links die with them
   return notes.length ? `removed empty clsact on ${notes.join(', ')}` : '';
 }
 
