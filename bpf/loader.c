@@ -292,6 +292,7 @@ static int open_skel(struct state *st)
 	st->skel->rodata->http_per_flow = o->http_per_flow;
 	st->skel->rodata->tc_direct = !o->tc_load_bytes;
 	st->skel->rodata->tc_notices = !o->no_notices;
+	st->no_tcx = o->no_tcx;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
 		err = bpf_map__set_max_entries(st->skel->maps.flows, o->flow_entries);

@@ -25,7 +25,7 @@ struct options {
 	__u32 http_per_flow;
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
-	bool tc_load_bytes, no_notices;
+	bool tc_load_bytes, no_notices, no_tcx;
 };
 
 struct flowtab;

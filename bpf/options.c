@@ -25,6 +25,7 @@ static void usage(FILE *f)
 		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
 		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
 		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"
+		"  --no-tcx               tc: clsact filters even where the kernel has tcx links (6.6+; testing the fallback)\n"
 		"  --prog-run             load the tc programs only, attach nothing; stdin: run HOOK IFINDEX HEX\n"
 		"  --features             print the kernel features as JSON and exit\n"
 		"  --poll-delay-ms N      sleep N ms between polls (testing: provokes ring buffer loss)\n"
@@ -103,6 +104,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		{ "no-dns", no_argument, NULL, 'D' }, { "no-drops", no_argument, NULL, 'K' },
 		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },
 		{ "no-notices", no_argument, NULL, 'N' }, { "tc-load-bytes", no_argument, NULL, 'L' },
+		{ "no-tcx", no_argument, NULL, 'X' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	int c, r;
@@ -128,6 +130,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		case 'P': o->prog_run = true; break;
 		case 'N': o->no_notices = true; break;
 		case 'L': o->tc_load_bytes = true; break;
+		case 'X': o->no_tcx = true; break;
 		case 'F': o->features_only = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);

@@ -130,8 +130,12 @@ for a in sys.argv[3:]: (pod if a[0]=='p' else host).send(bytes.fromhex(a[2:]))`;
   sh('python3', '-c', py, HOST_IF, NS, ...frames.map(([w, f]) => `${w[0]}:${f.toString('hex')}`));
 }
 
-test('flow notices: START at creation and END after the grace, with no map scan for 60 s', { skip, timeout: 30_000 }, async () => {
-  const { records } = await start(['--flush-ms', '60000', '--end-grace-ms', '100']);
+for (const how of ['tcx', 'clsact'] as const) test(`flow notices (${how}): START at creation and END after the grace, with no map scan for 60 s`, { skip, timeout: 30_000 }, async () => {
+  // tcx links where the kernel has them (6.6+, this machine); --no-tcx forces the clsact filters of older kernels.
+  const { loader, records } = await start(['--flush-ms', '60000', '--end-grace-ms', '100', ...(how === 'clsact' ? ['--no-tcx'] : [])]);
+  const filters = () => ['ingress', 'egress'].map((d) => sh('tc', 'filter', 'show', 'dev', HOST_IF, d)).join('');
+  if (how === 'clsact') assert.match(filters(), /tc_ingress[\s\S]*tc_egress/, 'both programs as clsact filters');
+  else assert.equal(filters(), '', 'tcx links: no clsact filter');
   const SYN = 0x02, ACK = 0x10, FIN = 0x01;
   const out = (flags: number) => frame(SRC, DST, { proto: 'tcp', sport: 40123, dport: 8080, flags });
   const back = (flags: number) => frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40123, flags });
@@ -147,4 +151,9 @@ test('flow notices: START at creation and END after the grace, with no map scan 
   const end = mine('end')[0]!;
   assert.deepEqual([end.saddr, end.daddr, end.dport, end.packets, end.tcpFlags], [SRC, DST, 8080, [4, 2], [SYN | ACK | FIN, SYN | ACK | FIN]], 'exact counts, initiator first');
   assert.equal(mine('start').length, 1, 'one START');
+  assert.equal((await loader.command(`detach ${ifindex()}`)).err, 0);
+  assert.equal(filters(), '', 'detach removes them');
+  inject([['pod', out(SYN)]]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(mine('start').length, 1, 'nothing is seen after detach');
 });
