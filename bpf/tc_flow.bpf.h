@@ -3,7 +3,7 @@
  * tc clsact programs for the host-side interface of each pod (ingress = the pod sent it,
  * egress = the pod receives it): per-flow counters in a per-CPU LRU hash (no ring-buffer
  * record per packet: the loader scans the map and emits flow records), plus the first
- * bytes of DNS messages (UDP 53) and HTTP/1.x requests/responses into the ring buffer.
+ * bytes of DNS messages (UDP and TCP 53) and HTTP/1.x requests/responses into the ring buffer.
  *
  * Headers are read in place (direct packet access) when they are in the linear area, else
  * with bpf_skb_load_bytes (non-linear skb); lengths are checked against each other and
@@ -439,7 +439,10 @@ static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)
 	v = account(skb, &p, hook);
 	if (!p.has_l4)
 		return TC_ACT_UNSPEC;
-	if (dns_capture && p.key.proto == IPPROTO_UDP && (p.key.sport == 53 || p.key.dport == 53))
+	/* DNS: UDP 53, and TCP 53 segments that can hold a length prefix and a header (the agent
+	 * strips the prefix; a segment that continues a message does not parse and is counted so) */
+	if (dns_capture && (p.key.sport == 53 || p.key.dport == 53) &&
+	    (p.key.proto == IPPROTO_UDP || (p.key.proto == IPPROTO_TCP && p.payload_len >= 14)))
 		capture_dns(skb, &p, hook);
 	else if (http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8)
 		capture_http(skb, &p, hook, v, p.swapped);

@@ -75,6 +75,18 @@ function readAnswers(b: Buffer, off: number, count: number, out: DnsAnswer[]): b
   return count <= MAX_ANSWERS;
 }
 
+/**
+ * The DNS message in a TCP segment to or from port 53 (RFC 1035 4.2.2: a 2-byte length, then the
+ * message); undefined when the segment cannot start one. A message longer than what was captured
+ * comes back cut, and parses as truncated.
+ */
+export function tcpDnsMessage(segment: Buffer): Buffer | undefined {
+  if (segment.length < 14) return undefined;
+  const len = segment.readUInt16BE(0);
+  if (len < 12) return undefined;
+  return segment.subarray(2, 2 + len);
+}
+
 /** Parses one DNS message; undefined when it is not DNS (or not a single-question message). */
 export function parseDns(b: Buffer): DnsMessage | undefined {
   if (b.length < 12) return undefined;

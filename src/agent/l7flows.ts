@@ -4,7 +4,7 @@
 import type { Flow } from '../flows/flow';
 import { isoNs as isoFromNs } from './wire';
 import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
-import { DnsMatcher, QTYPE_NAMES, parseDns } from './dns';
+import { DnsMatcher, QTYPE_NAMES, parseDns, tcpDnsMessage } from './dns';
 import type { DnsMessage, NameCache } from './dns';
 import { HttpMatcher, parseHttpHead } from './http';
 
@@ -53,7 +53,8 @@ export class L7Flows {
   constructor(private readonly node: string, readonly names: NameCache) {}
 
   dns(r: DnsRecord): Flow | undefined {
-    const m = parseDns(r.data);
+    const msg = r.proto === 6 ? tcpDnsMessage(r.data) : r.data;
+    const m = msg && parseDns(msg);
     if (!m || m.opcode !== 0) {
       this.counters.dnsUnparsed++;
       return undefined;

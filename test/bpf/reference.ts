@@ -54,7 +54,7 @@ export class RefTable {
   private capture(frame: Buffer, p: RefPacket): boolean {
     if (!p.hasL4) return false;
     const payload = frame.subarray(p.payloadOff, p.payloadOff + p.payloadLen);
-    if (p.proto === 17 && (p.sport === 53 || p.dport === 53)) {
+    if ((p.sport === 53 || p.dport === 53) && (p.proto === 17 || (p.proto === 6 && p.payloadLen >= 14))) {
       if (p.payloadLen >= 12) this.captures.push({ kind: 'dns', data: Buffer.from(payload.subarray(0, 512)), payloadLen: p.payloadLen });
       return false;
     }

@@ -151,6 +151,27 @@ function defineTests(extra: string[]): void {
     assert.deepEqual([resp?.saddr, resp?.dport, resp?.packets], [B, 53, [0, 1]], 'a packet from port 53 starts a flow oriented to the server');
   });
 
+  test('DNS over TCP 53: segments that can start a message are copied with their length prefix; ACKs and short ones are not', { skip }, async () => {
+    const q = dnsQuery(0x4321, 'big.example.com', 255);
+    const msg = Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]);
+    const t = (src: string, dst: string, sp: number, dp: number, flags: number, payload?: Buffer) => frame(src, dst, { proto: 'tcp', sport: sp, dport: dp, flags, payload });
+    const frames: [Buffer, 1 | 2][] = [
+      [t(A, B, 41000, 53, SYN), 1], [t(B, A, 53, 41000, SYN | ACK), 2], [t(A, B, 41000, 53, ACK), 1],
+      [t(A, B, 41000, 53, ACK | PSH, msg), 1], // the query
+      [t(B, A, 53, 41000, ACK), 2], // pure ACK: nothing to copy
+      [t(B, A, 53, 41000, ACK | PSH, msg), 2], // an answer-sized segment from the server
+      [t(A, B, 41000, 53, ACK | PSH, msg.subarray(0, 13)), 1], // 13 bytes: no room for prefix + header
+    ];
+    const r = await run(frames);
+    assert.deepEqual(r.dns.map((d) => [d.proto, d.sport, d.dport, d.data.length, d.payloadLen]), [[6, 41000, 53, msg.length, msg.length], [6, 53, 41000, msg.length, msg.length]]);
+    assert.deepEqual(r.dns[0]!.data, msg);
+    assert.deepEqual(r.http, [], 'TCP 53 is never looked at as HTTP');
+    const ref = new RefTable();
+    for (const [f, h] of frames) ref.push(f, h);
+    expectFlows(r.flows, [...ref.flows.values()]);
+    assert.deepEqual(ref.captures.map((c) => c.kind), ['dns', 'dns'], 'the reference model agrees');
+  });
+
   test('ICMP and ICMPv6 echo: request and reply share a flow keyed by the echo id', { skip }, async () => {
     const r = await run([
       [frame(A, B, { proto: 'icmp', icmpType: 8, id: 77 }), 1], [frame(B, A, { proto: 'icmp', icmpType: 0, id: 77 }), 2],

@@ -186,6 +186,35 @@ const res = new dns.promises.Resolver(); res.setServers(['${state.node.dnsIp}'])
   assert.equal(named.IP.source, client.ip);
 });
 
+test('a DNS lookup over TCP 53 gives the query, rcode and answer, matched for latency', { skip, timeout: 120_000 }, async () => {
+  const name = `web.${NS}.svc.cluster.local`;
+  // RFC 1035 4.2.2 by hand: a 2-byte length, then the message (id 0x7c01, one A question).
+  const r = inClient<{ port: number; rcode: number; answers: number }>(`
+const net = require('node:net');
+const labels = '${name}'.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+const q = Buffer.concat([Buffer.from([0x7c, 0x01, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+const s = net.connect(53, '${state.node.dnsIp}', () => s.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q])));
+let buf = Buffer.alloc(0);
+s.on('data', (d) => {
+  buf = Buffer.concat([buf, d]);
+  if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+    console.log(JSON.stringify({ port: s.localPort, rcode: buf[5] & 15, answers: buf.readUInt16BE(8) }));
+    s.end();
+  }
+});`);
+  assert.deepEqual([r.rcode, r.answers], [0, 1], 'the sandbox DNS answers over TCP');
+  const got = await waitFor('the TCP DNS query and answer at the client', () => {
+    const all = observe().filter((f) => f.l7?.dns && f.l4.TCP && (f.l4.TCP.source_port === r.port || f.l4.TCP.destination_port === r.port));
+    const q = all.find((f) => f.l7?.type === 'REQUEST' && f.IP.source === client.ip);
+    const a = all.find((f) => f.l7?.type === 'RESPONSE' && f.IP.destination === client.ip);
+    return q && a ? { q, a } : undefined;
+  }, 30_000, 1000);
+  assert.equal((got.q.l7!.dns as { query: string }).query, `${name}.`);
+  assert.equal(got.q.extensions?.dns_id, 0x7c01);
+  assert.deepEqual({ ...(got.a.l7!.dns as Record<string, unknown>), ttl: 0 }, { query: `${name}.`, ips: [vip], ttl: 0, cnames: [], rcode: 0, rrtypes: ['A'], qtypes: ['A'], observation_source: 'tc' });
+  assert.ok(Number(got.a.l7!.latency_ns) > 0, 'latency matched by id and tuple');
+});
+
 test('an HTTP GET gives method, path, status and latency', { skip, timeout: 120_000 }, () => {
   const out = execFileSync('ip', ['netns', 'exec', client.netns!, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code} %{local_port}', `http://${vip}/items?id=42`], { encoding: 'utf8' });
   const [code, port] = out.trim().split(' ').map(Number);

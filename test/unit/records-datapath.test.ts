@@ -184,3 +184,26 @@ test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names 
   assert.deepEqual([resp!.is_reply, resp!.IP.source, resp!.l4.TCP?.source_port, resp!.extensions?.original_source, resp!.extensions?.original_destination], [true, '10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }, undefined]);
   assert.deepEqual([untranslated!.IP.destination, untranslated!.extensions?.original_destination], ['10.96.0.99', undefined], 'no join, no guess');
 });
+
+test('Datapath: DNS over TCP 53 (length-prefixed): query and answer matched for latency; a continuation segment is counted unparsed', () => {
+  const dp = new Datapath('node1');
+  const framed = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 255]), m]);
+  const rec = (data: Buffer, t: bigint, reply: boolean): DnsRecord => ({
+    type: 'dns', timeNs: t, family: 4, proto: 6, saddr: reply ? '10.96.0.10' : '10.244.0.2', daddr: reply ? '10.244.0.2' : '10.96.0.10', sport: reply ? 53 : 41000,
+    dport: reply ? 41000 : 53, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length, data,
+  });
+  const answer = dnsMsg(9, 0x8180, 'big.example', 1, [rr(1, 60, Buffer.from([10, 1, 2, 3]))]);
+  const flows = dp.onBatch([
+    rec(framed(dnsMsg(9, 0x0100, 'big.example', 1)), T, false),
+    rec(framed(answer), T + 7000n, true),
+    rec(Buffer.from('continuation of a long answer, no prefix'), T + 8000n, true),
+  ]);
+  assert.deepEqual(flows.map((f) => [f.l7?.type, Object.keys(f.l4)[0]]), [['REQUEST', 'TCP'], ['RESPONSE', 'TCP']]);
+  assert.equal(flows[1]!.l7?.latency_ns, '7000', 'matched by id and tuple, as over UDP');
+  assert.deepEqual((flows[1]!.l7?.dns as { ips: string[] }).ips, ['10.1.2.3']);
+  assert.deepEqual(dp.unparsed, { dns: 1, http: 0 });
+  // A message cut by the capture parses as truncated, not as garbage.
+  const cut = framed(answer).subarray(0, answer.length - 2);
+  const [t] = dp.onBatch([rec(cut, T + 9000n, true)]);
+  assert.equal(t?.extensions?.dns_truncated, true);
+});
