@@ -80,11 +80,30 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, struct fl_parsed *p
 	return (ip->frag_off & bpf_htons(0x1fff)) ? 1 : 0;
 }
 
-/* Extension headers are not walked: their packets count with proto = the first next header. */
+/* First 8 bytes of an ICMP header, an IPv6 extension header or a TCP payload. */
+struct fl_8bytes {
+	__u8 b[8];
+};
+
+#define FL_V6_EXT_MAX 4 /* extension headers walked; a packet with more counts by addresses and proto only */
+
+static __always_inline bool v6_ext(__u8 nh)
+{
+	return nh == 0 /* hop-by-hop */ || nh == 43 /* routing */ || nh == 60 /* destination options */ ||
+	       nh == 44 /* fragment */ || nh == 51 /* AH */;
+}
+
+/*
+ * Extension headers are walked (up to FL_V6_EXT_MAX): the flow's proto is the upper layer. Returns 1
+ * (addresses and proto only) for a non-first fragment or too many extension headers, -1 when one
+ * runs past the packet.
+ */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, struct fl_parsed *p, __u32 *off, __u32 *l3_end)
 {
 	struct ipv6hdr buf, *ip = FL_HDR(skb, 14, &buf);
-	__u32 tot, avail = skb->len - 14;
+	struct fl_8bytes ebuf, *e;
+	__u32 tot, avail = skb->len - 14, o;
+	__u8 nh;
 
 	if (!ip)
 		return -1;
@@ -98,10 +117,34 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, struct fl_parsed *p
 	__builtin_memcpy(p->key.saddr, &ip->saddr, 16);
 	__builtin_memcpy(p->key.daddr, &ip->daddr, 16);
 	p->key.family = 6;
-	p->key.proto = ip->nexthdr;
 	p->ip_len = tot;
 	*l3_end = 14 + tot;
-	*off = 14 + sizeof(*ip);
+	nh = ip->nexthdr;
+	o = 14 + sizeof(*ip);
+#pragma unroll
+	for (int i = 0; i < FL_V6_EXT_MAX; i++) {
+		if (!v6_ext(nh))
+			break;
+		if (o + sizeof(ebuf) > *l3_end || !(e = FL_HDR(skb, o, &ebuf)))
+			return -1;
+		if (nh == 44) { /* fragment: 8 bytes; offset != 0 = no L4 header here */
+			nh = e->b[0];
+			if (((e->b[2] << 8) | e->b[3]) & 0xfff8) {
+				p->key.proto = nh;
+				return 1;
+			}
+			o += 8;
+			continue;
+		}
+		o += nh == 51 ? (e->b[1] + 2) * 4 : (e->b[1] + 1) * 8;
+		nh = e->b[0];
+	}
+	p->key.proto = nh;
+	if (v6_ext(nh))
+		return 1;
+	if (o > *l3_end)
+		return -1;
+	*off = o;
 	return 0;
 }
 
@@ -139,11 +182,6 @@ static __always_inline int parse_udp(struct __sk_buff *skb, struct fl_parsed *p,
 	p->payload_len = ulen - sizeof(buf);
 	return 0;
 }
-
-/* First 8 bytes of an ICMP header or of a TCP payload. */
-struct fl_8bytes {
-	__u8 b[8];
-};
 
 static __always_inline int parse_icmp(struct __sk_buff *skb, struct fl_parsed *p, __u32 off, __u32 l3_end)
 {

@@ -76,6 +76,27 @@ export function frame(src: string, dst: string, l: L4): Buffer {
   return csumless(Buffer.concat([eth, ip]));
 }
 
+/** An IPv6 extension header: hop-by-hop 0, routing 43, fragment 44, AH 51, destination options 60. */
+export interface V6Ext { type: 0 | 43 | 44 | 51 | 60; bytes?: number; fragOffset?: number }
+
+/** The IPv6 frame `f` with extension headers between its base header and its upper layer. */
+export function withV6Ext(f: Buffer, exts: V6Ext[]): Buffer {
+  const upper = f[20]!;
+  const parts = exts.map((e, i) => {
+    const size = e.type === 44 ? 8 : (e.bytes ?? 8);
+    const h = Buffer.alloc(size);
+    h[0] = i + 1 < exts.length ? exts[i + 1]!.type : upper;
+    if (e.type === 51) h[1] = size / 4 - 2;
+    else if (e.type !== 44) h[1] = size / 8 - 1;
+    else h.writeUInt16BE((e.fragOffset ?? 0) << 3, 2);
+    return h;
+  });
+  const out = Buffer.concat([f.subarray(0, 54), ...parts, f.subarray(54)]);
+  out[20] = exts[0]?.type ?? upper;
+  out.writeUInt16BE(out.length - 54, 18);
+  return out;
+}
+
 /** What tc_flow.bpf.h must make of a frame: undefined = not accounted (not IP or malformed). */
 export interface RefPacket {
   family: 4 | 6; proto: number; saddr: Buffer; daddr: Buffer; sport: number; dport: number;
@@ -123,7 +144,21 @@ export function refParse(b: Buffer): RefPacket | undefined {
     const tot = 40 + b.readUInt16BE(18);
     if (tot > b.length - 14) return undefined;
     const p: RefPacket = { ...base, family: 6, proto: b[20]!, saddr: Buffer.from(b.subarray(22, 38)), daddr: Buffer.from(b.subarray(38, 54)), ipLen: tot };
-    return refL4(b, p, 54, 14 + tot);
+    // Extension headers: up to 4 walked (hop-by-hop, routing, destination options, fragment, AH).
+    const ext = (nh: number) => nh === 0 || nh === 43 || nh === 60 || nh === 44 || nh === 51;
+    let off = 54;
+    for (let i = 0; i < 4 && ext(p.proto); i++) {
+      if (off + 8 > 14 + tot) return undefined;
+      const nh = p.proto;
+      p.proto = b[off]!;
+      if (nh === 44) {
+        if (b.readUInt16BE(off + 2) & 0xfff8) return p; // not the first fragment
+        off += 8;
+      } else off += nh === 51 ? (b[off + 1]! + 2) * 4 : (b[off + 1]! + 1) * 8;
+    }
+    if (ext(p.proto)) return p;
+    if (off > 14 + tot) return undefined;
+    return refL4(b, p, off, 14 + tot);
   }
   return undefined;
 }

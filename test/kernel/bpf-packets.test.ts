@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LoaderProcess, defaultLoaderPath, findRepoRoot } from '../../src/agent/loader';
 import type { DecodedRecord, DnsRecord, FlowRecord, HttpRecord } from '../../src/agent/records';
-import { frame, v6bytes } from '../bpf/packets';
+import { frame, v6bytes, withV6Ext } from '../bpf/packets';
 import { RefTable } from '../bpf/reference';
 import type { RefFlow } from '../bpf/reference';
 
@@ -181,6 +181,35 @@ function defineTests(extra: string[]): void {
     assert.deepEqual(v6bytes('fd00::5').subarray(0, 2), Buffer.from([0xfd, 0]));
   });
 
+  test('IPv6 extension headers are walked to the upper layer; later fragments and long chains count without ports', { skip }, async () => {
+    const C6 = 'fd00::5', D6 = 'fd00::a';
+    const tcp = (sp: number) => frame(C6, D6, { proto: 'tcp', sport: sp, dport: 80, flags: SYN });
+    const overrun = withV6Ext(tcp(1008), [{ type: 60 }]);
+    overrun[55] = 255; // says 2,048 bytes
+    const frames: [Buffer, 1 | 2][] = [
+      [withV6Ext(tcp(1001), [{ type: 0 }, { type: 60, bytes: 16 }]), 1], // hop-by-hop + destination options
+      [withV6Ext(tcp(1002), [{ type: 43, bytes: 24 }]), 1], // routing
+      [withV6Ext(tcp(1003), [{ type: 51, bytes: 24 }]), 1], // AH: its length counts 4-byte words
+      [withV6Ext(tcp(1004), [{ type: 44, fragOffset: 0 }]), 1], // first fragment: the TCP header is there
+      [withV6Ext(frame(C6, D6, { proto: 'udp', sport: 1005, dport: 53, payload: dnsQuery(5, 'e.x', 28) }), [{ type: 0 }]), 1],
+      [withV6Ext(tcp(1006), [{ type: 44, fragOffset: 100 }]), 1], // a later fragment: no ports
+      [withV6Ext(tcp(1007), [{ type: 0 }, { type: 60 }, { type: 60 }, { type: 60 }, { type: 60 }]), 1], // five: not walked to the end
+      [overrun, 1], // an extension header longer than the packet: not accounted
+    ];
+    const r = await run(frames);
+    assert.deepEqual(r.rets, frames.map(() => TC_ACT_UNSPEC));
+    assert.deepEqual(r.flows.map((f) => [f.proto, f.sport, f.dport, f.bytes[0]]).sort((a, b) => a[1]! - b[1]! || a[0]! - b[0]!), [
+      [6, 0, 0, 40 + 8 + 20], // the later fragment: TCP, no ports
+      [60, 0, 0, 40 + 5 * 8 + 20], // the chain of five stops at the fifth header
+      [6, 1001, 80, 40 + 8 + 16 + 20], [6, 1002, 80, 40 + 24 + 20], [6, 1003, 80, 40 + 24 + 20], [6, 1004, 80, 40 + 8 + 20],
+      [17, 1005, 53, 40 + 8 + 8 + dnsQuery(5, 'e.x', 28).length],
+    ]);
+    assert.deepEqual(r.dns.map((d) => [d.family, d.sport, d.payloadLen]), [[6, 1005, dnsQuery(5, 'e.x', 28).length]], 'DNS behind an extension header');
+    const ref = new RefTable();
+    for (const [f, h] of frames) ref.push(f, h);
+    expectFlows(r.flows, [...ref.flows.values()]);
+  });
+
   test('truncated frames: every prefix of valid frames is rejected whole or parsed exactly', { skip }, async () => {
     const full = [
       frame(A, B, { proto: 'tcp', sport: 1, dport: 80, flags: ACK, payload: Buffer.from('GET / HTTP/1.1\r\n\r\n') }),
@@ -232,6 +261,7 @@ function defineTests(extra: string[]): void {
       frame(A, B, { proto: 'udp', sport: 53, dport: 53, payload: dnsQuery(3, 'r.s', 1) }),
       frame('fd00::1', 'fd00::2', { proto: 'tcp', sport: 80, dport: 41000, flags: ACK, payload: Buffer.from('HTTP/1.1 200 OK\r\n\r\n') }),
       frame('fd00::1', 'fd00::2', { proto: 'icmp', icmpType: 128, id: 1 }),
+      withV6Ext(frame('fd00::1', 'fd00::2', { proto: 'udp', sport: 41001, dport: 53, payload: dnsQuery(4, 't.u', 1) }), [{ type: 0 }, { type: 44 }]),
     ];
     const frames: [Buffer, 1 | 2][] = [];
     for (let i = 0; i < 1500; i++) {
