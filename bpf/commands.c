@@ -59,6 +59,32 @@ static int tc_legacy(int ifindex, enum bpf_tc_attach_point where, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/*
+ * ingress_seen (tc_flow.bpf.h): the slot of ifindex holds it while our ingress program runs there.
+ * A slot held by another interface leaves this one out: its packets are counted at egress too,
+ * and the flow scan does not pair its flows (tc_ingress_seen says so).
+ */
+static void mark_seen(struct state *st, struct tc_attachment *a, bool on)
+{
+	__u32 slot = (__u32)a->ifindex % FL_SEEN_SLOTS, cur = 0, v = on ? (__u32)a->ifindex : 0;
+	int fd = bpf_map__fd(st->skel->maps.ingress_seen);
+
+	if (st->o->no_egress_skip || (!on && !a->seen) || bpf_map_lookup_elem(fd, &slot, &cur))
+		return;
+	if (on && cur != 0 && cur != (__u32)a->ifindex)
+		return;
+	if (!bpf_map_update_elem(fd, &slot, &v, BPF_ANY))
+		a->seen = on;
+}
+
+bool tc_ingress_seen(const struct state *st, __u32 ifindex)
+{
+	for (size_t i = 0; i < st->tc_count; i++)
+		if (st->tc[i].ifindex == (int)ifindex)
+			return st->tc[i].seen;
+	return false;
+}
+
 /* Our attachment on ifindex: its slot in st->tc, or -1. */
 static int tc_find(const struct state *st, int ifindex)
 {
@@ -79,7 +105,8 @@ static int tc_add(struct state *st, const struct tc_attachment *a)
 		st->tc = p;
 		st->tc_cap = cap;
 	}
-	st->tc[st->tc_count++] = *a;
+	st->tc[st->tc_count] = *a;
+	mark_seen(st, &st->tc[st->tc_count++], true);
 	return 0;
 }
 
@@ -110,7 +137,7 @@ static int tcx_link(int prog_fd, int ifindex, int type)
 static int tc_attach(struct state *st, int ifindex)
 {
 	int in = bpf_program__fd(st->skel->progs.tc_ingress), eg = bpf_program__fd(st->skel->progs.tc_egress);
-	struct tc_attachment a = { .ifindex = ifindex, .link = { -1, -1 } };
+	struct tc_attachment a = { .ifindex = ifindex, .link = { -1, -1 }, .seen = false };
 	int err, i;
 
 	if (!(st->attached & FL_PROG_TC_INGRESS) || st->o->prog_run)
@@ -157,6 +184,7 @@ static int tc_detach(struct state *st, int ifindex)
 
 	if (i >= 0) {
 		a = st->tc[i];
+		mark_seen(st, &a, false);
 		st->tc[i] = st->tc[--st->tc_count];
 	}
 	return tc_undo(&a); /* not ours (any more): still removes a clsact filter of ours */

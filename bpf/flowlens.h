@@ -96,6 +96,7 @@
 /* Hooks (fl_flow.origin, fl_pkt.hook): seen on the host-side veth, i.e. relative to the pod. */
 #define FL_HOOK_FROM_POD 1 /* tc ingress on the host-side interface: the pod sent it */
 #define FL_HOOK_TO_POD 2   /* tc egress on the host-side interface: the pod receives it */
+#define FL_SEEN_SLOTS 65536 /* entries of the ingress_seen map (tc_flow.bpf.h) */
 
 /* fl_tcp_event.kind */
 #define FL_TCP_RETRANSMIT 1
@@ -188,6 +189,14 @@ struct fl_flow_val {
 	__u8 noticed;     /* FL_NOTICE_* already sent from this CPU (FIN per direction, RST) */
 	__u8 pad;
 	__u32 l7[2];      /* HTTP/1 heads seen per direction (captured or not) */
+};
+
+/* Key of the tc programs' `initiators` map: an endpoint that started a flow at one of our ingress hooks. */
+struct fl_endpoint {
+	__u8 addr[FL_ADDR_LEN]; /* network order */
+	__u16 port;             /* host order */
+	__u8 family;
+	__u8 proto;
 };
 
 /* fl_flow_notice.event, also fl_flow_val.noticed bits */
@@ -332,6 +341,7 @@ _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
 _Static_assert(sizeof(struct fl_flow_val) == 80, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
 _Static_assert(sizeof(struct fl_flow_notice) == 64, "fl_flow_notice size");
+_Static_assert(sizeof(struct fl_endpoint) == 20, "fl_endpoint size");
 _Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
 _Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");
 _Static_assert(sizeof(struct fl_http) == 8 + 56 + FL_HTTP_MAX, "fl_http size");

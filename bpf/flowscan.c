@@ -9,6 +9,14 @@
  * A user-space table remembers which flows were announced. The LRU may evict a flow before its
  * end is emitted: the kernel counts creations, so evicted = created - deleted by the loader -
  * still in the map, reported as lost source FL_LOST_FLOW_EVICTED (never silent).
+ *
+ * Pairs: tc egress skips packets that came in through one of our ingress hooks (tc_flow.bpf.h),
+ * so a connection between two pods of this node is counted once per packet, at the sender's
+ * veth. Its two flows (one per veth: same initiator address, port and protocol, the initiator's
+ * pod on one side and the responder's on the other) are paired here: each record gets the
+ * direction its own egress skipped from the other veth's flow, so both still report both
+ * directions, and the two END (or TIMEOUT) together. A packet dropped between the two veths is
+ * then counted as received too; the drop itself is reported by skb:kfree_skb.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,29 +28,51 @@
 
 #define BATCH 1024
 
+/* One end of a connection as a record has it (initiator or responder). */
+struct endpoint {
+	__u8 addr[FL_ADDR_LEN];
+	__u16 port;
+};
+
 struct fnode {
 	struct fl_flow_key key;
 	__u64 pkts;
 	__u64 emitted_ns;
 	__u32 gen;
-	bool armed; /* in the END timer list */
-	struct fnode *next;
+	__u32 dead_gen; /* the scan in which the loader deleted it (with dead) */
+	bool armed;     /* in the END timer list */
+	bool dead;      /* deleted from the map with its pair; freed by the next sweep */
+	__u8 origin;    /* FL_HOOK_* of the initiator's packets */
+	struct endpoint init, resp;
+	struct fnode *next;  /* in flowtab.b */
+	struct fnode *cnext; /* in flowtab.c, by connection (family, proto, initiator) */
 };
 
 struct flowtab {
-	struct fnode **b;
+	struct fnode **b, **c;
 	size_t nb;
 	__u32 gen;
 };
 
+static __u64 fnv(__u64 h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
 static size_t hash_key(const struct fl_flow_key *k, size_t nb)
 {
-	const unsigned char *p = (const unsigned char *)k;
-	__u64 h = 1469598103934665603ull;
+	return (size_t)(fnv(1469598103934665603ull, k, sizeof(*k)) % nb);
+}
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return (size_t)(h % nb);
+static size_t hash_conn(const struct fnode *n, size_t nb)
+{
+	__u64 h = fnv(1469598103934665603ull, &n->init, sizeof(n->init));
+
+	return (size_t)(fnv(h, &n->key.proto, 1) % nb);
 }
 
 static struct flowtab *flowtab_new(size_t entries)
@@ -53,7 +83,10 @@ static struct flowtab *flowtab_new(size_t entries)
 		return NULL;
 	t->nb = entries * 2 + 1;
 	t->b = calloc(t->nb, sizeof(*t->b));
-	if (!t->b) {
+	t->c = calloc(t->nb, sizeof(*t->c));
+	if (!t->b || !t->c) {
+		free(t->b);
+		free(t->c);
 		free(t);
 		return NULL;
 	}
@@ -70,6 +103,7 @@ void flowtab_free(struct flowtab *t)
 			free(n);
 		}
 	free(t->b);
+	free(t->c);
 	free(t);
 }
 
@@ -80,6 +114,17 @@ static struct fnode **find(struct flowtab *t, const struct fl_flow_key *k)
 	while (*pp && memcmp(&(*pp)->key, k, sizeof(*k)))
 		pp = &(*pp)->next;
 	return pp;
+}
+
+static void conn_unlink(struct flowtab *t, struct fnode *n)
+{
+	struct fnode **pp = &t->c[hash_conn(n, t->nb)];
+
+	while (*pp && *pp != n)
+		pp = &(*pp)->cnext;
+	if (*pp)
+		*pp = n->cnext;
+	n->cnext = NULL;
 }
 
 #define SWAP(a, b) do { __typeof__(a) _t = (a); (a) = (b); (b) = _t; } while (0)
@@ -152,42 +197,181 @@ static bool ended(const struct merged *m)
 	return (m->all_flags & 0x04) || ((m->f.flags[0] & 0x01) && (m->f.flags[1] & 0x01));
 }
 
+/* The direction of a flow that goes toward its own veth's pod: the one its egress hook sees. */
+static int dir_to_pod(const struct fl_flow *f)
+{
+	return f->origin == FL_HOOK_FROM_POD ? 1 : 0;
+}
+
+/* Adds direction d of the other veth's flow (the same packets, counted at its ingress). */
+static void add_dir(struct merged *m, const struct merged *o, int d)
+{
+	struct fl_flow *f = &m->f;
+	const struct fl_flow *g = &o->f;
+
+	f->bytes[d] += g->bytes[d];
+	f->payload[d] += g->payload[d];
+	f->pkts[d] += g->pkts[d];
+	f->flags[d] |= g->flags[d];
+	f->l7[d] += g->l7[d];
+	if (g->first_ns && (!f->first_ns || g->first_ns < f->first_ns))
+		f->first_ns = g->first_ns;
+	if (g->last_ns > f->last_ns)
+		f->last_ns = g->last_ns;
+	m->all_flags = f->flags[0] | f->flags[1];
+}
+
+static bool same_conn(const struct fnode *a, const struct fnode *b)
+{
+	return a->key.family == b->key.family && a->key.proto == b->key.proto &&
+	       !memcmp(&a->init, &b->init, sizeof(a->init));
+}
+
+/*
+ * The other veth's flow of n's connection: same initiator, another interface, the other end's
+ * pod there. Several candidates: the one with the same responder (no translation between the
+ * veths), else none; one candidate with another responder is the translated view (a Service's
+ * VIP on one side, its backend on the other), TCP and UDP only.
+ */
+static struct fnode *pick(struct flowtab *t, const struct fnode *n)
+{
+	struct fnode *one = NULL;
+	int count = 0;
+
+	for (struct fnode *p = t->c[hash_conn(n, t->nb)]; p; p = p->cnext) {
+		if (p == n || !same_conn(p, n) || p->key.ifindex == n->key.ifindex || p->origin == n->origin)
+			continue;
+		if (!memcmp(&p->resp, &n->resp, sizeof(p->resp)))
+			return p;
+		one = p;
+		count++;
+	}
+	return count == 1 && (n->key.proto == 6 || n->key.proto == 17) ? one : NULL;
+}
+
+/* n's pair: each picks the other, and at least one of them skips the other's packets at egress. */
+static struct fnode *pair_of(struct state *st, struct fnode *n)
+{
+	struct fnode *p = pick(st->tab, n);
+
+	if (!p || pick(st->tab, p) != n)
+		return NULL;
+	if (!tc_ingress_seen(st, p->key.ifindex) && !tc_ingress_seen(st, n->key.ifindex))
+		return NULL;
+	return p;
+}
+
+/* A flow's counters now, summed over CPUs; false when it is gone from the map. */
+static bool read_flow(struct state *st, const struct fl_flow_key *k, struct merged *m)
+{
+	static struct fl_flow_val *vals;
+
+	if (!vals && !(vals = calloc((size_t)st->ncpus, sizeof(*vals))))
+		return false;
+	if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.flows), k, vals))
+		return false;
+	merge(st, k, vals, m);
+	return true;
+}
+
+/* A node for a flow first seen now (or seen again after the loader deleted it). */
+static void node_start(struct flowtab *t, struct fnode *n, const struct merged *m)
+{
+	memcpy(n->init.addr, m->f.saddr, FL_ADDR_LEN);
+	memcpy(n->resp.addr, m->f.daddr, FL_ADDR_LEN);
+	n->init.port = m->f.sport;
+	n->resp.port = m->f.dport;
+	n->origin = m->f.origin;
+	n->pkts = 0;
+	n->emitted_ns = 0;
+	n->dead = false;
+	size_t c = hash_conn(n, t->nb);
+	n->cnext = t->c[c];
+	t->c[c] = n;
+}
+
+/* Deleted from the map by the loader: out of the pairing now, freed by the next sweep (a scan
+ * batch read before the delete may still hold it). */
+static void node_kill(struct flowtab *t, struct fnode *n)
+{
+	conn_unlink(t, n);
+	n->dead = true;
+	n->dead_gen = t->gen;
+}
+
+/* The pair's counters matter when a record may be due or the flow may be over. */
+static bool wants_pair(const struct options *o, const struct fnode *n, const struct merged *m, __u64 quiet, __u64 now,
+		       bool fresh)
+{
+	return fresh || (m->all_flags & 0x05) /* FIN or RST */ || quiet >= o->idle_timeout_ms * 1000000ull ||
+	       now - n->emitted_ns >= o->update_ms * 1000000ull;
+}
+
+static void emit_last(struct state *st, struct merged *m)
+{
+	m->f.event = ended(m) ? FL_FLOW_END : FL_FLOW_TIMEOUT;
+	emit(st, &m->f, sizeof(m->f));
+}
+
 /* Returns true when the flow must be deleted from the map; *due: when an ended flow's grace is over. */
 static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
 		  __u64 *due)
 {
 	const struct options *o = st->o;
-	struct fnode **pp = find(st->tab, k), *n = *pp;
-	struct merged m;
+	struct flowtab *t = st->tab;
+	struct fnode **pp = find(t, k), *n = *pp, *p = NULL;
+	struct merged m, own, pm;
+	bool fresh = !n;
 	__u64 quiet, pkts;
 
 	merge(st, k, v, &m);
-	pkts = m.f.pkts[0] + m.f.pkts[1];
-	quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
-	if (force || (ended(&m) && quiet >= o->end_grace_ms * 1000000ull) ||
-	    quiet >= o->idle_timeout_ms * 1000000ull) {
-		m.f.event = ended(&m) ? FL_FLOW_END : FL_FLOW_TIMEOUT;
-		emit(st, &m.f, sizeof(m.f));
-		if (n) {
-			*pp = n->next;
-			free(n);
-		}
-		return true;
+	if (n && n->dead) {
+		if (!read_flow(st, k, &m))
+			return false; /* deleted with its pair: a stale batch entry */
+		fresh = true;     /* made again since */
 	}
-	if (ended(&m))
-		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
 	if (!n) {
-		n = calloc(1, sizeof(*n));
-		if (!n)
+		if (!(n = calloc(1, sizeof(*n))))
 			return false;
 		n->key = *k;
 		n->next = *pp;
 		*pp = n;
-		m.f.event = FL_FLOW_START;
-	} else if (pkts != n->pkts && now - n->emitted_ns >= o->update_ms * 1000000ull) {
-		m.f.event = FL_FLOW_UPDATE;
 	}
-	n->gen = st->tab->gen;
+	if (fresh)
+		node_start(t, n, &m);
+	quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
+	if (force || wants_pair(o, n, &m, quiet, now, fresh))
+		p = pair_of(st, n);
+	if (p && read_flow(st, &p->key, &pm)) {
+		own = m;
+		if (tc_ingress_seen(st, p->key.ifindex))
+			add_dir(&m, &pm, dir_to_pod(&m.f));
+		if (tc_ingress_seen(st, n->key.ifindex))
+			add_dir(&pm, &own, dir_to_pod(&pm.f));
+		quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
+	} else {
+		p = NULL;
+	}
+	pkts = m.f.pkts[0] + m.f.pkts[1];
+	if (force || (ended(&m) && quiet >= o->end_grace_ms * 1000000ull) ||
+	    quiet >= o->idle_timeout_ms * 1000000ull) {
+		emit_last(st, &m);
+		if (p) { /* the pair ends together: its last record needs this one's counters */
+			emit_last(st, &pm);
+			if (!bpf_map_delete_elem(bpf_map__fd(st->skel->maps.flows), &p->key))
+				st->flows_removed++;
+			node_kill(t, p);
+		}
+		node_kill(t, n);
+		return true;
+	}
+	if (ended(&m))
+		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
+	if (fresh)
+		m.f.event = FL_FLOW_START;
+	else if (pkts != n->pkts && now - n->emitted_ns >= o->update_ms * 1000000ull)
+		m.f.event = FL_FLOW_UPDATE;
+	n->gen = t->gen;
 	if (m.f.event) {
 		emit(st, &m.f, sizeof(m.f));
 		n->pkts = pkts;
@@ -196,7 +380,8 @@ static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl
 	return false;
 }
 
-/* Flows announced earlier that the scan did not find: the LRU evicted them. */
+/* Flows announced earlier that the scan did not find (the LRU evicted them), and flows the loader
+ * deleted. */
 static void sweep(struct state *st)
 {
 	struct flowtab *t = st->tab;
@@ -205,13 +390,15 @@ static void sweep(struct state *st)
 		struct fnode **pp = &t->b[i];
 
 		while (*pp) {
-			if ((*pp)->gen == t->gen) {
+			if ((*pp)->gen == t->gen && !(*pp)->dead) {
 				pp = &(*pp)->next;
 				continue;
 			}
-			struct fnode *dead = *pp; /* evicted by the LRU: counted by count_evicted() */
-			*pp = dead->next;
-			free(dead);
+			struct fnode *gone = *pp; /* evicted by the LRU: counted by count_evicted() */
+			*pp = gone->next;
+			if (!gone->dead)
+				conn_unlink(t, gone);
+			free(gone);
 		}
 	}
 }
@@ -284,6 +471,17 @@ static void count_evicted(struct state *st, __u64 created)
 		st->evicted = created - gone;
 }
 
+/* `flush` forgets the flows' initiators too (tc_flow.bpf.h): nothing of the flows is left. */
+static void clear_initiators(struct state *st)
+{
+	int fd = bpf_map__fd(st->skel->maps.initiators);
+	struct fl_endpoint k;
+
+	while (!bpf_map_get_next_key(fd, NULL, &k))
+		if (bpf_map_delete_elem(fd, &k))
+			break;
+}
+
 int flow_scan(struct state *st, bool force)
 {
 	static struct scanbuf *sb;
@@ -311,6 +509,8 @@ int flow_scan(struct state *st, bool force)
 	}
 	sweep(st);
 	count_evicted(st, created);
+	if (force)
+		clear_initiators(st);
 	return 0;
 }
 

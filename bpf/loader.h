@@ -25,7 +25,7 @@ struct options {
 	__u32 http_per_flow;
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
-	bool tc_load_bytes, no_notices, no_tcx;
+	bool tc_load_bytes, no_notices, no_tcx, no_egress_skip;
 };
 
 struct flowtab;
@@ -34,6 +34,7 @@ struct flowtab;
 struct tc_attachment {
 	int ifindex;
 	int link[2];
+	bool seen; /* in the ingress_seen map: its egress skips what our ingress hooks counted */
 };
 
 struct state {
@@ -80,5 +81,7 @@ void emit_drop_reasons(struct state *st, struct btf *vmlinux);
 /* commands.c */
 void read_commands(struct state *st);
 void tc_detach_all(struct state *st);
+/* commands.c: packets that came in through this interface are counted at its ingress only */
+bool tc_ingress_seen(const struct state *st, __u32 ifindex);
 
 #endif

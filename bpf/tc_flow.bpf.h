@@ -12,6 +12,12 @@
  * read, no helper call for headers. New flows and first FIN/RST send a tiny notice to the
  * loader (fl_flow_notice) so START/END records do not wait for the next map scan.
  * The programs never change a packet or its fate: they return TC_ACT_UNSPEC.
+ *
+ * Each packet is counted once on the node: tc egress returns at once for a packet that came in
+ * through one of our ingress hooks (skb->ingress_ifindex is in `ingress_seen`), which already
+ * counted it. A connection between two pods of this node is then counted at the sender's veth in
+ * each direction, and the loader pairs the two veths' flows (flowscan.c) so that each still
+ * reports both directions.
  */
 #ifndef FL_TC_FLOW_BPF_H
 #define FL_TC_FLOW_BPF_H
@@ -278,6 +284,58 @@ static __always_inline bool sender_is_responder(const struct fl_parsed *p)
 	return false;
 }
 
+/*
+ * Endpoints that started a flow through one of our ingress hooks, for protocols whose packets do
+ * not say which end started (UDP but DNS, ICMP but echo, anything without ports). The other end's
+ * veth (its egress skipped the first packet, counted where it came in) then sees the reply first:
+ * a packet to such an endpoint starts its flow as the reply. Written and read only when a flow
+ * is created.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct fl_endpoint);
+	__type(value, __u8);
+} initiators SEC(".maps");
+
+static __always_inline bool packet_tells_initiator(const struct fl_parsed *p)
+{
+	if (p->key.proto == IPPROTO_TCP)
+		return true; /* SYN, SYN-ACK, or the lower port is the server */
+	if (p->key.proto == IPPROTO_UDP)
+		return p->key.sport == 53 || p->key.dport == 53;
+	if (p->key.proto == IPPROTO_ICMP)
+		return p->icmp_type == 0 || p->icmp_type == 8;
+	if (p->key.proto == IPPROTO_ICMPV6)
+		return p->icmp_type == 128 || p->icmp_type == 129;
+	return false;
+}
+
+/* The packet's sender (or receiver) as an endpoint. */
+static __always_inline void packet_end(struct fl_endpoint *e, const struct fl_parsed *p, bool sender)
+{
+	bool d = sender == (bool)p->swapped; /* the sender is key.daddr when swapped */
+
+	__builtin_memcpy(e->addr, d ? p->key.daddr : p->key.saddr, FL_ADDR_LEN);
+	e->port = d ? p->key.dport : p->key.sport;
+	e->family = p->key.family;
+	e->proto = p->key.proto;
+}
+
+/* At an ingress hook: is this first packet a reply to a flow that another veth of ours saw start? */
+static __always_inline bool reply_to_known_initiator(const struct fl_parsed *p)
+{
+	struct fl_endpoint e;
+	__u8 one = 1;
+
+	packet_end(&e, p, false);
+	if (bpf_map_lookup_elem(&initiators, &e))
+		return true;
+	packet_end(&e, p, true);
+	bpf_map_update_elem(&initiators, &e, &one, BPF_ANY);
+	return false;
+}
+
 /* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan.
  * Cold paths (a flow's first packet, its first FIN/RST, a DNS or HTTP copy) are BPF subprograms
  * (__noinline): their code stays out of the per-packet instruction stream. */
@@ -306,6 +364,9 @@ static __noinline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook
 	struct fl_flow_val zero = {};
 	bool rev = sender_is_responder(p);
 	long err;
+
+	if (hook == FL_HOOK_FROM_POD && !packet_tells_initiator(p))
+		rev = reply_to_known_initiator(p);
 
 	zero.origin = rev ? (3 - hook) : hook;
 	zero.init_rev = rev ^ p->swapped;
@@ -493,9 +554,26 @@ int tc_ingress(struct __sk_buff *skb)
 	return on_packet(skb, FL_HOOK_FROM_POD);
 }
 
+/*
+ * Interfaces whose tc ingress runs our program, by ifindex modulo the size: the slot holds the
+ * ifindex (0 = free; the loader leaves an interface whose slot is taken out, and its packets
+ * are then counted at egress too). An array: the lookup is inlined, no hashing.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FL_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} ingress_seen SEC(".maps");
+
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
+	__u32 in = skb->ingress_ifindex, slot = in % FL_SEEN_SLOTS;
+	__u32 *seen = bpf_map_lookup_elem(&ingress_seen, &slot);
+
+	if (in && seen && *seen == in)
+		return TC_ACT_UNSPEC; /* counted (and looked at for DNS/HTTP) where it came in */
 	return on_packet(skb, FL_HOOK_TO_POD);
 }
 

@@ -115,14 +115,16 @@ export class DnsMatcher {
   private pending = new Map<string, Pending>();
   constructor(private readonly max = 65_536) {}
 
-  query(client: string, cport: number, server: string, id: number, timeNs: bigint): void {
+  // Keyed by the client's address, port and the message id, not the server: a query to a Service
+  // VIP is answered by its backend (seen at the backend's veth, before the reverse NAT).
+  query(client: string, cport: number, id: number, timeNs: bigint): void {
     if (this.pending.size >= this.max) this.pending.delete(this.pending.keys().next().value as string);
-    this.pending.set(`${client}|${cport}|${server}|${id}`, { timeNs, at: Date.now() });
+    this.pending.set(`${client}|${cport}|${id}`, { timeNs, at: Date.now() });
   }
 
   /** Latency in ns of the query this response answers, if it was seen. */
-  response(client: string, cport: number, server: string, id: number, timeNs: bigint): number | undefined {
-    const key = `${client}|${cport}|${server}|${id}`;
+  response(client: string, cport: number, id: number, timeNs: bigint): number | undefined {
+    const key = `${client}|${cport}|${id}`;
     const q = this.pending.get(key);
     if (!q) return undefined;
     this.pending.delete(key);

@@ -1,6 +1,7 @@
 // DNS and HTTP records captured at tc -> Hubble L7 flows (`l7.dns`, `l7.http`, `l7.latency_ns`,
-// `is_reply`), with request/response matching. A flow is emitted where the pod's interface saw
-// the message (the client's for its own requests, the server's for what it served).
+// `is_reply`), with request/response matching. A flow is emitted where a pod's interface saw the
+// message: where it left its pod, and where it reached a pod from off the node (tc egress skips
+// what our ingress hooks saw), so a message between two pods of this node is one flow.
 import type { Flow } from '../flows/flow';
 import { isoNs as isoFromNs } from './wire';
 import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
@@ -61,10 +62,10 @@ export class L7Flows {
     }
     let latency: number | undefined;
     if (m.response) {
-      latency = this.dnsMatch.response(r.daddr, r.dport, r.saddr, m.id, r.timeNs);
+      latency = this.dnsMatch.response(r.daddr, r.dport, m.id, r.timeNs);
       this.names.learn(m);
     } else {
-      this.dnsMatch.query(r.saddr, r.sport, r.daddr, m.id, r.timeNs);
+      this.dnsMatch.query(r.saddr, r.sport, m.id, r.timeNs);
     }
     const rcode = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'][m.rcode] ?? `RCODE${m.rcode}`;
     const summary = m.response ? `DNS Answer ${rcode} "${m.qname}" ${m.answers.map((a) => a.ip ?? a.cname).filter(Boolean).join(',')}` : `DNS Query ${m.qname} ${QTYPE_NAMES[m.qtype] ?? m.qtype}`;
@@ -80,7 +81,10 @@ export class L7Flows {
       this.counters.httpUnparsed++;
       return undefined;
     }
-    const conn = h.kind === 'request' ? `${r.ifindex}|${r.saddr}|${r.sport}|${r.daddr}|${r.dport}` : `${r.ifindex}|${r.daddr}|${r.dport}|${r.saddr}|${r.sport}`;
+    // By the client's address and port alone: a request and its response of a connection between
+    // two pods of this node are seen at different veths (each where it left its pod), the request
+    // addressed to a Service VIP, the response from the backend.
+    const conn = h.kind === 'request' ? `${r.saddr}|${r.sport}` : `${r.daddr}|${r.dport}`;
     if (h.kind === 'request') {
       this.httpMatch.request(conn, h, r.timeNs);
       const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);

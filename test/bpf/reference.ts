@@ -15,6 +15,15 @@ function keyOf(s: Buffer, d: Buffer, sp: number, dp: number, proto: number): str
   return `${s.toString('hex')}|${d.toString('hex')}|${sp}|${dp}|${proto}`;
 }
 
+/** The packet itself says which end started the flow: TCP, DNS, ICMP echo. */
+function tellsInitiator(p: RefPacket): boolean {
+  if (p.proto === 6) return true;
+  if (p.proto === 17) return p.sport === 53 || p.dport === 53;
+  if (p.proto === 1) return p.icmpType === 0 || p.icmpType === 8;
+  if (p.proto === 58) return p.icmpType === 128 || p.icmpType === 129;
+  return false;
+}
+
 function responder(p: RefPacket): boolean {
   if (p.proto === 6) return (p.flags & 2) !== 0 ? (p.flags & 0x10) !== 0 : p.sport < p.dport;
   if (p.proto === 17) return p.sport === 53 && p.dport !== 53;
@@ -26,6 +35,8 @@ function responder(p: RefPacket): boolean {
 export class RefTable {
   readonly flows = new Map<string, RefFlow>();
   readonly captures: RefCapture[] = [];
+  /** Endpoints that started a flow at an ingress hook (the kernel's `initiators`; `flush` clears it). */
+  private readonly initiators = new Set<string>();
 
   push(frame: Buffer, hook: 1 | 2): void {
     const p = refParse(frame);
@@ -36,7 +47,12 @@ export class RefTable {
     let dir = 0;
     if (!f && (f = this.flows.get(rev))) dir = 1;
     if (!f) {
-      const r = responder(p);
+      let r = responder(p);
+      if (hook === 1 && !tellsInitiator(p)) {
+        const end = (a: Buffer, port: number) => `${a.toString('hex')}|${port}|${p.family}|${p.proto}`;
+        r = this.initiators.has(end(p.daddr, p.dport)); // a reply to a flow another veth saw start
+        if (!r) this.initiators.add(end(p.saddr, p.sport));
+      }
       const [s, d, sp, dp] = r ? [p.daddr, p.saddr, p.dport, p.sport] : [p.saddr, p.daddr, p.sport, p.dport];
       f = { key: r ? rev : fwd, saddr: s, daddr: d, sport: sp, dport: dp, proto: p.proto, family: p.family, origin: r ? 3 - hook : hook,
         packets: [0, 0], bytes: [0, 0], payload: [0, 0], flags: [0, 0], http: [0, 0] };
