@@ -21,6 +21,8 @@ const volatile __u32 http_per_flow = 8; /* tc: HTTP heads sent per flow, directi
 const volatile __u32 tc_direct = 1;     /* tc: direct packet access when the headers are linear (0: testing,
                                          * every header through bpf_skb_load_bytes) */
 const volatile __u32 tc_notices = 1;    /* tc: fl_flow_notice on create/FIN/RST (0: the scan only) */
+const volatile __u32 tc_jiffies = 0;    /* tc: flow times in jiffies (bpf_jiffies64 is inlined: no call per
+                                         * packet); set when the loader can calibrate them (clock_pair) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -17,7 +17,7 @@
 static const char *const feature_names[] = {
 	"btf", "ringbuf", "lru_percpu_hash", "sched_cls", "tracepoint", "cgroup_sock_addr",
 	"drop_reason_enum", "kfree_skb_reason", "tcp_retransmit_tp", "tcp_reset_tps",
-	"sock_state_tp", "map_batch", "cgroup2",
+	"sock_state_tp", "map_batch", "cgroup2", "syscall_prog",
 };
 
 bool tracepoint_exists(const char *category, const char *name)
@@ -120,6 +120,8 @@ __u64 probe_features(struct btf *btf)
 		f |= FL_FEAT_MAP_BATCH;
 	if (find_cgroup2())
 		f |= FL_FEAT_CGROUP2;
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0)
+		f |= FL_FEAT_SYSCALL_PROG;
 	return f;
 }
 

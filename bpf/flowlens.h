@@ -75,6 +75,7 @@
 #define FL_FEAT_SOCK_STATE_TP (1ull << 10)   /* sock:inet_sock_set_state (4.16) */
 #define FL_FEAT_MAP_BATCH (1ull << 11)       /* BPF_MAP_LOOKUP_BATCH on hash maps (5.6) */
 #define FL_FEAT_CGROUP2 (1ull << 12)         /* cgroup v2 mounted on /sys/fs/cgroup */
+#define FL_FEAT_SYSCALL_PROG (1ull << 13)    /* BPF_PROG_TYPE_SYSCALL (5.14): jiffies calibrated, the flows' clock */
 
 /* fl_lost.source values: one per place where a record can be lost. */
 #define FL_LOST_RB_TCP_STATE 1  /* ring buffer reserve failed in tcp_state */
@@ -176,8 +177,8 @@ struct fl_flow_key {
 
 /* The flow map's per-CPU value. Index 0 = key.saddr -> key.daddr, 1 = the other way. */
 struct fl_flow_val {
-	__u64 first_ns;   /* first packet on this CPU (bpf_ktime_get_ns) */
-	__u64 last_ns;    /* last packet on this CPU */
+	__u64 first_ns;   /* first packet on this CPU: jiffies (tc_jiffies; the loader converts), else ns */
+	__u64 last_ns;    /* last packet on this CPU, the same clock */
 	__u64 bytes[2];   /* IP bytes (header + payload) */
 	__u64 payload[2]; /* L4 payload bytes */
 	__u64 pkts[2];
@@ -189,6 +190,12 @@ struct fl_flow_val {
 	__u8 noticed;     /* FL_NOTICE_* already sent from this CPU (FIN per direction, RST) */
 	__u8 pad;
 	__u32 l7[2];      /* HTTP/1 heads seen per direction (captured or not) */
+};
+
+/* Written by the clock_pair program (BPF_PROG_RUN): the loader converts jiffies with it. */
+struct fl_clock_pair {
+	__u64 jiffies;
+	__u64 ns; /* bpf_ktime_get_ns() right after */
 };
 
 /* Key of the tc programs' `initiators` map: an endpoint that started a flow at one of our ingress hooks. */

@@ -175,6 +175,8 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 			rev = v->init_rev;
 		}
 	}
+	f->first_ns = flow_time_ns(st, f->first_ns);
+	f->last_ns = flow_time_ns(st, f->last_ns);
 	f->hdr.type = FL_REC_FLOW;
 	f->hdr.version = FL_REC_VERSION;
 	f->hdr.len = sizeof(*f);

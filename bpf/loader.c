@@ -292,6 +292,7 @@ static int open_skel(struct state *st)
 	st->skel->rodata->http_per_flow = o->http_per_flow;
 	st->skel->rodata->tc_direct = !o->tc_load_bytes;
 	st->skel->rodata->tc_notices = !o->no_notices;
+	st->skel->rodata->tc_jiffies = (st->features & FL_FEAT_SYSCALL_PROG) && !o->no_jiffies;
 	st->no_tcx = o->no_tcx;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
@@ -299,6 +300,66 @@ static int open_skel(struct state *st)
 	if (err)
 		fprintf(stderr, "flowlens-loader: sizing maps: %s\n", strerror(-err));
 	return err;
+}
+
+static int clock_pair(struct state *st, __u64 *jiffies, __u64 *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(st->skel->progs.clock_pair), &opts))
+		return -errno;
+	*jiffies = st->skel->bss->fl_clock.jiffies;
+	*ns = st->skel->bss->fl_clock.ns;
+	return 0;
+}
+
+/*
+ * The tc programs count flow times in jiffies: the tick length and one (jiffies, ns) pair taken
+ * right after a tick, from two tick boundaries seen through clock_pair (at most two ticks of
+ * polling). A tick near a common HZ (100, 250, 300, 1000) is taken as exactly TICK_NSEC.
+ */
+static int calibrate_jiffies(struct state *st)
+{
+	static const __u64 hz[] = { 100, 250, 300, 1000 };
+	__u64 j = 0, ns = 0, last = 0, bj[2] = { 0, 0 }, bns[2] = { 0, 0 }, tick;
+	__u64 deadline = clock_mono_ns() + 1000000000ull;
+	int err, seen = -1;
+
+	while (seen < 2) {
+		if ((err = clock_pair(st, &j, &ns)))
+			return err;
+		if (seen >= 0 && j != last) {
+			bj[seen] = j;
+			bns[seen] = ns;
+			seen++;
+		} else if (seen < 0) {
+			seen = 0;
+		}
+		last = j;
+		if (clock_mono_ns() > deadline)
+			return -ETIME;
+	}
+	tick = (bns[1] - bns[0]) / (bj[1] - bj[0]);
+	for (size_t i = 0; i < sizeof(hz) / sizeof(hz[0]); i++) {
+		__u64 nominal = (1000000000ull + hz[i] / 2) / hz[i];
+
+		if (tick > nominal - nominal / 10 && tick < nominal + nominal / 10)
+			tick = nominal;
+	}
+	st->jiffy_ns = tick;
+	st->jiffy_ref = bj[1];
+	st->jiffy_ref_ns = bns[1];
+	if (st->o->verbose)
+		fprintf(stderr, "flowlens-loader: flow times in jiffies: tick %llu ns, jiffy %llu at %llu ns\n",
+			(unsigned long long)tick, (unsigned long long)bj[1], (unsigned long long)bns[1]);
+	return 0;
+}
+
+__u64 flow_time_ns(const struct state *st, __u64 t)
+{
+	if (!st->jiffy_ns || !t)
+		return t;
+	return st->jiffy_ref_ns + (__u64)((__s64)(t - st->jiffy_ref) * (__s64)st->jiffy_ns);
 }
 
 static int attach_one(struct state *st, struct prog_spec *p, int cg_fd)
@@ -334,9 +395,14 @@ static int setup(struct state *st)
 	n = prog_specs(st, ps);
 	for (size_t i = 0; i < n; i++)
 		bpf_program__set_autoload(ps[i].prog, ps[i].want);
+	bpf_program__set_autoload(st->skel->progs.clock_pair, st->skel->rodata->tc_jiffies);
 	err = flowlens_bpf__load(st->skel);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: failed to load BPF programs: %s\n", strerror(-err));
+		return -1;
+	}
+	if (st->skel->rodata->tc_jiffies && (err = calibrate_jiffies(st))) {
+		fprintf(stderr, "flowlens-loader: calibrating jiffies: %s\n", strerror(-err));
 		return -1;
 	}
 	ensure_tracefs();

@@ -25,7 +25,7 @@ struct options {
 	__u32 http_per_flow;
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
-	bool tc_load_bytes, no_notices, no_tcx, no_egress_skip;
+	bool tc_load_bytes, no_notices, no_tcx, no_egress_skip, no_jiffies;
 };
 
 struct flowtab;
@@ -54,6 +54,7 @@ struct state {
 	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
 	bool no_tcx; /* the kernel has no tcx: clsact */
+	__u64 jiffy_ns, jiffy_ref, jiffy_ref_ns; /* flow times in jiffies: tick length, one (jiffies, ns) pair */
 	__u32 seq;
 	char cmd_buf[20000];
 	size_t cmd_len;
@@ -65,6 +66,8 @@ int parse_args(int argc, char **argv, struct options *o);
 /* loader.c */
 bool emit(struct state *st, const void *data, size_t len);
 __u64 clock_mono_ns(void);
+/* loader.c: a flow time (jiffies when st->jiffy_ns) as CLOCK_MONOTONIC ns */
+__u64 flow_time_ns(const struct state *st, __u64 t);
 /* flowscan.c: scan the flow map; force: emit and delete every flow now. */
 int flow_scan(struct state *st, bool force);
 /* flowscan.c: a tc notice (flow created, first FIN/RST): START at once, arm the END timer. */

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
 		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"
 		"  --no-tcx               tc: clsact filters even where the kernel has tcx links (6.6+; testing the fallback)\n"
+		"  --no-jiffies           tc: flow times from the coarse clock helper, as before 5.14 (testing the fallback)\n"
 		"  --no-egress-skip       tc: egress also counts packets our ingress hooks counted (every packet of a\n"
 		"                         connection between two pods of this node twice; for comparison)\n"
 		"  --prog-run             load the tc programs only, attach nothing; stdin: run HOOK IFINDEX HEX\n"
@@ -107,6 +108,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },
 		{ "no-notices", no_argument, NULL, 'N' }, { "tc-load-bytes", no_argument, NULL, 'L' },
 		{ "no-tcx", no_argument, NULL, 'X' }, { "no-egress-skip", no_argument, NULL, 'S' },
+		{ "no-jiffies", no_argument, NULL, 'J' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	int c, r;
@@ -134,6 +136,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		case 'L': o->tc_load_bytes = true; break;
 		case 'X': o->no_tcx = true; break;
 		case 'S': o->no_egress_skip = true; break;
+		case 'J': o->no_jiffies = true; break;
 		case 'F': o->features_only = true; break;
 		case 'v': o->verbose = true; break;
 		case 'h': usage(stdout); exit(0);

@@ -384,10 +384,16 @@ static __noinline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook
 	return bpf_map_lookup_elem(&flows, &p->key);
 }
 
-/* One clock read per packet; the coarse clock (same CLOCK_MONOTONIC base, jiffy resolution) where
- * the kernel has it (5.11+): flow first/last seen need no better. */
+/*
+ * One clock read per packet, at tick resolution: flow first/last seen need no better. jiffies
+ * where the loader converts them (tc_jiffies: the verifier inlines bpf_jiffies64, a load; each
+ * helper call costs a return thunk on kernels with return-stack mitigations), else the coarse
+ * clock (same CLOCK_MONOTONIC base, 5.11+), else the fine one.
+ */
 static __always_inline __u64 flow_now(void)
 {
+	if (tc_jiffies)
+		return bpf_jiffies64();
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_coarse_ns))
 		return bpf_ktime_get_coarse_ns();
 	return bpf_ktime_get_ns();
@@ -546,6 +552,17 @@ static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)
 	else if (http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8)
 		capture_http(skb, &p, hook, v, p.swapped);
 	return TC_ACT_UNSPEC;
+}
+
+/* jiffies and CLOCK_MONOTONIC read together; the loader runs it (BPF_PROG_RUN) to convert flow times. */
+struct fl_clock_pair fl_clock;
+
+SEC("syscall")
+int clock_pair(void *ctx)
+{
+	fl_clock.jiffies = bpf_jiffies64();
+	fl_clock.ns = bpf_ktime_get_ns();
+	return 0;
 }
 
 SEC("tc")

@@ -23,6 +23,7 @@ export const FEATURE_IMPACT: Readonly<Record<string, string>> = {
   sock_state_tp: 'TCP connect/accept/close flows (the agent cannot start)',
   map_batch: 'tc flow accounting (the loader scans the flow map in batches, 5.6+)',
   cgroup2: 'cgroup connect4/sendmsg4 (no cgroup v2 mount)',
+  syscall_prog: 'the inlined jiffies clock of tc flow times (a clock helper call per packet instead, kernels before 5.14)',
 };
 
 export interface FeatureReport {

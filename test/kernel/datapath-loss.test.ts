@@ -130,9 +130,10 @@ for a in sys.argv[3:]: (pod if a[0]=='p' else host).send(bytes.fromhex(a[2:]))`;
   sh('python3', '-c', py, HOST_IF, NS, ...frames.map(([w, f]) => `${w[0]}:${f.toString('hex')}`));
 }
 
+// tcx links where the kernel has them (6.6+, this machine); --no-tcx forces the clsact filters of
+// older kernels. Flow times: jiffies converted by the loader (5.14+), --no-jiffies the coarse clock.
 for (const how of ['tcx', 'clsact'] as const) test(`flow notices (${how}): START at creation and END after the grace, with no map scan for 60 s`, { skip, timeout: 30_000 }, async () => {
-  // tcx links where the kernel has them (6.6+, this machine); --no-tcx forces the clsact filters of older kernels.
-  const { loader, records } = await start(['--flush-ms', '60000', '--end-grace-ms', '100', ...(how === 'clsact' ? ['--no-tcx'] : [])]);
+  const { loader, records } = await start(['--flush-ms', '60000', '--end-grace-ms', '100', ...(how === 'clsact' ? ['--no-tcx', '--no-jiffies'] : [])]);
   const filters = () => ['ingress', 'egress'].map((d) => sh('tc', 'filter', 'show', 'dev', HOST_IF, d)).join('');
   if (how === 'clsact') assert.match(filters(), /tc_ingress[\s\S]*tc_egress/, 'both programs as clsact filters');
   else assert.equal(filters(), '', 'tcx links: no clsact filter');
@@ -143,12 +144,23 @@ for (const how of ['tcx', 'clsact'] as const) test(`flow notices (${how}): START
   const until = async (what: string, ok: () => boolean): Promise<void> => {
     for (const end = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 20))) assert.ok(Date.now() < end, `${what} within 5 s (the next scan is 60 s away)`);
   };
+  const wallNs = () => BigInt(Date.now()) * 1_000_000n; // records carry wall-clock ns (mono + the HELLO's offset)
+  const t0 = wallNs() - 1_000_000n; // Date.now() is in ms
   inject([['pod', out(SYN)]]);
+  const t1 = wallNs() + 1_000_000n;
   await until('START', () => mine('start').length === 1);
   assert.deepEqual([mine('start')[0]!.saddr, mine('start')[0]!.origin, mine('start')[0]!.packets], [SRC, 'from_pod', [1, 0]]);
+  const tick = 10_000_000n; // the flows' clock has tick resolution (HZ 100 at the coarsest)
+  const within = (t: bigint, a: bigint, b: bigint, what: string) => assert.ok(t >= a - tick && t <= b + tick, `${what}: ${t} not in [${a}, ${b}] ± 10 ms`);
+  within(mine('start')[0]!.firstNs, t0, t1, 'first packet time');
+  await new Promise((r) => setTimeout(r, 300));
+  const t2 = wallNs() - 1_000_000n;
   inject([['host', back(SYN | ACK)], ['pod', out(ACK)], ['pod', out(FIN | ACK)], ['host', back(FIN | ACK)], ['pod', out(ACK)]]);
+  const t3 = wallNs() + 1_000_000n;
   await until('END', () => mine('end').length === 1);
   const end = mine('end')[0]!;
+  within(end.lastNs, t2, t3, 'last packet time');
+  within(end.firstNs, t0, t1, 'END keeps the first packet time');
   assert.deepEqual([end.saddr, end.daddr, end.dport, end.packets, end.tcpFlags], [SRC, DST, 8080, [4, 2], [SYN | ACK | FIN, SYN | ACK | FIN]], 'exact counts, initiator first');
   assert.equal(mine('start').length, 1, 'one START');
   assert.equal((await loader.command(`detach ${ifindex()}`)).err, 0);
