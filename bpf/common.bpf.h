@@ -17,7 +17,7 @@
 const volatile __u32 targ_netns = 0; /* tcp_state: 0 = every network namespace */
 const volatile __u32 http_capture = 1; /* tc: copy HTTP/1.x first bytes */
 const volatile __u32 dns_capture = 1;  /* tc: copy DNS messages on UDP 53 */
-const volatile __u32 http_per_flow = 8; /* tc: HTTP heads sent per flow, direction and CPU (0: all) */
+const volatile __u32 http_per_flow = 8; /* tc: HTTP heads captured per flow, direction and CPU (0: all) */
 const volatile __u32 tc_direct = 1;     /* tc: direct packet access when the headers are linear (0: testing,
                                          * every header through bpf_skb_load_bytes) */
 const volatile __u32 tc_notices = 1;    /* tc: fl_flow_notice on create/FIN/RST (0: the scan only) */

@@ -189,7 +189,7 @@ struct fl_flow_val {
 	__u8 init_rev;    /* 1: the initiator is key.daddr (set with origin, on the creating CPU) */
 	__u8 noticed;     /* FL_NOTICE_* already sent from this CPU (FIN per direction, RST) */
 	__u8 pad;
-	__u32 l7[2];      /* HTTP/1 heads seen per direction (captured or not) */
+	__u32 l7[2];      /* HTTP/1 heads captured per direction (at most http_per_flow on this CPU) */
 };
 
 /* Written by the clock_pair program (BPF_PROG_RUN): the loader converts jiffies with it. */
@@ -241,8 +241,9 @@ struct fl_flow {
 	__u8 flags[2];              /* TCP flags seen per direction */
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u32 l7[2];                /* HTTP/1 heads seen per direction; only the first --http-per-flow
-	                             * per direction and CPU are sent as fl_http records */
+	__u32 l7[2];                /* HTTP/1 heads captured per direction (sent as fl_http records): the
+	                             * first --http-per-flow per direction and CPU; later segments are not
+	                             * looked at */
 };
 
 /* What the tc programs know of one packet; first part of DNS and HTTP records. */

@@ -21,7 +21,7 @@ static void usage(FILE *f)
 		"  --idle-timeout-ms N    quiet time before TIMEOUT (default 30000)\n"
 		"  --update-ms N          least time between UPDATE records of one flow (default 10000)\n"
 		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
-		"  --http-per-flow N      HTTP heads sent per flow, direction and CPU; all are counted (default 8, 0: all)\n"
+		"  --http-per-flow N      HTTP heads captured per flow, direction and CPU; later segments are not looked at (default 8, 0: all)\n"
 		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
 		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
 		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"

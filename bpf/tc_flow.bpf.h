@@ -512,23 +512,24 @@ static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *
 	bpf_ringbuf_submit(rec, 0);
 }
 
-/* Every HTTP head is counted in the flow; the first http_per_flow per direction are copied. */
+/*
+ * The first http_per_flow HTTP heads per flow, direction and CPU are copied (0: all), and counted
+ * in the flow. Later segments of that direction are not looked at: their first bytes usually lie
+ * in page fragments, and reading them (bpf_skb_load_bytes) was a third of a packet's cost.
+ */
 static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
 					 struct fl_flow_val *v, int dir)
 {
 	struct fl_8bytes buf, *first;
-	__u32 seen = 0, off = p->payload_off;
+	__u32 off = p->payload_off;
 
-	if (off > 0xff)
+	if (off > 0xff || (v && http_per_flow && v->l7[dir & 1] >= http_per_flow))
 		return;
 	first = FL_HDR(skb, off, &buf);
 	if (!first || !http_start(first->b))
 		return;
-	if (v) {
-		seen = v->l7[dir & 1]++;
-		if (http_per_flow && seen >= http_per_flow)
-			return;
-	}
+	if (v)
+		v->l7[dir & 1]++;
 	copy_http(skb, p, hook);
 }
 

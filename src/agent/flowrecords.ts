@@ -146,8 +146,9 @@ function extensionsOf(r: FlowRecord, tr: { vip: Endpoint4 } | undefined, retrans
     payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
   };
   if (r.httpHeads[0] || r.httpHeads[1]) {
-    ext.http_requests = r.httpHeads[0];
-    ext.http_responses = r.httpHeads[1];
+    // The heads the kernel captured (L7 flows): the first --http-per-flow per direction and CPU.
+    ext.http_requests_captured = r.httpHeads[0];
+    ext.http_responses_captured = r.httpHeads[1];
   }
   if (tr) ext.original_destination = tr.vip;
   if (retransmits) ext.retransmits = retransmits;
