@@ -29,9 +29,9 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024); /* default; the loader may resize before load */
 } events SEC(".maps");
 
-/* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX counts created flows,
- * FL_SLOT_NOTICE_LOST failed fl_flow_notice reserves (loader-internal: the scan still emits
- * those flows, later). */
+/* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX is unused (it counted
+ * flow creations for the hash map the flow table replaced), FL_SLOT_NOTICE_LOST failed
+ * fl_flow_notice reserves (loader-internal: the scan still emits those flows, later). */
 #define FL_SLOT_NOTICE_LOST (FL_LOST_MAX + 1)
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -15,9 +15,9 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 
 static const char *const feature_names[] = {
-	"btf", "ringbuf", "lru_percpu_hash", "sched_cls", "tracepoint", "cgroup_sock_addr",
+	"btf", "ringbuf", "mmap_array", "sched_cls", "tracepoint", "cgroup_sock_addr",
 	"drop_reason_enum", "kfree_skb_reason", "tcp_retransmit_tp", "tcp_reset_tps",
-	"sock_state_tp", "map_batch", "cgroup2", "syscall_prog",
+	"sock_state_tp", "lru_hash", "cgroup2", "syscall_prog",
 };
 
 bool tracepoint_exists(const char *category, const char *name)
@@ -49,18 +49,15 @@ static bool btf_has_member(struct btf *btf, const char *type, const char *member
 	return false;
 }
 
-static bool map_batch_works(void)
+static bool mmap_array_works(void)
 {
-	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, 4, 4, 4, NULL);
-	__u32 keys[4], vals[4], out, count = 4;
-	int err;
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_MMAPABLE);
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 8, 4, &opts);
 
 	if (fd < 0)
 		return false;
-	err = bpf_map_lookup_batch(fd, NULL, &out, keys, vals, &count, NULL);
-	err = err ? errno : 0;
 	close(fd);
-	return err == 0 || err == ENOENT; /* empty map: ENOENT */
+	return true;
 }
 
 /* The cgroup v2 mount: /sys/fs/cgroup (unified), else the first cgroup2 in /proc/self/mounts. */
@@ -97,8 +94,8 @@ __u64 probe_features(struct btf *btf)
 		f |= FL_FEAT_BTF;
 	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) > 0)
 		f |= FL_FEAT_RINGBUF;
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_PERCPU_HASH, NULL) > 0)
-		f |= FL_FEAT_LRU_PERCPU_HASH;
+	if (mmap_array_works())
+		f |= FL_FEAT_MMAP_ARRAY;
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) > 0)
 		f |= FL_FEAT_SCHED_CLS;
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_TRACEPOINT, NULL) > 0)
@@ -116,8 +113,8 @@ __u64 probe_features(struct btf *btf)
 		f |= FL_FEAT_TCP_RESET_TPS;
 	if (tracepoint_exists("sock", "inet_sock_set_state"))
 		f |= FL_FEAT_SOCK_STATE_TP;
-	if (map_batch_works())
-		f |= FL_FEAT_MAP_BATCH;
+	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, NULL) > 0)
+		f |= FL_FEAT_LRU_HASH;
 	if (find_cgroup2())
 		f |= FL_FEAT_CGROUP2;
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) > 0)

@@ -39,6 +39,8 @@
 #define FL_REC_SOCK_ADDR 11  /* cgroup/connect4 + sendmsg4: destination before any socket-level rewrite */
 #define FL_REC_FLOW_NOTICE 12 /* tc -> loader ONLY (never written to stdout): a flow was created,
                                * or saw its first FIN (per direction) or RST */
+#define FL_REC_FLOW_PART 13   /* tc -> loader ONLY: a live flow's counters on one CPU, from a slot the tc
+                               * program took over for another flow (the loader keeps them) */
 
 /* Largest record the loader will ever forward; the decoder rejects more. */
 #define FL_REC_MAX_BYTES 4096
@@ -64,7 +66,7 @@
 /* fl_hello.features bits: what the running kernel offers (probed at start). */
 #define FL_FEAT_BTF (1ull << 0)              /* /sys/kernel/btf/vmlinux loads */
 #define FL_FEAT_RINGBUF (1ull << 1)          /* BPF_MAP_TYPE_RINGBUF (5.8) */
-#define FL_FEAT_LRU_PERCPU_HASH (1ull << 2)  /* BPF_MAP_TYPE_LRU_PERCPU_HASH */
+#define FL_FEAT_MMAP_ARRAY (1ull << 2)       /* BPF_F_MMAPABLE arrays (5.5): the tc flow table */
 #define FL_FEAT_SCHED_CLS (1ull << 3)        /* tc programs */
 #define FL_FEAT_TRACEPOINT (1ull << 4)
 #define FL_FEAT_CGROUP_SOCK_ADDR (1ull << 5) /* cgroup/connect4, sendmsg4 */
@@ -73,7 +75,7 @@
 #define FL_FEAT_TCP_RETRANSMIT_TP (1ull << 8)
 #define FL_FEAT_TCP_RESET_TPS (1ull << 9)    /* tcp_send_reset + tcp_receive_reset */
 #define FL_FEAT_SOCK_STATE_TP (1ull << 10)   /* sock:inet_sock_set_state (4.16) */
-#define FL_FEAT_MAP_BATCH (1ull << 11)       /* BPF_MAP_LOOKUP_BATCH on hash maps (5.6) */
+#define FL_FEAT_LRU_HASH (1ull << 11)        /* BPF_MAP_TYPE_LRU_HASH (4.10): the tc initiators map */
 #define FL_FEAT_CGROUP2 (1ull << 12)         /* cgroup v2 mounted on /sys/fs/cgroup */
 #define FL_FEAT_SYSCALL_PROG (1ull << 13)    /* BPF_PROG_TYPE_SYSCALL (5.14): jiffies calibrated, the flows' clock */
 
@@ -84,8 +86,9 @@
 #define FL_LOST_RB_DROP 4       /* ... in kfree_skb */
 #define FL_LOST_RB_TCP_EVENT 5  /* ... in the TCP health tracepoints */
 #define FL_LOST_RB_SOCK_ADDR 6  /* ... in cgroup connect4/sendmsg4 */
-#define FL_LOST_FLOW_CREATE 7   /* a new flow could not be inserted in the flow map */
-#define FL_LOST_FLOW_EVICTED 8  /* the LRU flow map evicted a flow before the loader emitted its end */
+#define FL_LOST_FLOW_CREATE 7   /* a new flow could not be inserted in the flow map (not with the flow table: 0) */
+#define FL_LOST_FLOW_EVICTED 8  /* a flow's counters from a slot taken over for another flow could not be
+                                 * handed to the loader (ring buffer full) */
 #define FL_LOST_MAX 9           /* size of the per-CPU `lost` array */
 
 /* fl_flow.event */
@@ -211,6 +214,45 @@ struct fl_endpoint {
 #define FL_NOTICE_FIN0 1 /* first FIN from key.saddr */
 #define FL_NOTICE_FIN1 2 /* first FIN from key.daddr */
 #define FL_NOTICE_RST 4
+
+/*
+ * The flow table (tc_flow.bpf.h): a plain array, mmapped by the loader, one region of
+ * tab_slots slots per possible CPU. Only that CPU's tc programs write a region's slots (no
+ * atomics on the per-packet path); only the loader writes `ack`. gen: odd while the tc program
+ * rewrites the slot's key; even when valid (0: never used); the slot holds a live flow while
+ * gen != ack, and is free for another flow once the loader set ack = gen (it emitted the flow's
+ * end). The loader reads a slot by gen, contents, gen again (a changed gen: skip it this time).
+ */
+struct fl_slot {
+	struct fl_flow_key key;
+	__u32 gen;
+	__u32 ack;
+	__u32 pad;
+	struct fl_flow_val val;
+};
+
+#define FL_PROBES 8 /* slots a key may be in, from its hash: fl_key_hash + 0..FL_PROBES-1 in a CPU's region */
+
+/* Where a key's slots start in each CPU's region (the tc programs and the loader must agree). */
+static inline __u32 fl_key_hash(const struct fl_flow_key *k)
+{
+	const __u64 *w = (const __u64 *)k;
+	__u64 h = (w[0] ^ w[2]) * 0x9E3779B97F4A7C15ull;
+
+	h ^= (w[1] ^ w[3]) * 0xC2B2AE3D27D4EB4Full;
+	h ^= (w[4] + ((const __u32 *)k)[10]) * 0x165667B19E3779F9ull;
+	return (__u32)(h >> 32);
+}
+
+/* Kernel -> loader only: the counters a CPU had for a live flow whose slot it took over. */
+struct fl_flow_part {
+	struct fl_hdr hdr;
+	__u32 slot;   /* index in the flow table */
+	__u32 gen;    /* the slot's gen while it held this flow: ignored if the loader acked it meanwhile */
+	struct fl_flow_key key;
+	__u32 pad;
+	struct fl_flow_val val;
+};
 
 /* Kernel -> loader only (never on stdout, not decoded by the agent): look at this flow now
  * (START at once; END after the grace, sooner than the periodic scan). */
@@ -349,6 +391,8 @@ _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
 _Static_assert(sizeof(struct fl_flow_val) == 80, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
 _Static_assert(sizeof(struct fl_flow_notice) == 64, "fl_flow_notice size");
+_Static_assert(sizeof(struct fl_slot) == 136, "fl_slot size");
+_Static_assert(sizeof(struct fl_flow_part) == 144, "fl_flow_part size");
 _Static_assert(sizeof(struct fl_endpoint) == 20, "fl_endpoint size");
 _Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
 _Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * The flow map scan: every --flush-ms the loader reads the per-CPU LRU flow map in batches,
- * sums each flow over CPUs and emits fl_flow records:
- *   START   the first scan that sees a flow;
+ * Flow records from the tc flow table (flowtab.c). Every --flush-ms the loader reads the table,
+ * sums each flow over CPUs (and over the counters kept from slots the tc programs took over for
+ * other flows, fl_flow_part) and emits fl_flow records:
+ *   START   the first time the loader sees a flow;
  *   UPDATE  counters changed and --update-ms passed since the last record of that flow;
- *   END     TCP RST, or FIN both ways, then no packet for --end-grace-ms (then deleted);
- *   TIMEOUT no packet for --idle-timeout-ms (then deleted).
- * A user-space table remembers which flows were announced. The LRU may evict a flow before its
- * end is emitted: the kernel counts creations, so evicted = created - deleted by the loader -
- * still in the map, reported as lost source FL_LOST_FLOW_EVICTED (never silent).
+ *   END     TCP RST, or FIN both ways, then no packet for --end-grace-ms (then its slots are freed);
+ *   TIMEOUT no packet for --idle-timeout-ms (then its slots are freed).
+ * A user-space table remembers which flows were announced. A last record is made from a fresh
+ * read of the flow's slots, and exactly the slots read are freed (ack = the gen read), so
+ * counters handed over meanwhile are recognised as already counted. Nothing is evicted silently:
+ * a slot taken over hands its counters over first, and one that cannot be handed over (ring
+ * buffer full) is counted in the kernel as FL_LOST_FLOW_EVICTED.
  *
  * Pairs: tc egress skips packets that came in through one of our ingress hooks (tc_flow.bpf.h),
  * so a connection between two pods of this node is counted once per packet, at the sender's
@@ -26,8 +29,6 @@
 #include "loader.h"
 #include "flowlens.skel.h"
 
-#define BATCH 1024
-
 /* One end of a connection as a record has it (initiator or responder). */
 struct endpoint {
 	__u8 addr[FL_ADDR_LEN];
@@ -41,8 +42,12 @@ struct fnode {
 	__u32 gen;
 	__u32 dead_gen; /* the scan in which the loader deleted it (with dead) */
 	bool armed;     /* in the END timer list */
-	bool dead;      /* deleted from the map with its pair; freed by the next sweep */
+	bool dead;      /* its last record is out (slots freed); freed by the next sweep */
+	bool carried;   /* kept counters from slots taken over (part) */
+	bool announced; /* its START is out */
 	__u8 origin;    /* FL_HOOK_* of the initiator's packets */
+	__u64 ended_ns; /* dead: the last packet of its last record */
+	struct fl_flow_val part;
 	struct endpoint init, resp;
 	struct fnode *next;  /* in flowtab.b */
 	struct fnode *cnext; /* in flowtab.c, by connection (family, proto, initiator) */
@@ -150,33 +155,24 @@ struct merged {
 	__u8 all_flags;
 };
 
+/* One flow's summed counters (canonical key order) as an oriented fl_flow record. */
 static void merge(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, struct merged *m)
 {
 	struct fl_flow *f = &m->f;
-	bool rev = false;
 
 	memset(m, 0, sizeof(*m));
-	for (int c = 0; c < st->ncpus; c++, v++) {
-		if (v->first_ns && (!f->first_ns || v->first_ns < f->first_ns))
-			f->first_ns = v->first_ns;
-		if (v->last_ns > f->last_ns)
-			f->last_ns = v->last_ns;
-		for (int d = 0; d < 2; d++) {
-			f->bytes[d] += v->bytes[d];
-			f->payload[d] += v->payload[d];
-			f->pkts[d] += v->pkts[d];
-			f->flags[d] |= v->flags[d];
-			f->l7[d] += v->l7[d];
-		}
-		if (v->origin) {
-			f->origin = v->origin;
-			f->icmp_type = v->icmp_type;
-			f->icmp_code = v->icmp_code;
-			rev = v->init_rev;
-		}
+	f->first_ns = flow_time_ns(st, v->first_ns);
+	f->last_ns = flow_time_ns(st, v->last_ns);
+	for (int d = 0; d < 2; d++) {
+		f->bytes[d] = v->bytes[d];
+		f->payload[d] = v->payload[d];
+		f->pkts[d] = v->pkts[d];
+		f->flags[d] = v->flags[d];
+		f->l7[d] = v->l7[d];
 	}
-	f->first_ns = flow_time_ns(st, f->first_ns);
-	f->last_ns = flow_time_ns(st, f->last_ns);
+	f->origin = v->origin;
+	f->icmp_type = v->icmp_type;
+	f->icmp_code = v->icmp_code;
 	f->hdr.type = FL_REC_FLOW;
 	f->hdr.version = FL_REC_VERSION;
 	f->hdr.len = sizeof(*f);
@@ -187,7 +183,7 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 	f->dport = k->dport;
 	f->family = k->family;
 	f->proto = k->proto;
-	if (rev)
+	if (v->init_rev)
 		orient(f);
 	m->all_flags = f->flags[0] | f->flags[1];
 }
@@ -263,17 +259,20 @@ static struct fnode *pair_of(struct state *st, struct fnode *n)
 	return p;
 }
 
-/* A flow's counters now, summed over CPUs; false when it is gone from the map. */
-static bool read_flow(struct state *st, const struct fl_flow_key *k, struct merged *m)
+/* A flow's counters now: its live slots (in *taken) and the counters kept from slots taken over. */
+static bool read_flow(struct state *st, const struct fl_flow_key *k, struct merged *m, struct fl_taken *taken)
 {
-	static struct fl_flow_val *vals;
+	struct fnode *n = *find(st->tab, k);
+	struct fl_flow_val sum;
+	bool any = flowtab_read(st, k, &sum, taken);
 
-	if (!vals && !(vals = calloc((size_t)st->ncpus, sizeof(*vals))))
-		return false;
-	if (bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.flows), k, vals))
-		return false;
-	merge(st, k, vals, m);
-	return true;
+	if (n && !n->dead && n->carried) {
+		flow_sum_add(&sum, &n->part);
+		any = true;
+	}
+	if (any)
+		merge(st, k, &sum, m);
+	return any;
 }
 
 /* A node for a flow first seen now (or seen again after the loader deleted it). */
@@ -287,18 +286,21 @@ static void node_start(struct flowtab *t, struct fnode *n, const struct merged *
 	n->pkts = 0;
 	n->emitted_ns = 0;
 	n->dead = false;
+	n->carried = false;
+	n->announced = false;
+	memset(&n->part, 0, sizeof(n->part));
 	size_t c = hash_conn(n, t->nb);
 	n->cnext = t->c[c];
 	t->c[c] = n;
 }
 
-/* Deleted from the map by the loader: out of the pairing now, freed by the next sweep (a scan
- * batch read before the delete may still hold it). */
-static void node_kill(struct flowtab *t, struct fnode *n)
+/* Its last record is out and its slots freed: out of the pairing now, freed by the next sweep. */
+static void node_kill(struct flowtab *t, struct fnode *n, __u64 last_ns)
 {
 	conn_unlink(t, n);
 	n->dead = true;
 	n->dead_gen = t->gen;
+	n->ended_ns = last_ns;
 }
 
 /* The pair's counters matter when a record may be due or the flow may be over. */
@@ -309,63 +311,110 @@ static bool wants_pair(const struct options *o, const struct fnode *n, const str
 	       now - n->emitted_ns >= o->update_ms * 1000000ull;
 }
 
-static void emit_last(struct state *st, struct merged *m)
+/* Each of a pair's records gets the direction the other counted for it (what its egress skipped). */
+static void fill_pair(struct state *st, const struct fnode *n, struct merged *m, const struct fnode *p, struct merged *pm)
+{
+	struct merged own = *m;
+
+	if (tc_ingress_seen(st, p->key.ifindex))
+		add_dir(m, pm, dir_to_pod(&m->f));
+	if (tc_ingress_seen(st, n->key.ifindex))
+		add_dir(pm, &own, dir_to_pod(&pm->f));
+}
+
+static void emit_last(struct state *st, struct fnode *n, struct merged *m, const struct fl_taken *taken)
 {
 	m->f.event = ended(m) ? FL_FLOW_END : FL_FLOW_TIMEOUT;
 	emit(st, &m->f, sizeof(m->f));
+	flowtab_ack(st, taken);
+	node_kill(st->tab, n, m->f.last_ns);
 }
 
-/* Returns true when the flow must be deleted from the map; *due: when an ended flow's grace is over. */
-static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
-		  __u64 *due)
+/*
+ * The last records of n and of its pair p (which ends with it): from fresh reads, the pair
+ * filled, exactly the slots read freed. m: n's counters if nothing is left to read.
+ */
+static void finish(struct state *st, struct fnode *n, struct merged *m, struct fnode *p)
 {
-	const struct options *o = st->o;
-	struct flowtab *t = st->tab;
-	struct fnode **pp = find(t, k), *n = *pp, *p = NULL;
-	struct merged m, own, pm;
-	bool fresh = !n;
-	__u64 quiet, pkts;
+	static struct fl_taken tn, tp;
+	struct merged fm, pm;
 
-	merge(st, k, v, &m);
+	if (read_flow(st, &n->key, &fm, &tn))
+		*m = fm;
+	else
+		tn.n = 0;
+	if (p && !read_flow(st, &p->key, &pm, &tp))
+		p = NULL;
+	if (p)
+		fill_pair(st, n, m, p, &pm);
+	emit_last(st, n, m, &tn);
+	if (p)
+		emit_last(st, p, &pm, &tp);
+}
+
+/*
+ * n for key k (*fresh: new, or seen again after its last record), or NULL when k is only a stale
+ * view of a flow whose last record is out. *v: its slots' counters.
+ */
+static struct fnode *node_get(struct state *st, const struct fl_flow_key *k, struct fl_flow_val *v, bool *fresh)
+{
+	static struct fl_taken taken;
+	struct fnode **pp = find(st->tab, k), *n = *pp;
+
+	*fresh = !n;
 	if (n && n->dead) {
-		if (!read_flow(st, k, &m))
-			return false; /* deleted with its pair: a stale batch entry */
-		fresh = true;     /* made again since */
+		if (!flowtab_read(st, k, v, &taken))
+			return NULL; /* freed with its pair earlier in this scan: the sum was read before */
+		*fresh = true;       /* made again since */
 	}
 	if (!n) {
 		if (!(n = calloc(1, sizeof(*n))))
-			return false;
+			return NULL;
 		n->key = *k;
 		n->next = *pp;
 		*pp = n;
 	}
-	if (fresh)
-		node_start(t, n, &m);
+	return n;
+}
+
+/* One look at flow k with its slots' counters v: START, UPDATE, or its last record. *due: when an
+ * ended flow's grace is over. */
+static void visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
+		  __u64 *due)
+{
+	static struct fl_taken scratch;
+	const struct options *o = st->o;
+	struct fl_flow_val sum = *v;
+	struct fnode *n, *p = NULL;
+	struct merged m, pm;
+	bool fresh;
+	__u64 quiet, pkts;
+
+	if (!(n = node_get(st, k, &sum, &fresh)))
+		return;
+	if (fresh) {
+		merge(st, k, &sum, &m);
+		node_start(st->tab, n, &m);
+	}
+	if (n->carried)
+		flow_sum_add(&sum, &n->part);
+	merge(st, k, &sum, &m);
+	fresh = !n->announced;
 	quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
 	if (force || wants_pair(o, n, &m, quiet, now, fresh))
 		p = pair_of(st, n);
-	if (p && read_flow(st, &p->key, &pm)) {
-		own = m;
-		if (tc_ingress_seen(st, p->key.ifindex))
-			add_dir(&m, &pm, dir_to_pod(&m.f));
-		if (tc_ingress_seen(st, n->key.ifindex))
-			add_dir(&pm, &own, dir_to_pod(&pm.f));
+	if (p && read_flow(st, &p->key, &pm, &scratch)) {
+		fill_pair(st, n, &m, p, &pm);
 		quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
 	} else {
 		p = NULL;
 	}
 	pkts = m.f.pkts[0] + m.f.pkts[1];
+	n->gen = st->tab->gen;
 	if (force || (ended(&m) && quiet >= o->end_grace_ms * 1000000ull) ||
 	    quiet >= o->idle_timeout_ms * 1000000ull) {
-		emit_last(st, &m);
-		if (p) { /* the pair ends together: its last record needs this one's counters */
-			emit_last(st, &pm);
-			if (!bpf_map_delete_elem(bpf_map__fd(st->skel->maps.flows), &p->key))
-				st->flows_removed++;
-			node_kill(t, p);
-		}
-		node_kill(t, n);
-		return true;
+		finish(st, n, &m, p);
+		return;
 	}
 	if (ended(&m))
 		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
@@ -373,104 +422,50 @@ static bool visit(struct state *st, const struct fl_flow_key *k, const struct fl
 		m.f.event = FL_FLOW_START;
 	else if (pkts != n->pkts && now - n->emitted_ns >= o->update_ms * 1000000ull)
 		m.f.event = FL_FLOW_UPDATE;
-	n->gen = t->gen;
 	if (m.f.event) {
 		emit(st, &m.f, sizeof(m.f));
+		n->announced = true;
 		n->pkts = pkts;
 		n->emitted_ns = now;
-	}
-	return false;
-}
-
-/* Flows announced earlier that the scan did not find (the LRU evicted them), and flows the loader
- * deleted. */
-static void sweep(struct state *st)
-{
-	struct flowtab *t = st->tab;
-
-	for (size_t i = 0; i < t->nb; i++) {
-		struct fnode **pp = &t->b[i];
-
-		while (*pp) {
-			if ((*pp)->gen == t->gen && !(*pp)->dead) {
-				pp = &(*pp)->next;
-				continue;
-			}
-			struct fnode *gone = *pp; /* evicted by the LRU: counted by count_evicted() */
-			*pp = gone->next;
-			if (!gone->dead)
-				conn_unlink(t, gone);
-			free(gone);
-		}
 	}
 }
 
 static void arm(struct state *st, const struct fl_flow_key *k, __u64 due);
 
-struct scanbuf {
-	struct fl_flow_key keys[BATCH];
-	struct fl_flow_key del[BATCH];
-	struct fl_flow_val *vals;
-};
-
-static int scan_batches(struct state *st, struct scanbuf *sb, int fd, __u64 now, bool force)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 in = 0, out = 0, count, ndel;
-	bool first = true;
-	__u64 due;
-	int err;
-
-	for (;;) {
-		count = BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, sb->keys, sb->vals, &count, &opts);
-		if (err && errno != ENOENT)
-			return -errno;
-		ndel = 0;
-		for (__u32 i = 0; i < count; i++) {
-			due = 0;
-			if (visit(st, &sb->keys[i], sb->vals + (size_t)i * st->ncpus, now, force, &due)) {
-				sb->del[ndel++] = sb->keys[i];
-				continue;
-			}
-			st->flows_live++;
-			if (due)
-				arm(st, &sb->keys[i], due); /* its notice was lost: END at the grace anyway */
-		}
-		for (__u32 i = 0; i < ndel; i++)
-			bpf_map_delete_elem(fd, &sb->del[i]); /* ENOENT: evicted meanwhile, but already emitted */
-		st->flows_removed += ndel;
-		if (err)
-			return 0; /* ENOENT: that was the last batch */
-		in = out;
-		first = false;
-	}
-}
-
-/* Flows the kernel created (per-CPU slot FL_LOST_MAX of `lost`), summed. */
-static __u64 flows_created(struct state *st)
-{
-	__u32 slot = FL_LOST_MAX;
-	__u64 total = 0;
-
-	if (bpf_map__lookup_elem(st->skel->maps.lost, &slot, sizeof(slot), st->percpu,
-				 sizeof(__u64) * (size_t)st->ncpus, 0))
-		return 0;
-	for (int i = 0; i < st->ncpus; i++)
-		total += st->percpu[i];
-	return total;
-}
+static const struct fl_flow_val no_slots;
 
 /*
- * Evicted = created - deleted by us - still in the map. `created` is read before the scan, so
- * flows created during it can only make the estimate smaller; the count never goes down.
+ * After a scan: flows that were not in it. Those with kept counters (every slot taken over) are
+ * looked at once more (they END or time out like the others); the rest, and flows whose last
+ * record is out, are forgotten.
  */
-static void count_evicted(struct state *st, __u64 created)
+static void sweep(struct state *st, __u64 now, bool force)
 {
-	__u64 gone = st->flows_removed + st->flows_live;
+	struct flowtab *t = st->tab;
+	__u64 due;
 
-	if (created > gone && created - gone > st->evicted)
-		st->evicted = created - gone;
+	for (size_t i = 0; i < t->nb; i++) {
+		struct fnode **pp = &t->b[i];
+
+		while (*pp) {
+			struct fnode *n = *pp;
+
+			if (n->gen != t->gen && !n->dead && n->carried) {
+				due = 0;
+				visit(st, &n->key, &no_slots, now, force, &due);
+				if (due)
+					arm(st, &n->key, due);
+			}
+			if (n->gen == t->gen && !n->dead) {
+				pp = &n->next;
+				continue;
+			}
+			*pp = n->next;
+			if (!n->dead)
+				conn_unlink(t, n);
+			free(n);
+		}
+	}
 }
 
 /* `flush` forgets the flows' initiators too (tc_flow.bpf.h): nothing of the flows is left. */
@@ -484,33 +479,38 @@ static void clear_initiators(struct state *st)
 			break;
 }
 
+static __u64 scan_now;
+static bool scan_force;
+
+static void scan_one(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *sum)
+{
+	__u64 due = 0;
+
+	visit(st, k, sum, scan_now, scan_force, &due);
+	if (due)
+		arm(st, k, due); /* its notice was lost: END at the grace anyway */
+}
+
+static bool table_ready(struct state *st)
+{
+	return st->slots && (st->tab || (st->tab = flowtab_new(st->o->flow_entries)));
+}
+
 int flow_scan(struct state *st, bool force)
 {
-	static struct scanbuf *sb;
-	__u64 created;
 	int err;
 
-	if (!st->skel->maps.flows || bpf_map__fd(st->skel->maps.flows) < 0)
-		return 0;
-	if (!st->tab && !(st->tab = flowtab_new(st->o->flow_entries)))
-		return -ENOMEM;
-	if (!sb) {
-		sb = calloc(1, sizeof(*sb));
-		if (sb)
-			sb->vals = calloc((size_t)BATCH * st->ncpus, sizeof(struct fl_flow_val));
-		if (!sb || !sb->vals)
-			return -ENOMEM;
-	}
+	if (!table_ready(st))
+		return st->slots ? -ENOMEM : 0;
 	st->tab->gen++;
-	created = flows_created(st);
-	st->flows_live = 0;
-	err = scan_batches(st, sb, bpf_map__fd(st->skel->maps.flows), clock_mono_ns(), force);
+	scan_now = clock_mono_ns();
+	scan_force = force;
+	err = flowtab_each(st, scan_one);
 	if (err) {
-		fprintf(stderr, "flowlens-loader: scanning the flow map: %s\n", strerror(-err));
+		fprintf(stderr, "flowlens-loader: scanning the flow table: %s\n", strerror(-err));
 		return err;
 	}
-	sweep(st);
-	count_evicted(st, created);
+	sweep(st, scan_now, force);
 	if (force)
 		clear_initiators(st);
 	return 0;
@@ -550,30 +550,60 @@ static void arm(struct state *st, const struct fl_flow_key *k, __u64 due)
 /* Looks at one flow now: START if new, END if over; arms its END timer. */
 static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
 {
-	static struct fl_flow_val *vals;
-	int fd = bpf_map__fd(st->skel->maps.flows);
+	static struct fl_taken taken;
+	struct fl_flow_val sum;
+	struct fnode *n;
 	__u64 due = 0;
 
-	if (!vals && !(vals = calloc((size_t)st->ncpus, sizeof(*vals))))
+	if (!table_ready(st))
 		return;
-	if (!st->tab && !(st->tab = flowtab_new(st->o->flow_entries)))
-		return;
-	if (bpf_map_lookup_elem(fd, k, vals))
-		return; /* gone: ended meanwhile, or evicted (counted by the scan) */
-	if (visit(st, k, vals, now, false, &due)) {
-		if (!bpf_map_delete_elem(fd, k))
-			st->flows_removed++;
-		return;
-	}
+	if (!flowtab_read(st, k, &sum, &taken) && (!(n = *find(st->tab, k)) || n->dead || !n->carried))
+		return; /* gone: its last record is out */
+	visit(st, k, &sum, now, false, &due);
 	if (due)
 		arm(st, k, due > now ? due : now + 1000000);
 }
 
 void flow_notice(struct state *st, const struct fl_flow_notice *n)
 {
-	if (st->o->prog_run || !st->skel->maps.flows)
+	if (st->o->prog_run)
 		return; /* prog-run: flows only on `flush`, as the tests expect */
 	visit_key(st, &n->key, clock_mono_ns());
+}
+
+/*
+ * Counters of a live flow from a slot the tc programs took over: kept with the flow. Already in
+ * a last record (the slot was freed at that gen): ignored. Come after the flow's last record
+ * without being in it: lost, and counted so (FL_LOST_FLOW_EVICTED).
+ */
+void flow_part(struct state *st, const struct fl_flow_part *r)
+{
+	struct fnode *n;
+
+	if (flowtab_acked(st, r->slot, r->gen) || !table_ready(st))
+		return;
+	n = *find(st->tab, &r->key);
+	if (n && n->dead && flow_time_ns(st, r->val.first_ns) <= n->ended_ns) {
+		st->parts_late++;
+		return;
+	}
+	if (!n || n->dead) { /* never seen, or a new flow of the same key: kept, announced by the next look */
+		struct fnode **pp = find(st->tab, &r->key);
+		struct merged m;
+
+		if (!n) {
+			if (!(n = calloc(1, sizeof(*n))))
+				return;
+			n->key = r->key;
+			n->next = *pp;
+			*pp = n;
+		}
+		merge(st, &r->key, &r->val, &m);
+		node_start(st->tab, n, &m);
+		n->gen = st->tab->gen - 1; /* not seen by a scan yet: the sweep looks at it */
+	}
+	flow_sum_add(&n->part, &r->val);
+	n->carried = true;
 }
 
 __u64 flow_timers(struct state *st, __u64 now)

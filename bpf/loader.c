@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -175,17 +176,13 @@ static int read_lost(struct state *st, __u32 source, __u64 *total)
 {
 	int err, i;
 
-	if (source == FL_LOST_FLOW_EVICTED) {
-		*total = st->evicted;
-		return 0;
-	}
 	err = bpf_map__lookup_elem(st->skel->maps.lost, &source, sizeof(source), st->percpu,
 				   sizeof(__u64) * (size_t)st->ncpus, 0);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: reading lost counters: %s\n", strerror(-err));
 		return err;
 	}
-	*total = 0;
+	*total = source == FL_LOST_FLOW_EVICTED ? st->parts_late : 0;
 	for (i = 0; i < st->ncpus; i++)
 		*total += st->percpu[i];
 	return 0;
@@ -209,7 +206,7 @@ static const size_t rec_sizes[] = {
 	[FL_REC_TCP_STATE] = sizeof(struct fl_tcp_state), [FL_REC_DNS] = sizeof(struct fl_dns),
 	[FL_REC_HTTP] = sizeof(struct fl_http), [FL_REC_DROP] = sizeof(struct fl_drop),
 	[FL_REC_TCP_EVENT] = sizeof(struct fl_tcp_event), [FL_REC_SOCK_ADDR] = sizeof(struct fl_sock_addr),
-	[FL_REC_FLOW_NOTICE] = sizeof(struct fl_flow_notice),
+	[FL_REC_FLOW_NOTICE] = sizeof(struct fl_flow_notice), [FL_REC_FLOW_PART] = sizeof(struct fl_flow_part),
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -228,8 +225,11 @@ static int on_record(void *ctx, void *data, size_t size)
 		st->bad_record = true;
 		return 0;
 	}
-	if (h->type == FL_REC_FLOW_NOTICE) { /* loader-internal, never forwarded */
-		flow_notice(st, data);
+	if (h->type == FL_REC_FLOW_NOTICE || h->type == FL_REC_FLOW_PART) { /* loader-internal, never forwarded */
+		if (h->type == FL_REC_FLOW_NOTICE)
+			flow_notice(st, data);
+		else
+			flow_part(st, data);
 		return st->output_gone ? -EPIPE : 0;
 	}
 	return emit(st, data, size) ? 0 : -EPIPE;
@@ -251,7 +251,7 @@ static size_t prog_specs(struct state *st, struct prog_spec *ps)
 	const struct options *o = st->o;
 	__u64 f = st->features;
 	bool run = !o->prog_run;
-	bool tc = !o->no_tc && (f & FL_FEAT_SCHED_CLS) && (f & FL_FEAT_LRU_PERCPU_HASH);
+	bool tc = !o->no_tc && (f & FL_FEAT_SCHED_CLS) && (f & FL_FEAT_MMAP_ARRAY) && (f & FL_FEAT_LRU_HASH);
 	bool drops = run && !o->no_drops && tracepoint_exists("skb", "kfree_skb");
 	bool resets = run && (f & FL_FEAT_TCP_RESET_TPS);
 	bool cg = run && !o->no_cgroup && (f & FL_FEAT_CGROUP_SOCK_ADDR) && (f & FL_FEAT_CGROUP2);
@@ -294,9 +294,11 @@ static int open_skel(struct state *st)
 	st->skel->rodata->tc_notices = !o->no_notices;
 	st->skel->rodata->tc_jiffies = (st->features & FL_FEAT_SYSCALL_PROG) && !o->no_jiffies;
 	st->no_tcx = o->no_tcx;
+	st->tab_slots = flowtab_slots_per_cpu(o->flow_entries, st->ncpus);
+	st->skel->rodata->tab_slots = st->tab_slots;
 	err = bpf_map__set_max_entries(st->skel->maps.events, (__u32)o->ringbuf_bytes);
 	if (!err)
-		err = bpf_map__set_max_entries(st->skel->maps.flows, o->flow_entries);
+		err = bpf_map__set_max_entries(st->skel->maps.flows, st->tab_slots * (__u32)st->ncpus);
 	if (err)
 		fprintf(stderr, "flowlens-loader: sizing maps: %s\n", strerror(-err));
 	return err;
@@ -399,6 +401,10 @@ static int setup(struct state *st)
 	err = flowlens_bpf__load(st->skel);
 	if (err) {
 		fprintf(stderr, "flowlens-loader: failed to load BPF programs: %s\n", strerror(-err));
+		return -1;
+	}
+	if ((err = flowtab_map(st))) {
+		fprintf(stderr, "flowlens-loader: mapping the flow table: %s\n", strerror(-err));
 		return -1;
 	}
 	if (st->skel->rodata->tc_jiffies && (err = calibrate_jiffies(st))) {
@@ -553,6 +559,8 @@ out:
 	ring_buffer__free(st.rb);
 	flowlens_bpf__destroy(st.skel);
 	flowtab_free(st.tab);
+	if (st.slots)
+		munmap(st.slots, st.slots_len);
 	btf__free(btf);
 	free(st.tc);
 	free(st.percpu);

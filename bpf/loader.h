@@ -30,6 +30,16 @@ struct options {
 
 struct flowtab;
 
+/* A flow table slot the loader read, at the gen it read it. */
+struct fl_slot_ref {
+	__u32 idx, gen;
+};
+#define FL_TAKEN_MAX 1024 /* at most one slot per CPU and key */
+struct fl_taken {
+	__u32 n;
+	struct fl_slot_ref slot[FL_TAKEN_MAX];
+};
+
 /* tc programs on one interface: two tcx links, or (link = -1) our clsact filters. */
 struct tc_attachment {
 	int ifindex;
@@ -44,13 +54,14 @@ struct state {
 	int ncpus;
 	__u64 *percpu;                 /* ncpus slots, scratch */
 	__u64 lost_totals[FL_LOST_MAX]; /* last emitted totals */
-	__u64 evicted;                 /* FL_LOST_FLOW_EVICTED, counted by the scan */
-	__u64 flows_removed;           /* flows the loader deleted after END/TIMEOUT */
-	__u64 flows_live;              /* flows in the map after the last scan */
+	__u64 parts_late;              /* handed-over counters that came after their flow's last record (lost) */
 	__u64 features;
 	__u32 attached, attached_count;
 	struct bpf_link *cg_links[2];
 	struct flowtab *tab;
+	struct fl_slot *slots; /* the tc flow table, mmapped: ncpus regions of tab_slots */
+	size_t slots_len;
+	__u32 tab_slots;
 	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
 	bool no_tcx; /* the kernel has no tcx: clsact */
@@ -72,9 +83,20 @@ __u64 flow_time_ns(const struct state *st, __u64 t);
 int flow_scan(struct state *st, bool force);
 /* flowscan.c: a tc notice (flow created, first FIN/RST): START at once, arm the END timer. */
 void flow_notice(struct state *st, const struct fl_flow_notice *n);
+/* flowscan.c: counters of a slot the tc programs took over: kept with their flow. */
+void flow_part(struct state *st, const struct fl_flow_part *p);
 /* flowscan.c: END the flows whose grace is over; returns the next due time (0: none). */
 __u64 flow_timers(struct state *st, __u64 now);
 void flowtab_free(struct flowtab *t);
+/* flowtab.c: the tc flow table in user space */
+__u32 flowtab_slots_per_cpu(__u32 entries, int ncpus);
+int flowtab_map(struct state *st);
+bool flowtab_slot(const struct state *st, __u32 i, struct fl_slot *out);
+void flow_sum_add(struct fl_flow_val *acc, const struct fl_flow_val *v);
+bool flowtab_read(const struct state *st, const struct fl_flow_key *k, struct fl_flow_val *sum, struct fl_taken *taken);
+void flowtab_ack(const struct state *st, const struct fl_taken *taken);
+bool flowtab_acked(const struct state *st, __u32 idx, __u32 gen);
+int flowtab_each(struct state *st, void (*fn)(struct state *, const struct fl_flow_key *, const struct fl_flow_val *));
 /* features.c */
 __u64 probe_features(struct btf *vmlinux);
 void print_features(FILE *f, __u64 features);

@@ -22,12 +22,24 @@
 #ifndef FL_TC_FLOW_BPF_H
 #define FL_TC_FLOW_BPF_H
 
+/*
+ * The flow table (struct fl_slot in flowlens.h): a plain array, so every lookup is inlined by the
+ * verifier (no helper call: a hash map lookup was the largest part of a packet's cost), one region
+ * of tab_slots slots per possible CPU, written only by that CPU. A flow's slot is found by open
+ * addressing from its key's hash, at most FL_PROBES slots; a miss takes a free slot, else the
+ * probed slot quiet the longest (its counters go to the loader in a fl_flow_part first: an LRU
+ * that loses nothing). The loader mmaps the array, reads the slots and frees a flow's slots after
+ * its end (ack = gen).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, 65536); /* the loader may resize before load */
-	__type(key, struct fl_flow_key);
-	__type(value, struct fl_flow_val);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* the loader sizes it: possible CPUs x tab_slots */
+	__type(key, __u32);
+	__type(value, struct fl_slot);
 } flows SEC(".maps");
+
+const volatile __u32 tab_slots = 1; /* slots per CPU, a power of two (the loader sets it) */
 
 struct fl_parsed {
 	struct fl_flow_key key; /* canonical (see fl_flow_key); 8-aligned for the u64 compares */
@@ -358,30 +370,101 @@ static __noinline void send_notice(const struct fl_flow_key *k, __u32 event)
 	bpf_ringbuf_submit(n, 0);
 }
 
-/* Returns the new value; *created when this CPU's BPF_NOEXIST insert made the flow. */
-static __noinline struct fl_flow_val *create_flow(struct fl_parsed *p, __u8 hook, bool *created)
+static __always_inline bool key_eq(const struct fl_flow_key *a, const struct fl_flow_key *b)
 {
-	struct fl_flow_val zero = {};
-	bool rev = sender_is_responder(p);
-	long err;
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
 
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4] &&
+	       ((const __u32 *)a)[10] == ((const __u32 *)b)[10];
+}
+
+static __always_inline bool slot_live(const struct fl_slot *s)
+{
+	return s->gen != s->ack;
+}
+
+/* Hands a live flow's counters on this CPU to the loader before its slot is reused. */
+static __noinline void hand_over(struct fl_slot *s, __u32 idx)
+{
+	struct fl_flow_part *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+
+	if (!r) {
+		count_lost(FL_LOST_FLOW_EVICTED);
+		return;
+	}
+	fill_hdr(&r->hdr, FL_REC_FLOW_PART, sizeof(*r));
+	r->slot = idx;
+	r->gen = s->gen;
+	__builtin_memcpy(&r->key, &s->key, sizeof(r->key));
+	r->pad = 0;
+	__builtin_memcpy(&r->val, &s->val, sizeof(r->val));
+	bpf_ringbuf_submit(r, 0);
+}
+
+/*
+ * A new flow in slot s (index idx): its gen goes odd while the key changes (the loader skips the
+ * slot meanwhile), then even again. The atomic adds order the stores around them.
+ */
+static __noinline void take_slot(struct fl_slot *s, __u32 idx, struct fl_parsed *p, __u8 hook)
+{
+	bool rev = sender_is_responder(p);
+
+	if (slot_live(s))
+		hand_over(s, idx);
 	if (hook == FL_HOOK_FROM_POD && !packet_tells_initiator(p))
 		rev = reply_to_known_initiator(p);
-
-	zero.origin = rev ? (3 - hook) : hook;
-	zero.init_rev = rev ^ p->swapped;
+	if (s->gen & 1) /* a rewrite that never finished cannot happen: one CPU, no preemption */
+		s->gen++;
+	__sync_fetch_and_add(&s->gen, 1);
+	__builtin_memcpy(&s->key, &p->key, sizeof(s->key));
+	__builtin_memset(&s->val, 0, sizeof(s->val));
+	s->val.origin = rev ? (3 - hook) : hook;
+	s->val.init_rev = rev ^ p->swapped;
 	if (!rev) {
-		zero.icmp_type = p->icmp_type;
-		zero.icmp_code = p->icmp_code;
+		s->val.icmp_type = p->icmp_type;
+		s->val.icmp_code = p->icmp_code;
 	}
-	err = bpf_map_update_elem(&flows, &p->key, &zero, BPF_NOEXIST);
-	if (err == 0) {
-		count_slot(FL_LOST_MAX); /* created: the loader derives evictions from it */
-		*created = true;
-	} else if (err != -17 /* EEXIST: another CPU was first */) {
-		count_lost(FL_LOST_FLOW_CREATE);
+	__sync_fetch_and_add(&s->gen, 1);
+	if (s->gen == s->ack) /* gen wrapped onto an old ack: never look free while live */
+		s->gen += 2;
+}
+
+/*
+ * The flow's slot on this CPU (*created: a new one). Probes stop at a slot never used; a live
+ * slot of the flow wins, else the first free slot probed, else the one quiet the longest.
+ */
+static __always_inline struct fl_flow_val *flow_slot(struct fl_parsed *p, __u8 hook, bool *created)
+{
+	__u32 base = bpf_get_smp_processor_id() * tab_slots, h = fl_key_hash(&p->key), idx, pick = 0;
+	struct fl_slot *s, *victim = NULL;
+
+#pragma unroll
+	for (int i = 0; i < FL_PROBES; i++) {
+		idx = base + ((h + i) & (tab_slots - 1));
+		s = bpf_map_lookup_elem(&flows, &idx);
+		if (!s)
+			return NULL;
+		if (slot_live(s)) {
+			if (key_eq(&s->key, &p->key))
+				return &s->val;
+			if (!victim || (slot_live(victim) && s->val.last_ns < victim->val.last_ns)) {
+				victim = s;
+				pick = idx;
+			}
+			continue;
+		}
+		if (!victim || slot_live(victim)) {
+			victim = s;
+			pick = idx;
+		}
+		if (s->gen == 0)
+			break; /* never used: the flow is not further on */
 	}
-	return bpf_map_lookup_elem(&flows, &p->key);
+	if (!victim)
+		return NULL;
+	take_slot(victim, pick, p, hook);
+	*created = true;
+	return &victim->val;
 }
 
 /*
@@ -407,9 +490,7 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 	__u8 fin, ends;
 	bool created = false;
 
-	v = bpf_map_lookup_elem(&flows, &p->key);
-	if (!v)
-		v = create_flow(p, hook, &created);
+	v = flow_slot(p, hook, &created);
 	if (!v)
 		return NULL;
 	v->last_ns = flow_now();

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export const FEATURE_IMPACT: Readonly<Record<string, string>> = {
   btf: 'everything (CO-RE needs /sys/kernel/btf/vmlinux)',
   ringbuf: 'everything (records travel in a BPF ring buffer, 5.8+)',
-  lru_percpu_hash: 'tc flow accounting',
+  mmap_array: 'tc flow accounting, DNS and HTTP capture (the flow table is an mmapped array, 5.5+)',
   sched_cls: 'tc flow accounting, DNS and HTTP capture',
   tracepoint: 'TCP lifecycle, drops, retransmits and resets',
   cgroup_sock_addr: 'original destinations under socket-level load balancing',
@@ -21,7 +21,7 @@ export const FEATURE_IMPACT: Readonly<Record<string, string>> = {
   tcp_retransmit_tp: 'retransmit counts',
   tcp_reset_tps: 'reset flows',
   sock_state_tp: 'TCP connect/accept/close flows (the agent cannot start)',
-  map_batch: 'tc flow accounting (the loader scans the flow map in batches, 5.6+)',
+  lru_hash: 'tc flow accounting, DNS and HTTP capture (the initiators map, 4.10+)',
   cgroup2: 'cgroup connect4/sendmsg4 (no cgroup v2 mount)',
   syscall_prog: 'the inlined jiffies clock of tc flow times (a clock helper call per packet instead, kernels before 5.14)',
 };

@@ -26,8 +26,8 @@ export const PROG_NAMES: readonly string[] = [
 
 /** Bit i of HelloRecord.features (FL_FEAT_*), named as `flowlens-loader --features` prints them. */
 export const FEATURE_NAMES: readonly string[] = [
-  'btf', 'ringbuf', 'lru_percpu_hash', 'sched_cls', 'tracepoint', 'cgroup_sock_addr', 'drop_reason_enum', 'kfree_skb_reason',
-  'tcp_retransmit_tp', 'tcp_reset_tps', 'sock_state_tp', 'map_batch', 'cgroup2', 'syscall_prog',
+  'btf', 'ringbuf', 'mmap_array', 'sched_cls', 'tracepoint', 'cgroup_sock_addr', 'drop_reason_enum', 'kfree_skb_reason',
+  'tcp_retransmit_tp', 'tcp_reset_tps', 'sock_state_tp', 'lru_hash', 'cgroup2', 'syscall_prog',
 ];
 
 export const DNS_MAX = 512;

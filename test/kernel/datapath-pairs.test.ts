@@ -79,7 +79,7 @@ after(async () => {
 });
 
 async function start(args: string[]): Promise<{ loader: LoaderProcess; records: DecodedRecord[] }> {
-  const loader = new LoaderProcess(undefined, { args: ['--no-cgroup', '--no-drops', '--flush-ms', '60000', '--end-grace-ms', '60000', ...args] });
+  const loader = new LoaderProcess(undefined, { args: ['--no-cgroup', '--no-drops', '--flush-ms', '60000', '--end-grace-ms', '60000', '--flow-entries', '256', ...args] });
   loaders.push(loader);
   const records: DecodedRecord[] = [];
   loader.on('records', (r) => records.push(...r));
@@ -90,24 +90,27 @@ async function start(args: string[]): Promise<{ loader: LoaderProcess; records: 
 }
 
 interface MapEntry { ifindex: number; proto: number; pkts: [number, number] }
-/** The kernel's per-veth counters of A <-> B (summed over CPUs) in the `flows` map of one loader. */
+/** The kernel's per-veth counters of A <-> B (summed over CPUs) in the flow table of one loader
+ *  (bpf/flowlens.h struct fl_slot: key 44 bytes, gen, ack, pad, then fl_flow_val with pkts at 48). */
 function kernelFlows(pid: number): MapEntry[] {
   // The process's maps: the map_id lines of its fds' fdinfo.
   const ids = new Set(readdirSync(`/proc/${pid}/fdinfo`).map((fd) => /^map_id:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1]).filter(Boolean).map(Number));
   const maps = JSON.parse(sh('bpftool', '-j', 'map', 'show')) as { id: number; name?: string }[];
   const map = maps.find((m) => m.name === 'flows' && ids.has(m.id));
   assert.ok(map, `the flows map of loader ${pid}`);
-  const dump = JSON.parse(sh('bpftool', '-j', 'map', 'dump', 'id', String(map.id))) as { key: string[]; values: { value: string[] }[] }[];
+  const dump = JSON.parse(sh('bpftool', '-j', 'map', 'dump', 'id', String(map.id))) as { value: string[] }[];
   const bytes = (hex: string[]) => Buffer.from(hex.map((h) => parseInt(h, 16)));
-  const out: MapEntry[] = [];
+  const sums = new Map<string, MapEntry>();
   for (const e of dump) {
-    const k = bytes(e.key);
-    if (k.subarray(0, 4).join('.') !== A.ip || k.subarray(16, 20).join('.') !== B.ip) continue; // canonical: A is the lower end
-    const pkts: [number, number] = [0, 0];
-    for (const v of e.values.map((x) => bytes(x.value))) for (const d of [0, 1]) pkts[d]! += Number(v.readBigUInt64LE(48 + 8 * d));
-    out.push({ ifindex: k.readUInt32LE(32), proto: k[41]!, pkts });
+    const s = bytes(e.value);
+    if (s.readUInt32LE(44) === s.readUInt32LE(48)) continue; // gen == ack: free
+    if (s.subarray(0, 4).join('.') !== A.ip || s.subarray(16, 20).join('.') !== B.ip) continue; // canonical: A is the lower end
+    const id = `${s.readUInt32LE(32)}/${s[41]}/${s.readUInt16LE(36)}`;
+    const o = sums.get(id) ?? { ifindex: s.readUInt32LE(32), proto: s[41]!, pkts: [0, 0] };
+    for (const d of [0, 1]) o.pkts[d]! += Number(s.readBigUInt64LE(56 + 48 + 8 * d));
+    sums.set(id, o);
   }
-  return out;
+  return [...sums.values()];
 }
 
 const finals = (rs: DecodedRecord[]): FlowRecord[] =>

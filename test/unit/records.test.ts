@@ -28,8 +28,8 @@ function cSample(): Buffer {
 }
 
 const FEATURES_SAMPLE = Object.fromEntries([
-  'btf', 'ringbuf', 'lru_percpu_hash', 'sched_cls', 'tracepoint', 'cgroup_sock_addr', 'drop_reason_enum', 'kfree_skb_reason',
-  'tcp_retransmit_tp', 'tcp_reset_tps', 'sock_state_tp', 'map_batch', 'cgroup2', 'syscall_prog',
+  'btf', 'ringbuf', 'mmap_array', 'sched_cls', 'tracepoint', 'cgroup_sock_addr', 'drop_reason_enum', 'kfree_skb_reason',
+  'tcp_retransmit_tp', 'tcp_reset_tps', 'sock_state_tp', 'lru_hash', 'cgroup2', 'syscall_prog',
 ].map((n) => [n, n === 'btf' || n === 'ringbuf' || n === 'drop_reason_enum']));
 const T = 1700000005000000000n;
 const SK = 0xffff888123456780n;
