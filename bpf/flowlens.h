@@ -180,8 +180,8 @@ struct fl_flow_key {
 
 /* The flow map's per-CPU value. Index 0 = key.saddr -> key.daddr, 1 = the other way. */
 struct fl_flow_val {
-	__u64 first_ns;   /* first packet on this CPU: jiffies (tc_jiffies; the loader converts), else ns */
-	__u64 last_ns;    /* last packet on this CPU, the same clock */
+	__u64 first_ns;   /* first packet on this CPU: bpf_ktime_get_ns (CLOCK_MONOTONIC ns, set once) */
+	__u64 last_ns;    /* last packet on this CPU: jiffies (tc_jiffies; the loader converts), else ns */
 	__u64 bytes[2];   /* IP bytes (header + payload) */
 	__u64 payload[2]; /* L4 payload bytes */
 	__u64 pkts[2];

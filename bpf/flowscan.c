@@ -161,8 +161,10 @@ static void merge(struct state *st, const struct fl_flow_key *k, const struct fl
 	struct fl_flow *f = &m->f;
 
 	memset(m, 0, sizeof(*m));
-	f->first_ns = flow_time_ns(st, v->first_ns);
+	f->first_ns = v->first_ns;
 	f->last_ns = flow_time_ns(st, v->last_ns);
+	if (f->last_ns < f->first_ns) /* last at tick resolution, first exact */
+		f->last_ns = f->first_ns;
 	for (int d = 0; d < 2; d++) {
 		f->bytes[d] = v->bytes[d];
 		f->payload[d] = v->payload[d];
@@ -437,9 +439,9 @@ static const struct fl_flow_val no_slots;
 /*
  * After a scan: flows that were not in it. Those with kept counters (every slot taken over) are
  * looked at once more (they END or time out like the others); the rest, and flows whose last
- * record is out, are forgotten.
+ * record is out, are forgotten. After a partial scan only the latter.
  */
-static void sweep(struct state *st, __u64 now, bool force)
+static void sweep(struct state *st, __u64 now, bool force, bool partial)
 {
 	struct flowtab *t = st->tab;
 	__u64 due;
@@ -450,6 +452,10 @@ static void sweep(struct state *st, __u64 now, bool force)
 		while (*pp) {
 			struct fnode *n = *pp;
 
+			if (partial && !n->dead) {
+				pp = &n->next;
+				continue;
+			}
 			if (n->gen != t->gen && !n->dead && n->carried) {
 				due = 0;
 				visit(st, &n->key, &no_slots, now, force, &due);
@@ -506,11 +512,13 @@ int flow_scan(struct state *st, bool force)
 	scan_now = clock_mono_ns();
 	scan_force = force;
 	err = flowtab_each(st, scan_one);
-	if (err) {
+	if (err < 0) {
 		fprintf(stderr, "flowlens-loader: scanning the flow table: %s\n", strerror(-err));
 		return err;
 	}
-	sweep(st, scan_now, force);
+	if (err && force) /* flush: every flow now */
+		return flow_scan(st, true);
+	sweep(st, scan_now, force, err > 0);
 	if (force)
 		clear_initiators(st);
 	return 0;
@@ -583,7 +591,7 @@ void flow_part(struct state *st, const struct fl_flow_part *r)
 	if (flowtab_acked(st, r->slot, r->gen) || !table_ready(st))
 		return;
 	n = *find(st->tab, &r->key);
-	if (n && n->dead && flow_time_ns(st, r->val.first_ns) <= n->ended_ns) {
+	if (n && n->dead && r->val.first_ns <= n->ended_ns) {
 		st->parts_late++;
 		return;
 	}

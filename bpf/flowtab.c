@@ -118,8 +118,9 @@ bool flowtab_acked(const struct state *st, __u32 idx, __u32 gen)
 }
 
 /*
- * Every flow with a live slot, once, with its slots summed (a hash table of the keys seen in
- * this pass, sized to the live slots).
+ * Every flow with a live slot, once, with its slots summed: one pass over the table into a hash
+ * table of the keys seen, sized from the last pass (at most half full: when more flows come, the
+ * rest wait for the next pass, which is sized for them). Returns 1 when some flows were left out.
  */
 struct group {
 	struct fl_flow_key key;
@@ -130,18 +131,10 @@ struct group {
 int flowtab_each(struct state *st, void (*fn)(struct state *, const struct fl_flow_key *, const struct fl_flow_val *))
 {
 	static struct group *g;
-	static size_t cap;
-	__u32 total = st->tab_slots * (__u32)st->ncpus, live = 0;
+	static size_t cap, n = 64;
+	__u32 total = st->tab_slots * (__u32)st->ncpus, used = 0;
 	struct fl_slot s;
-	size_t n = 16;
 
-	for (__u32 i = 0; i < total; i++) {
-		__u32 gen = __atomic_load_n(&st->slots[i].gen, __ATOMIC_RELAXED);
-
-		live += gen != __atomic_load_n(&st->slots[i].ack, __ATOMIC_RELAXED);
-	}
-	while (n < (size_t)live * 2)
-		n <<= 1;
 	if (n > cap) {
 		free(g);
 		if (!(g = calloc(n, sizeof(*g)))) {
@@ -152,7 +145,7 @@ int flowtab_each(struct state *st, void (*fn)(struct state *, const struct fl_fl
 	} else {
 		memset(g, 0, n * sizeof(*g));
 	}
-	for (__u32 i = 0, used = 0; i < total && used < n / 2; i++) {
+	for (__u32 i = 0; i < total && used < n / 2; i++) {
 		if (!flowtab_slot(st, i, &s))
 			continue;
 		size_t j = fl_key_hash(&s.key) & (n - 1);
@@ -169,5 +162,11 @@ int flowtab_each(struct state *st, void (*fn)(struct state *, const struct fl_fl
 	for (size_t j = 0; j < n; j++)
 		if (g[j].used)
 			fn(st, &g[j].key, &g[j].sum);
+	if (used >= n / 2) {
+		n *= 4; /* full: the next pass is sized for more */
+		return 1;
+	}
+	if (n > 64 && (size_t)used * 8 < n)
+		n /= 2;
 	return 0;
 }

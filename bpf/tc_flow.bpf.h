@@ -418,6 +418,7 @@ static __noinline void take_slot(struct fl_slot *s, __u32 idx, struct fl_parsed 
 	__sync_fetch_and_add(&s->gen, 1);
 	__builtin_memcpy(&s->key, &p->key, sizeof(s->key));
 	__builtin_memset(&s->val, 0, sizeof(s->val));
+	s->val.first_ns = bpf_ktime_get_ns(); /* the fine clock, once: the earliest CPU's view orients the flow */
 	s->val.origin = rev ? (3 - hook) : hook;
 	s->val.init_rev = rev ^ p->swapped;
 	if (!rev) {
@@ -494,8 +495,6 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 	if (!v)
 		return NULL;
 	v->last_ns = flow_now();
-	if (!v->first_ns)
-		v->first_ns = v->last_ns;
 	v->pkts[dir] += segs > 1 ? segs : 1;
 	v->bytes[dir] += p->ip_len;
 	v->payload[dir] += p->payload_len;

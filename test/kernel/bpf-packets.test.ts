@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { LoaderProcess, defaultLoaderPath, findRepoRoot } from '../../src/agent/loader';
 import type { DecodedRecord, DnsRecord, FlowRecord, HttpRecord } from '../../src/agent/records';
@@ -284,6 +285,26 @@ function defineTests(extra: string[]): void {
     const caps = r.l7.map((c) => [c.type, c.data.toString('hex'), c.payloadLen]);
     assert.deepEqual(caps, ref.captures.map((c) => [c.kind, c.data.toString('hex'), c.payloadLen]));
     assert.ok(ref.flows.size > 50 && ref.captures.length > 20, `the mutations keep enough frames valid (${ref.flows.size} flows, ${ref.captures.length} captures)`);
+  });
+
+  test('one flow on two CPUs: each CPU has its own slot, the loader sums them and orients the flow by the earliest', { skip: skip || (cpus().length < 2 ? 'needs 2 CPUs' : false) }, async () => {
+    // The loader's BPF_PROG_RUN calls run on the loader's CPU: re-pinning it moves the next frames.
+    const pin = (cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(loader.pid)], { stdio: 'ignore' });
+    const u = (src: string, dst: string, sp: number, dp: number) => frame(src, dst, { proto: 'udp', sport: sp, dport: dp, payload: Buffer.alloc(10) });
+    const t = (src: string, dst: string, sp: number, dp: number, flags: number) => frame(src, dst, { proto: 'tcp', sport: sp, dport: dp, flags });
+    try {
+      pin(1);
+      for (const [f, hook] of [[u(A, B, 5000, 6000), 1], [t(A, B, 47000, 80, SYN), 1]] as const) assert.equal((await loader.command(`run ${hook} 1 ${f.toString('hex')}`)).err, TC_ACT_UNSPEC);
+    } finally {
+      pin(0);
+    }
+    // CPU 0 sees the reply first: on its own it would take B for the UDP initiator.
+    const r = await run([[u(B, A, 6000, 5000), 2], [u(A, B, 5000, 6000), 1], [t(B, A, 80, 47000, SYN | ACK), 2], [t(A, B, 47000, 80, ACK), 1]]);
+    execFileSync('taskset', ['-p', '-c', `0-${cpus().length - 1}`, String(loader.pid)], { stdio: 'ignore' });
+    const by = new Map(r.flows.map((f) => [f.proto, f]));
+    assert.deepEqual([by.get(17)?.saddr, by.get(17)?.sport, by.get(17)?.origin, by.get(17)?.packets], [A, 5000, 'from_pod', [2, 1]], 'UDP: the first datagram (CPU 1) says who started');
+    assert.deepEqual([by.get(6)?.saddr, by.get(6)?.sport, by.get(6)?.packets, by.get(6)?.tcpFlags], [A, 47000, [2, 1], [SYN | ACK, SYN | ACK]], 'TCP summed over both CPUs');
+    assert.equal(r.flows.length, 2, 'one record per flow, not per CPU');
   });
 
   test('keep-alive: the first 8 HTTP heads per direction are copied and counted, later segments are not looked at', { skip }, async () => {
