@@ -14,7 +14,7 @@
 // moves by ±5 % against the next, so the verdict is the median of per-round paired ratios (each
 // mode against the no-agent run of the same round), with its interquartile range.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/sandbox/state';
@@ -84,13 +84,14 @@ function noHooks(s: SandboxState): string {
 
 interface Run { rps: number; cpuUsPerReq: number; agentUsPerReq?: number }
 
-/** CPU time (ms) of a process and its children that are still running (the agent: its loader, ip monitor). */
+/**
+ * CPU time (ms) of a process, its threads and its running children (the agent: its loader, ip
+ * monitor), from schedstat (ns; the ticks of /proc/PID/stat are 10 ms coarse).
+ */
 function processTreeMs(pid: number): number {
   const one = (p: number): number => {
     try {
-      const f = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number);
-      return (v[11]! + v[12]!) * 10; // utime + stime, USER_HZ = 100
+      return readdirSync(`/proc/${p}/task`).reduce((s, t) => s + Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6, 0);
     } catch {
       return 0;
     }
