@@ -12,7 +12,7 @@ const USAGE = `Usage:
   flowlens sandbox status [-o json]
   flowlens sandbox kubeconfig
   flowlens sandbox exec NS/POD -- CMD [ARGS...]
-  flowlens sandbox agent stop|start     detach / re-attach the node agent's eBPF datapath
+  flowlens sandbox agent stop|start [--node NAME]   detach / re-attach the agents' eBPF datapath (every node's, or NAME's)
   flowlens sandbox probe --from NS/POD --to NS/POD|NS/SVC|IP|NAME --port N [--protocol TCP|UDP] [--timeout 1s] [-o json]
 Common: --state-dir DIR (default ${DEFAULT_STATE_DIR})
 `;
@@ -157,9 +157,16 @@ async function dispatch(sub: string | undefined, rest: string[]): Promise<number
       const action = rest[0];
       if (action !== 'stop' && action !== 'start') throw new Usage('agent needs stop or start');
       requireRoot();
-      const r = await agentDatapath(requireState(stateDirOnly(rest.slice(1))), action);
-      const ok = r.ready === (action === 'start');
-      process.stdout.write(`Agent (pid ${r.pid}) datapath ${action === 'stop' ? 'detached' : 'attached'}${ok ? '' : ': not confirmed by /readyz yet'}\n`);
+      const a = parse(rest.slice(1), { 'state-dir': { type: 'string' }, node: { type: 'string' } });
+      if (!a.ok) throw new Usage(a.error);
+      const dir = (a.value.values['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR;
+      const results = await agentDatapath(requireState(dir), action, { node: a.value.values.node as string | undefined });
+      let ok = true;
+      for (const r of results) {
+        const done = r.ready === (action === 'start');
+        ok &&= done;
+        process.stdout.write(`Agent of ${r.node} (pid ${r.pid}) datapath ${action === 'stop' ? 'detached' : 'attached'}${done ? '' : ': not confirmed by /readyz yet'}\n`);
+      }
       return ok ? 0 : 1;
     }
     case 'daemon': return daemon(rest);

@@ -181,20 +181,52 @@ export function probe(state: SandboxState, o: ProbeOptions): Promise<ProbeResult
   });
 }
 
+// Polls an agent's /readyz until it says `want` (exit 0) or the time is up (exit 1); run in the
+// agent's network namespace (each node of a multi-node sandbox has its own 127.0.0.1).
+const READYZ_POLL = `const [port, want, ms] = process.argv.slice(1).map(Number); const end = Date.now() + ms;
+(async () => { for (;;) {
+  const ok = await fetch('http://127.0.0.1:' + port + '/readyz', { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
+  if (ok === (want === 1)) process.exit(0); if (Date.now() > end) process.exit(1); await new Promise((r) => setTimeout(r, 100));
+} })();`;
+
 /**
- * `sandbox agent stop|start`: the node's agent detaches every eBPF program (its loader exits) or
- * attaches them again, keeping its process, store and listener: the same traffic can be compared
- * with and without the datapath. Resolves once the agent's /readyz agrees (or after timeoutMs).
+ * `sandbox agent stop|start [--node NAME]`: each node's agent (or that node's) detaches every
+ * eBPF program (its loader exits) or attaches them again, keeping its process, store and
+ * listener: the same traffic can be compared with and without the datapath. Resolves once each
+ * agent's /readyz agrees (ready false after timeoutMs).
  */
-export async function agentDatapath(state: SandboxState, action: 'stop' | 'start', port = 4260, timeoutMs = 15_000): Promise<{ pid: number; ready: boolean }> {
-  const agent = state.pods.find((p) => p.role === 'agent' && p.pid);
-  if (!agent?.pid) throw new Error('the sandbox runs no agent (started with --no-agent, or it failed: see sandbox status)');
-  process.kill(agent.pid, action === 'stop' ? 'SIGUSR2' : 'SIGUSR1');
+export async function agentDatapath(state: SandboxState, action: 'stop' | 'start', opts: { node?: string; port?: number; timeoutMs?: number } = {}): Promise<{ pid: number; node: string; ready: boolean }[]> {
+  const { port = 4260, timeoutMs = 15_000 } = opts;
+  const all = state.pods.filter((p) => p.role === 'agent' && p.pid);
+  if (!all.length) throw new Error('the sandbox runs no agent (started with --no-agent, or it failed: see sandbox status)');
+  const agents = opts.node ? all.filter((p) => (p.node ?? state.node.name) === opts.node) : all;
+  if (!agents.length) throw new Error(`no agent on node "${opts.node}" (nodes: ${[...new Set(all.map((p) => p.node ?? state.node.name))].join(', ')})`);
+  for (const a of agents) process.kill(a.pid!, action === 'stop' ? 'SIGUSR2' : 'SIGUSR1');
   const want = action === 'start';
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false);
-    if (ready === want || Date.now() > end) return { pid: agent.pid, ready };
-    await new Promise((r) => setTimeout(r, 100));
+  return Promise.all(agents.map(async (a) => {
+    const node = a.node ?? state.node.name;
+    const netns = state.nodes?.find((n) => n.name === node)?.netns;
+    const argv = ['-e', READYZ_POLL, String(port), want ? '1' : '0', String(timeoutMs)];
+    const r = netns ? await run('ip', ['netns', 'exec', netns, process.execPath, ...argv]) : await run(process.execPath, argv);
+    // Stopped means its loader is gone too (the programs go with it), not only /readyz saying so.
+    if (r === 0 && !want) for (const end = Date.now() + timeoutMs; hasLoaderChild(a.pid!) && Date.now() < end;) await new Promise((res) => setTimeout(res, 20));
+    return { pid: a.pid!, node, ready: r === 0 && (want || !hasLoaderChild(a.pid!)) ? want : !want };
+  }));
+}
+
+function hasLoaderChild(pid: number): boolean {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.some((k) => { try { return readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'flowlens-loader'; } catch { return false; } });
+  } catch {
+    return false;
   }
+}
+
+function run(cmd: string, argv: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, argv, { stdio: 'ignore' });
+    p.on('error', () => resolve(1));
+    p.on('close', (code) => resolve(code ?? 1));
+  });
 }

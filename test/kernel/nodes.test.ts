@@ -142,3 +142,25 @@ test('no agent reports a flow of another node\'s network namespace', { skip, tim
   const wrong = flows.filter((f) => owners.get(f.extensions!.netns!) !== f.node_name);
   assert.deepEqual(wrong.map((f) => `${f.node_name} reported netns ${f.extensions?.netns} (${owners.get(f.extensions!.netns!) ?? 'not a sandbox node'}): ${f.Summary}`), []);
 });
+
+test('sandbox agent stop|start switches every node\'s agent, or one with --node', { skip, timeout: 120_000 }, () => {
+  // Each agent's loader holds its tc programs (tcx links die with it): count them.
+  const tcPrograms = () => (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { name?: string }[]).filter((p) => p.name === 'tc_ingress').length;
+  const before = tcPrograms();
+  assert.ok(before >= 3, `3 agents' loaders have their tc programs loaded (${before})`);
+  const one = flowlens(['sandbox', 'agent', 'stop', '--node', 'node-2', ...SD], { timeoutMs: 60_000 });
+  assert.equal(one.status, 0, one.stderr);
+  assert.match(one.stdout, /^Agent of node-2 \(pid \d+\) datapath detached\n$/);
+  assert.equal(tcPrograms(), before - 1, 'only node-2\'s datapath went away');
+  const all = flowlens(['sandbox', 'agent', 'stop', ...SD], { timeoutMs: 60_000 });
+  assert.equal(all.status, 0, all.stderr);
+  assert.deepEqual(all.stdout.trim().split('\n').map((l) => /^Agent of (node-\d) \(pid \d+\) datapath detached$/.exec(l)?.[1]).sort(), ['node-1', 'node-2', 'node-3']);
+  assert.equal(tcPrograms(), before - 3);
+  const start = flowlens(['sandbox', 'agent', 'start', ...SD], { timeoutMs: 60_000 });
+  assert.equal(start.status, 0, start.stderr);
+  assert.equal(start.stdout.trim().split('\n').filter((l) => /datapath attached$/.test(l)).length, 3, start.stdout);
+  assert.equal(tcPrograms(), before, 'every agent attached again, confirmed by its own /readyz');
+  const bad = flowlens(['sandbox', 'agent', 'stop', '--node', 'node-9', ...SD]);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /no agent on node "node-9" \(nodes: node-1, node-2, node-3\)/);
+});
