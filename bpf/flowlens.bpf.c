@@ -3,7 +3,7 @@
  * Every Flowlens BPF program in one object, so they share one ring buffer (`events`) and one
  * per-CPU loss counter array (`lost`). The loader enables the ones the kernel supports.
  *   tcp_state.bpf.h   sock/inet_sock_set_state      -> fl_tcp_state (+ fl_sock_addr at connect)
- *   tc_flow.bpf.h     tc ingress/egress (clsact)    -> flow map; fl_dns, fl_http
+ *   tc_flow.bpf.h     tc ingress/egress (tcx/clsact) -> flow table; fl_dns, fl_http (tc_parse, tc_l7)
  *   drop.bpf.h        skb/kfree_skb                 -> fl_drop
  *   tcp_health.bpf.h  tcp retransmit/reset tps      -> fl_tcp_event
  *   sock_addr.bpf.h   cgroup/connect4, sendmsg4     -> fl_sock_addr

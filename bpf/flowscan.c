@@ -29,281 +29,7 @@
 #include "loader.h"
 #include "flowlens.skel.h"
 
-/* One end of a connection as a record has it (initiator or responder). */
-struct endpoint {
-	__u8 addr[FL_ADDR_LEN];
-	__u16 port;
-};
-
-struct fnode {
-	struct fl_flow_key key;
-	__u64 pkts;
-	__u64 emitted_ns;
-	__u32 gen;
-	__u32 dead_gen; /* the scan in which the loader deleted it (with dead) */
-	bool armed;     /* in the END timer list */
-	bool dead;      /* its last record is out (slots freed); freed by the next sweep */
-	bool carried;   /* kept counters from slots taken over (part) */
-	bool announced; /* its START is out */
-	__u8 origin;    /* FL_HOOK_* of the initiator's packets */
-	__u64 ended_ns; /* dead: the last packet of its last record */
-	struct fl_flow_val part;
-	struct endpoint init, resp;
-	struct fnode *next;  /* in flowtab.b */
-	struct fnode *cnext; /* in flowtab.c, by connection (family, proto, initiator) */
-};
-
-struct flowtab {
-	struct fnode **b, **c;
-	size_t nb;
-	__u32 gen;
-};
-
-static __u64 fnv(__u64 h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
-static size_t hash_key(const struct fl_flow_key *k, size_t nb)
-{
-	return (size_t)(fnv(1469598103934665603ull, k, sizeof(*k)) % nb);
-}
-
-static size_t hash_conn(const struct fnode *n, size_t nb)
-{
-	__u64 h = fnv(1469598103934665603ull, &n->init, sizeof(n->init));
-
-	return (size_t)(fnv(h, &n->key.proto, 1) % nb);
-}
-
-static struct flowtab *flowtab_new(size_t entries)
-{
-	struct flowtab *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return NULL;
-	t->nb = entries * 2 + 1;
-	t->b = calloc(t->nb, sizeof(*t->b));
-	t->c = calloc(t->nb, sizeof(*t->c));
-	if (!t->b || !t->c) {
-		free(t->b);
-		free(t->c);
-		free(t);
-		return NULL;
-	}
-	return t;
-}
-
-void flowtab_free(struct flowtab *t)
-{
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->nb; i++)
-		for (struct fnode *n = t->b[i], *next; n; n = next) {
-			next = n->next;
-			free(n);
-		}
-	free(t->b);
-	free(t->c);
-	free(t);
-}
-
-static struct fnode **find(struct flowtab *t, const struct fl_flow_key *k)
-{
-	struct fnode **pp = &t->b[hash_key(k, t->nb)];
-
-	while (*pp && memcmp(&(*pp)->key, k, sizeof(*k)))
-		pp = &(*pp)->next;
-	return pp;
-}
-
-static void conn_unlink(struct flowtab *t, struct fnode *n)
-{
-	struct fnode **pp = &t->c[hash_conn(n, t->nb)];
-
-	while (*pp && *pp != n)
-		pp = &(*pp)->cnext;
-	if (*pp)
-		*pp = n->cnext;
-	n->cnext = NULL;
-}
-
-#define SWAP(a, b) do { __typeof__(a) _t = (a); (a) = (b); (b) = _t; } while (0)
-
-/* The map key is canonical (lower endpoint first); records go initiator -> responder. */
-static void orient(struct fl_flow *f)
-{
-	__u8 a[FL_ADDR_LEN];
-
-	memcpy(a, f->saddr, FL_ADDR_LEN);
-	memcpy(f->saddr, f->daddr, FL_ADDR_LEN);
-	memcpy(f->daddr, a, FL_ADDR_LEN);
-	SWAP(f->sport, f->dport);
-	SWAP(f->bytes[0], f->bytes[1]);
-	SWAP(f->payload[0], f->payload[1]);
-	SWAP(f->pkts[0], f->pkts[1]);
-	SWAP(f->flags[0], f->flags[1]);
-	SWAP(f->l7[0], f->l7[1]);
-}
-
-struct merged {
-	struct fl_flow f;
-	__u8 all_flags;
-};
-
-/* One flow's summed counters (canonical key order) as an oriented fl_flow record. */
-static void merge(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, struct merged *m)
-{
-	struct fl_flow *f = &m->f;
-
-	memset(m, 0, sizeof(*m));
-	f->first_ns = v->first_ns;
-	f->last_ns = flow_time_ns(st, v->last_ns);
-	if (f->last_ns < f->first_ns) /* last at tick resolution, first exact */
-		f->last_ns = f->first_ns;
-	for (int d = 0; d < 2; d++) {
-		f->bytes[d] = v->bytes[d];
-		f->payload[d] = v->payload[d];
-		f->pkts[d] = v->pkts[d];
-		f->flags[d] = v->flags[d];
-		f->l7[d] = v->l7[d];
-	}
-	f->origin = v->origin;
-	f->icmp_type = v->icmp_type;
-	f->icmp_code = v->icmp_code;
-	f->hdr.type = FL_REC_FLOW;
-	f->hdr.version = FL_REC_VERSION;
-	f->hdr.len = sizeof(*f);
-	memcpy(f->saddr, k->saddr, FL_ADDR_LEN);
-	memcpy(f->daddr, k->daddr, FL_ADDR_LEN);
-	f->ifindex = k->ifindex;
-	f->sport = k->sport;
-	f->dport = k->dport;
-	f->family = k->family;
-	f->proto = k->proto;
-	if (v->init_rev)
-		orient(f);
-	m->all_flags = f->flags[0] | f->flags[1];
-}
-
-static bool ended(const struct merged *m)
-{
-	if (m->f.proto != 6)
-		return false;
-	return (m->all_flags & 0x04) || ((m->f.flags[0] & 0x01) && (m->f.flags[1] & 0x01));
-}
-
-/* The direction of a flow that goes toward its own veth's pod: the one its egress hook sees. */
-static int dir_to_pod(const struct fl_flow *f)
-{
-	return f->origin == FL_HOOK_FROM_POD ? 1 : 0;
-}
-
-/* Adds direction d of the other veth's flow (the same packets, counted at its ingress). */
-static void add_dir(struct merged *m, const struct merged *o, int d)
-{
-	struct fl_flow *f = &m->f;
-	const struct fl_flow *g = &o->f;
-
-	f->bytes[d] += g->bytes[d];
-	f->payload[d] += g->payload[d];
-	f->pkts[d] += g->pkts[d];
-	f->flags[d] |= g->flags[d];
-	f->l7[d] += g->l7[d];
-	if (g->first_ns && (!f->first_ns || g->first_ns < f->first_ns))
-		f->first_ns = g->first_ns;
-	if (g->last_ns > f->last_ns)
-		f->last_ns = g->last_ns;
-	m->all_flags = f->flags[0] | f->flags[1];
-}
-
-static bool same_conn(const struct fnode *a, const struct fnode *b)
-{
-	return a->key.family == b->key.family && a->key.proto == b->key.proto &&
-	       !memcmp(&a->init, &b->init, sizeof(a->init));
-}
-
-/*
- * The other veth's flow of n's connection: same initiator, another interface, the other end's
- * pod there. Several candidates: the one with the same responder (no translation between the
- * veths), else none; one candidate with another responder is the translated view (a Service's
- * VIP on one side, its backend on the other), TCP and UDP only.
- */
-static struct fnode *pick(struct flowtab *t, const struct fnode *n)
-{
-	struct fnode *one = NULL;
-	int count = 0;
-
-	for (struct fnode *p = t->c[hash_conn(n, t->nb)]; p; p = p->cnext) {
-		if (p == n || !same_conn(p, n) || p->key.ifindex == n->key.ifindex || p->origin == n->origin)
-			continue;
-		if (!memcmp(&p->resp, &n->resp, sizeof(p->resp)))
-			return p;
-		one = p;
-		count++;
-	}
-	return count == 1 && (n->key.proto == 6 || n->key.proto == 17) ? one : NULL;
-}
-
-/* n's pair: each picks the other, and at least one of them skips the other's packets at egress. */
-static struct fnode *pair_of(struct state *st, struct fnode *n)
-{
-	struct fnode *p = pick(st->tab, n);
-
-	if (!p || pick(st->tab, p) != n)
-		return NULL;
-	if (!tc_ingress_seen(st, p->key.ifindex) && !tc_ingress_seen(st, n->key.ifindex))
-		return NULL;
-	return p;
-}
-
-/* A flow's counters now: its live slots (in *taken) and the counters kept from slots taken over. */
-static bool read_flow(struct state *st, const struct fl_flow_key *k, struct merged *m, struct fl_taken *taken)
-{
-	struct fnode *n = *find(st->tab, k);
-	struct fl_flow_val sum;
-	bool any = flowtab_read(st, k, &sum, taken);
-
-	if (n && !n->dead && n->carried) {
-		flow_sum_add(&sum, &n->part);
-		any = true;
-	}
-	if (any)
-		merge(st, k, &sum, m);
-	return any;
-}
-
-/* A node for a flow first seen now (or seen again after the loader deleted it). */
-static void node_start(struct flowtab *t, struct fnode *n, const struct merged *m)
-{
-	memcpy(n->init.addr, m->f.saddr, FL_ADDR_LEN);
-	memcpy(n->resp.addr, m->f.daddr, FL_ADDR_LEN);
-	n->init.port = m->f.sport;
-	n->resp.port = m->f.dport;
-	n->origin = m->f.origin;
-	n->pkts = 0;
-	n->emitted_ns = 0;
-	n->dead = false;
-	n->carried = false;
-	n->announced = false;
-	memset(&n->part, 0, sizeof(n->part));
-	size_t c = hash_conn(n, t->nb);
-	n->cnext = t->c[c];
-	t->c[c] = n;
-}
-
-/* Its last record is out and its slots freed: out of the pairing now, freed by the next sweep. */
-static void node_kill(struct flowtab *t, struct fnode *n, __u64 last_ns)
-{
-	conn_unlink(t, n);
-	n->dead = true;
-	n->dead_gen = t->gen;
-	n->ended_ns = last_ns;
-}
+#include "flownodes.h"
 
 /* The pair's counters matter when a record may be due or the flow may be over. */
 static bool wants_pair(const struct options *o, const struct fnode *n, const struct merged *m, __u64 quiet, __u64 now,
@@ -313,20 +39,9 @@ static bool wants_pair(const struct options *o, const struct fnode *n, const str
 	       now - n->emitted_ns >= o->update_ms * 1000000ull;
 }
 
-/* Each of a pair's records gets the direction the other counted for it (what its egress skipped). */
-static void fill_pair(struct state *st, const struct fnode *n, struct merged *m, const struct fnode *p, struct merged *pm)
-{
-	struct merged own = *m;
-
-	if (tc_ingress_seen(st, p->key.ifindex))
-		add_dir(m, pm, dir_to_pod(&m->f));
-	if (tc_ingress_seen(st, n->key.ifindex))
-		add_dir(pm, &own, dir_to_pod(&pm->f));
-}
-
 static void emit_last(struct state *st, struct fnode *n, struct merged *m, const struct fl_taken *taken)
 {
-	m->f.event = ended(m) ? FL_FLOW_END : FL_FLOW_TIMEOUT;
+	m->f.event = flow_ended(m) ? FL_FLOW_END : FL_FLOW_TIMEOUT;
 	emit(st, &m->f, sizeof(m->f));
 	flowtab_ack(st, taken);
 	node_kill(st->tab, n, m->f.last_ns);
@@ -354,31 +69,6 @@ static void finish(struct state *st, struct fnode *n, struct merged *m, struct f
 		emit_last(st, p, &pm, &tp);
 }
 
-/*
- * n for key k (*fresh: new, or seen again after its last record), or NULL when k is only a stale
- * view of a flow whose last record is out. *v: its slots' counters.
- */
-static struct fnode *node_get(struct state *st, const struct fl_flow_key *k, struct fl_flow_val *v, bool *fresh)
-{
-	static struct fl_taken taken;
-	struct fnode **pp = find(st->tab, k), *n = *pp;
-
-	*fresh = !n;
-	if (n && n->dead) {
-		if (!flowtab_read(st, k, v, &taken))
-			return NULL; /* freed with its pair earlier in this scan: the sum was read before */
-		*fresh = true;       /* made again since */
-	}
-	if (!n) {
-		if (!(n = calloc(1, sizeof(*n))))
-			return NULL;
-		n->key = *k;
-		n->next = *pp;
-		*pp = n;
-	}
-	return n;
-}
-
 /* One look at flow k with its slots' counters v: START, UPDATE, or its last record. *due: when an
  * ended flow's grace is over. */
 static void visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
@@ -395,12 +85,12 @@ static void visit(struct state *st, const struct fl_flow_key *k, const struct fl
 	if (!(n = node_get(st, k, &sum, &fresh)))
 		return;
 	if (fresh) {
-		merge(st, k, &sum, &m);
+		flow_merge(st, k, &sum, &m);
 		node_start(st->tab, n, &m);
 	}
 	if (n->carried)
 		flow_sum_add(&sum, &n->part);
-	merge(st, k, &sum, &m);
+	flow_merge(st, k, &sum, &m);
 	fresh = !n->announced;
 	quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
 	if (force || wants_pair(o, n, &m, quiet, now, fresh))
@@ -413,12 +103,12 @@ static void visit(struct state *st, const struct fl_flow_key *k, const struct fl
 	}
 	pkts = m.f.pkts[0] + m.f.pkts[1];
 	n->gen = st->tab->gen;
-	if (force || (ended(&m) && quiet >= o->end_grace_ms * 1000000ull) ||
+	if (force || (flow_ended(&m) && quiet >= o->end_grace_ms * 1000000ull) ||
 	    quiet >= o->idle_timeout_ms * 1000000ull) {
 		finish(st, n, &m, p);
 		return;
 	}
-	if (ended(&m))
+	if (flow_ended(&m))
 		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
 	if (fresh)
 		m.f.event = FL_FLOW_START;
@@ -545,7 +235,7 @@ static __u64 earliest; /* of the timers' due times (0: none) */
 /* One entry per flow (the flow table node says it is armed); a fired timer re-arms if needed. */
 static void arm(struct state *st, const struct fl_flow_key *k, __u64 due)
 {
-	struct fnode *n = *find(st->tab, k);
+	struct fnode *n = *node_find(st->tab, k);
 
 	if (!n || n->armed || ntimers == MAX_TIMERS) /* full: the scan ends it */
 		return;
@@ -565,7 +255,7 @@ static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
 
 	if (!table_ready(st))
 		return;
-	if (!flowtab_read(st, k, &sum, &taken) && (!(n = *find(st->tab, k)) || n->dead || !n->carried))
+	if (!flowtab_read(st, k, &sum, &taken) && (!(n = *node_find(st->tab, k)) || n->dead || !n->carried))
 		return; /* gone: its last record is out */
 	visit(st, k, &sum, now, false, &due);
 	if (due)
@@ -590,13 +280,13 @@ void flow_part(struct state *st, const struct fl_flow_part *r)
 
 	if (flowtab_acked(st, r->slot, r->gen) || !table_ready(st))
 		return;
-	n = *find(st->tab, &r->key);
+	n = *node_find(st->tab, &r->key);
 	if (n && n->dead && r->val.first_ns <= n->ended_ns) {
 		st->parts_late++;
 		return;
 	}
 	if (!n || n->dead) { /* never seen, or a new flow of the same key: kept, announced by the next look */
-		struct fnode **pp = find(st->tab, &r->key);
+		struct fnode **pp = node_find(st->tab, &r->key);
 		struct merged m;
 
 		if (!n) {
@@ -606,7 +296,7 @@ void flow_part(struct state *st, const struct fl_flow_part *r)
 			n->next = *pp;
 			*pp = n;
 		}
-		merge(st, &r->key, &r->val, &m);
+		flow_merge(st, &r->key, &r->val, &m);
 		node_start(st->tab, n, &m);
 		n->gen = st->tab->gen - 1; /* not seen by a scan yet: the sweep looks at it */
 	}
@@ -633,7 +323,7 @@ __u64 flow_timers(struct state *st, __u64 now)
 
 		timers[i] = timers[--n];
 		timers[n] = timers[--ntimers]; /* keeps entries re-armed during this loop */
-		if ((node = *find(st->tab, &k)))
+		if ((node = *node_find(st->tab, &k)))
 			node->armed = false;
 		visit_key(st, &k, now); /* may re-arm k: appended after n, due later */
 	}

@@ -200,7 +200,7 @@ export async function agentDatapath(state: SandboxState, action: 'stop' | 'start
   const all = state.pods.filter((p) => p.role === 'agent' && p.pid);
   if (!all.length) throw new Error('the sandbox runs no agent (started with --no-agent, or it failed: see sandbox status)');
   const agents = opts.node ? all.filter((p) => (p.node ?? state.node.name) === opts.node) : all;
-  if (!agents.length) throw new Error(`no agent on node "${opts.node}" (nodes: ${[...new Set(all.map((p) => p.node ?? state.node.name))].join(', ')})`);
+  if (!agents.length) throw new Error(`no agent on node "${opts.node}" (nodes: ${[...new Set(all.map((p) => p.node ?? state.node.name))].sort().join(', ')})`);
   for (const a of agents) process.kill(a.pid!, action === 'stop' ? 'SIGUSR2' : 'SIGUSR1');
   const want = action === 'start';
   return Promise.all(agents.map(async (a) => {
