@@ -32,7 +32,6 @@ struct {
 /* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX is unused (it counted
  * flow creations for the hash map the flow table replaced), FL_SLOT_NOTICE_LOST failed
  * fl_flow_notice reserves (loader-internal: the scan still emits those flows, later). */
-#define FL_SLOT_NOTICE_LOST (FL_LOST_MAX + 1)
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FL_LOST_MAX + 2);

@@ -89,7 +89,8 @@
 #define FL_LOST_FLOW_CREATE 7   /* a new flow could not be inserted in the flow map (not with the flow table: 0) */
 #define FL_LOST_FLOW_EVICTED 8  /* a flow's counters from a slot taken over for another flow could not be
                                  * handed to the loader (ring buffer full) */
-#define FL_LOST_MAX 9           /* size of the per-CPU `lost` array */
+#define FL_LOST_MAX 9           /* FL_LOST_* sources (the per-CPU `lost` array has two more slots) */
+#define FL_SLOT_NOTICE_LOST (FL_LOST_MAX + 1) /* `lost` slot: failed fl_flow_notice reserves (loader-internal) */
 
 /* fl_flow.event */
 #define FL_FLOW_START 1   /* first time the loader saw the flow */
@@ -260,7 +261,8 @@ struct fl_flow_notice {
 	struct fl_hdr hdr;
 	struct fl_flow_key key;
 	__u32 event;  /* FL_NOTICE_* */
-	__u32 pad[2];
+	__u32 slot;   /* the flow's slot on the sending CPU (index into the flow table) */
+	__u32 gen;    /* that slot's gen: the loader's scan reads the slots it was told of */
 };
 
 /* Made by the loader from the flow map (sum over CPUs). */

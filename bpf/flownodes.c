@@ -34,9 +34,11 @@ struct flowtab *flowtab_new(size_t entries)
 	t->nb = entries * 2 + 1;
 	t->b = calloc(t->nb, sizeof(*t->b));
 	t->c = calloc(t->nb, sizeof(*t->c));
-	if (!t->b || !t->c) {
+	t->used = calloc((t->nb + 63) / 64, sizeof(*t->used));
+	if (!t->b || !t->c || !t->used) {
 		free(t->b);
 		free(t->c);
+		free(t->used);
 		free(t);
 		return NULL;
 	}
@@ -54,7 +56,17 @@ void flowtab_free(struct flowtab *t)
 		}
 	free(t->b);
 	free(t->c);
+	free(t->used);
 	free(t);
+}
+
+void node_insert(struct flowtab *t, struct fnode *n)
+{
+	size_t i = hash_key(&n->key, t->nb);
+
+	n->next = t->b[i];
+	t->b[i] = n;
+	t->used[i / 64] |= 1ull << (i % 64);
 }
 
 struct fnode **node_find(struct flowtab *t, const struct fl_flow_key *k)
@@ -276,8 +288,7 @@ struct fnode *node_get(struct state *st, const struct fl_flow_key *k, struct fl_
 		if (!(n = calloc(1, sizeof(*n))))
 			return NULL;
 		n->key = *k;
-		n->next = *pp;
-		*pp = n;
+		node_insert(st->tab, n);
 	}
 	return n;
 }

@@ -35,6 +35,7 @@ struct fnode {
 
 struct flowtab {
 	struct fnode **b, **c;
+	__u64 *used; /* buckets of b that may hold nodes: a sweep visits only these */
 	size_t nb;
 	__u32 gen;
 };
@@ -46,6 +47,8 @@ struct merged {
 
 struct flowtab *flowtab_new(size_t entries);
 struct fnode **node_find(struct flowtab *t, const struct fl_flow_key *k);
+/* A new node (its key set) into its bucket. */
+void node_insert(struct flowtab *t, struct fnode *n);
 void conn_unlink(struct flowtab *t, struct fnode *n);
 /* One flow's summed counters (canonical key order) as an oriented fl_flow record. */
 void flow_merge(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, struct merged *m);

@@ -131,37 +131,45 @@ static const struct fl_flow_val no_slots;
  * looked at once more (they END or time out like the others); the rest, and flows whose last
  * record is out, are forgotten. After a partial scan only the latter.
  */
-static void sweep(struct state *st, __u64 now, bool force, bool partial)
+static void sweep_bucket(struct state *st, size_t i, __u64 now, bool force, bool partial)
 {
 	struct flowtab *t = st->tab;
+	struct fnode **pp = &t->b[i];
 	__u64 due;
 
-	for (size_t i = 0; i < t->nb; i++) {
-		struct fnode **pp = &t->b[i];
+	while (*pp) {
+		struct fnode *n = *pp;
 
-		while (*pp) {
-			struct fnode *n = *pp;
-
-			if (partial && !n->dead) {
-				pp = &n->next;
-				continue;
-			}
-			if (n->gen != t->gen && !n->dead && n->carried) {
-				due = 0;
-				visit(st, &n->key, &no_slots, now, force, &due);
-				if (due)
-					arm(st, &n->key, due);
-			}
-			if (n->gen == t->gen && !n->dead) {
-				pp = &n->next;
-				continue;
-			}
-			*pp = n->next;
-			if (!n->dead)
-				conn_unlink(t, n);
-			free(n);
+		if (partial && !n->dead) {
+			pp = &n->next;
+			continue;
 		}
+		if (n->gen != t->gen && !n->dead && n->carried) {
+			due = 0;
+			visit(st, &n->key, &no_slots, now, force, &due);
+			if (due)
+				arm(st, &n->key, due);
+		}
+		if (n->gen == t->gen && !n->dead) {
+			pp = &n->next;
+			continue;
+		}
+		*pp = n->next;
+		if (!n->dead)
+			conn_unlink(t, n);
+		free(n);
 	}
+	if (!t->b[i])
+		t->used[i / 64] &= ~(1ull << (i % 64));
+}
+
+static void sweep(struct state *st, __u64 now, bool force, bool partial)
+{
+	const struct flowtab *t = st->tab;
+
+	for (size_t w = 0; w < (t->nb + 63) / 64; w++)
+		for (__u64 bits = t->used[w]; bits; bits &= bits - 1)
+			sweep_bucket(st, w * 64 + (size_t)__builtin_ctzll(bits), now, force, partial);
 }
 
 /* `flush` forgets the flows' initiators too (tc_flow.bpf.h): nothing of the flows is left. */
@@ -192,6 +200,21 @@ static bool table_ready(struct state *st)
 	return st->slots && (st->tab || (st->tab = flowtab_new(st->o->flow_entries)));
 }
 
+#define FULL_PASS_EVERY 240 /* a minute at the default --flush-ms */
+
+/* Every slot, or only those the notices named: see flowtab_known. */
+static bool full_pass(struct state *st, bool force)
+{
+	__u64 lost = 0;
+	bool full = force || st->o->no_notices || st->scans++ % FULL_PASS_EVERY == 0;
+
+	if (!read_lost(st, FL_SLOT_NOTICE_LOST, &lost) && lost != st->notices_lost) {
+		st->notices_lost = lost;
+		full = true;
+	}
+	return full;
+}
+
 int flow_scan(struct state *st, bool force)
 {
 	int err;
@@ -201,7 +224,7 @@ int flow_scan(struct state *st, bool force)
 	st->tab->gen++;
 	scan_now = clock_mono_ns();
 	scan_force = force;
-	err = flowtab_each(st, scan_one);
+	err = flowtab_each(st, full_pass(st, force), scan_one);
 	if (err < 0) {
 		fprintf(stderr, "flowlens-loader: scanning the flow table: %s\n", strerror(-err));
 		return err;
@@ -264,6 +287,8 @@ static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
 
 void flow_notice(struct state *st, const struct fl_flow_notice *n)
 {
+	if (st->slots)
+		flowtab_known(st, n->slot, n->gen);
 	if (st->o->prog_run)
 		return; /* prog-run: flows only on `flush`, as the tests expect */
 	visit_key(st, &n->key, clock_mono_ns());
@@ -286,15 +311,13 @@ void flow_part(struct state *st, const struct fl_flow_part *r)
 		return;
 	}
 	if (!n || n->dead) { /* never seen, or a new flow of the same key: kept, announced by the next look */
-		struct fnode **pp = node_find(st->tab, &r->key);
 		struct merged m;
 
 		if (!n) {
 			if (!(n = calloc(1, sizeof(*n))))
 				return;
 			n->key = r->key;
-			n->next = *pp;
-			*pp = n;
+			node_insert(st->tab, n);
 		}
 		flow_merge(st, &r->key, &r->val, &m);
 		node_start(st->tab, n, &m);

@@ -172,7 +172,7 @@ static void emit_lost(struct state *st, __u32 source, __u64 total)
 	emit(st, &l, sizeof(l));
 }
 
-static int read_lost(struct state *st, __u32 source, __u64 *total)
+int read_lost(struct state *st, __u32 source, __u64 *total)
 {
 	int err, i;
 
@@ -561,6 +561,8 @@ out:
 	flowtab_free(st.tab);
 	if (st.slots)
 		munmap(st.slots, st.slots_len);
+	free(st.known);
+	free(st.known_gen);
 	btf__free(btf);
 	free(st.tc);
 	free(st.percpu);

@@ -62,6 +62,10 @@ struct state {
 	struct fl_slot *slots; /* the tc flow table, mmapped: ncpus regions of tab_slots */
 	size_t slots_len;
 	__u32 tab_slots;
+	__u64 *known;          /* slots the tc programs told of (notices) and not freed since: what a scan reads */
+	__u32 *known_gen;      /* the gen each was told at */
+	__u64 notices_lost;    /* FL_SLOT_NOTICE_LOST at the last scan: a change makes the next pass full */
+	__u32 scans;
 	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
 	bool no_tcx; /* the kernel has no tcx: clsact */
@@ -77,6 +81,8 @@ int parse_args(int argc, char **argv, struct options *o);
 /* loader.c */
 bool emit(struct state *st, const void *data, size_t len);
 __u64 clock_mono_ns(void);
+/* loader.c: the total of a per-CPU lost counter (FL_LOST_* or FL_SLOT_NOTICE_LOST) */
+int read_lost(struct state *st, __u32 source, __u64 *total);
 /* loader.c: a flow time (jiffies when st->jiffy_ns) as CLOCK_MONOTONIC ns */
 __u64 flow_time_ns(const struct state *st, __u64 t);
 /* flowscan.c: scan the flow map; force: emit and delete every flow now. */
@@ -96,7 +102,8 @@ void flow_sum_add(struct fl_flow_val *acc, const struct fl_flow_val *v);
 bool flowtab_read(const struct state *st, const struct fl_flow_key *k, struct fl_flow_val *sum, struct fl_taken *taken);
 void flowtab_ack(const struct state *st, const struct fl_taken *taken);
 bool flowtab_acked(const struct state *st, __u32 idx, __u32 gen);
-int flowtab_each(struct state *st, void (*fn)(struct state *, const struct fl_flow_key *, const struct fl_flow_val *));
+void flowtab_known(const struct state *st, __u32 idx, __u32 gen);
+int flowtab_each(struct state *st, bool full, void (*fn)(struct state *, const struct fl_flow_key *, const struct fl_flow_val *));
 /* features.c */
 __u64 probe_features(struct btf *vmlinux);
 void print_features(FILE *f, __u64 features);

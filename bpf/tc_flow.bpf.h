@@ -99,7 +99,7 @@ static __always_inline bool reply_to_known_initiator(const struct fl_parsed *p)
 /* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan.
  * Cold paths (a flow's first packet, its first FIN/RST, a DNS or HTTP copy) are BPF subprograms
  * (__noinline): their code stays out of the per-packet instruction stream. */
-static __noinline void send_notice(const struct fl_flow_key *k, __u32 event)
+static __noinline void send_notice(const struct fl_flow_key *k, __u32 event, __u32 slot, __u32 gen)
 {
 	struct fl_flow_notice *n;
 
@@ -113,8 +113,8 @@ static __noinline void send_notice(const struct fl_flow_key *k, __u32 event)
 	fill_hdr(&n->hdr, FL_REC_FLOW_NOTICE, sizeof(*n));
 	__builtin_memcpy(&n->key, k, sizeof(*k));
 	n->event = event;
-	n->pad[0] = 0;
-	n->pad[1] = 0;
+	n->slot = slot;
+	n->gen = gen;
 	bpf_ringbuf_submit(n, 0);
 }
 
@@ -179,10 +179,10 @@ static __noinline void take_slot(struct fl_slot *s, __u32 idx, struct fl_parsed 
 }
 
 /*
- * The flow's slot on this CPU (*created: a new one). Probes stop at a slot never used; a live
- * slot of the flow wins, else the first free slot probed, else the one quiet the longest.
+ * The flow's slot on this CPU (*created: a new one; *slot: its index). Probes stop at a slot never
+ * used; a live slot of the flow wins, else the first free slot probed, else the one quiet the longest.
  */
-static __always_inline struct fl_flow_val *flow_slot(struct fl_parsed *p, __u8 hook, bool *created)
+static __always_inline struct fl_slot *flow_slot(struct fl_parsed *p, __u8 hook, bool *created, __u32 *slot)
 {
 	__u32 base = bpf_get_smp_processor_id() * tab_slots, h = fl_key_hash(&p->key), idx, pick = 0;
 	struct fl_slot *s, *victim = NULL;
@@ -194,8 +194,10 @@ static __always_inline struct fl_flow_val *flow_slot(struct fl_parsed *p, __u8 h
 		if (!s)
 			return NULL;
 		if (slot_live(s)) {
-			if (key_eq(&s->key, &p->key))
-				return &s->val;
+			if (key_eq(&s->key, &p->key)) {
+				*slot = idx;
+				return s;
+			}
 			if (!victim || (slot_live(victim) && s->val.last_ns < victim->val.last_ns)) {
 				victim = s;
 				pick = idx;
@@ -213,7 +215,8 @@ static __always_inline struct fl_flow_val *flow_slot(struct fl_parsed *p, __u8 h
 		return NULL;
 	take_slot(victim, pick, p, hook);
 	*created = true;
-	return &victim->val;
+	*slot = pick;
+	return victim;
 }
 
 /*
@@ -234,26 +237,28 @@ static __always_inline __u64 flow_now(void)
 static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook)
 {
 	struct fl_flow_val *v;
+	struct fl_slot *s;
 	__u32 segs = skb->gso_segs;
-	__u32 dir = p->swapped & 1;
+	__u32 dir = p->swapped & 1, slot = 0;
 	__u8 fin, ends;
 	bool created = false;
 
-	v = flow_slot(p, hook, &created);
-	if (!v)
+	s = flow_slot(p, hook, &created, &slot);
+	if (!s)
 		return NULL;
+	v = &s->val;
 	v->last_ns = flow_now();
 	v->pkts[dir] += segs > 1 ? segs : 1;
 	v->bytes[dir] += p->ip_len;
 	v->payload[dir] += p->payload_len;
 	v->flags[dir] |= p->tcp_flags;
 	if (created)
-		send_notice(&p->key, FL_NOTICE_CREATED);
+		send_notice(&p->key, FL_NOTICE_CREATED, slot, s->gen);
 	fin = dir ? FL_NOTICE_FIN1 : FL_NOTICE_FIN0;
 	ends = (p->tcp_flags & TCP_FIN ? fin : 0) | (p->tcp_flags & TCP_RST ? FL_NOTICE_RST : 0);
 	if (p->key.proto == IPPROTO_TCP && (ends & ~v->noticed)) {
 		v->noticed |= ends;
-		send_notice(&p->key, ends);
+		send_notice(&p->key, ends, slot, s->gen);
 	}
 	return v;
 }

@@ -138,13 +138,19 @@ export function parseNftKubeProxy(json: string): Frontend[] {
 }
 
 /** Reads the node's programmed Services: nftables when kube-proxy's table exists, else iptables. */
+/** Binaries found missing (ENOENT): not spawned again every 10 s (a spawn from the agent costs ms). */
+const missing = new Set<string>();
+
 export async function readDataplane(): Promise<Dataplane> {
-  try {
-    const { stdout } = await run('nft', ['-j', 'list', 'table', 'ip', 'kube-proxy'], { maxBuffer: 256 * 1024 * 1024 });
-    const frontends = parseNftKubeProxy(stdout);
-    if (frontends.length > 0) return { mode: 'nftables', frontends };
-  } catch {
-    // no nft binary or no kube-proxy table: try iptables
+  if (!missing.has('nft')) {
+    try {
+      const { stdout } = await run('nft', ['-j', 'list', 'table', 'ip', 'kube-proxy'], { maxBuffer: 256 * 1024 * 1024 });
+      const frontends = parseNftKubeProxy(stdout);
+      if (frontends.length > 0) return { mode: 'nftables', frontends };
+    } catch (e) {
+      // no nft binary or no kube-proxy table: try iptables
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') missing.add('nft');
+    }
   }
   try {
     const { stdout } = await run('iptables-save', ['-t', 'nat'], { maxBuffer: 256 * 1024 * 1024 });

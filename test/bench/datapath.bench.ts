@@ -182,7 +182,7 @@ async function benchWrk(): Promise<void> {
     const order: Mode[] = ['no agent', 'agent', 'tcpdump'];
     for (let r = 0; r < rounds; r++) {
       for (const mode of r % 2 ? [...order].reverse() : order) runs[mode].push(await runMode(mode, s, seconds, conns));
-      process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${runs[m].at(-1)?.rps.toFixed(0)} req/s ${runs[m].at(-1)?.cpuUsPerReq.toFixed(2)} µs/req`).join(', ')}\n`);
+      process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${runs[m].at(-1)?.rps.toFixed(0)} req/s ${runs[m].at(-1)?.cpuUsPerReq.toFixed(2)} µs/req`).join(', ')}, agent user space ${runs.agent.at(-1)?.agentUsPerReq?.toFixed(3) ?? '-'} µs/req\n`);
     }
     const results = Object.fromEntries(order.map((m) => [m, runs[m].map((x) => x.rps)])) as Record<Mode, number[]>;
     cli('sandbox', 'agent', 'start');
