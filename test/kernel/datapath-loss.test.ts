@@ -183,3 +183,24 @@ for (const how of ['tcx', 'clsact'] as const) test(`flow notices (${how}): START
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(mine('start').length, 1, 'nothing is seen after detach');
 });
+
+// A scan reads only the slots the notices named (full passes: the first, after a lost notice,
+// flush, --no-notices, every 240th): a flow's UPDATE and TIMEOUT records come from those reads,
+// with the same counts as when every pass reads the whole table (--no-notices).
+for (const how of ['notices', 'no notices'] as const) test(`scans (${how}): a flow's UPDATEs and its TIMEOUT carry its exact counts`, { skip, timeout: 30_000 }, async () => {
+  const { records } = await start(['--flush-ms', '50', '--update-ms', '100', '--idle-timeout-ms', '400', ...(how === 'no notices' ? ['--no-notices'] : [])]);
+  const sport = how === 'notices' ? 41001 : 41002;
+  const mine = (event: string) => records.filter((r): r is FlowRecord => r.type === 'flow' && r.sport === sport && r.event === event);
+  await new Promise((r) => setTimeout(r, 200)); // the first (full) pass is over before the flow starts
+  for (let i = 0; i < 10; i++) {
+    inject([['pod', frame(SRC, DST, { proto: 'udp', sport, dport: 7777, payload: Buffer.from('ping') })]]);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  for (const end = Date.now() + 5000; !mine('timeout').length; await new Promise((r) => setTimeout(r, 50))) assert.ok(Date.now() < end, 'TIMEOUT within 5 s');
+  const updates = mine('update').map((r) => r.packets[0]);
+  assert.ok(updates.length >= 3, `UPDATE records while the flow ran (got ${updates.length})`);
+  assert.deepEqual(updates, [...updates].sort((a, b) => a - b), 'counts only grow');
+  assert.ok(updates[0]! < 10 && updates.at(-1)! <= 10, `UPDATEs while packets still arrived (${updates.join(' ')})`);
+  const t = mine('timeout')[0]!;
+  assert.deepEqual([t.saddr, t.daddr, t.dport, t.packets, mine('timeout').length], [SRC, DST, 7777, [10, 0], 1], 'one TIMEOUT, every datagram counted once');
+});
