@@ -206,7 +206,7 @@ static bool table_ready(struct state *st)
 static bool full_pass(struct state *st, bool force)
 {
 	__u64 lost = 0;
-	bool full = force || st->o->no_notices || st->scans++ % FULL_PASS_EVERY == 0;
+	bool full = force || st->o->no_notices || st->full_again || st->scans++ % FULL_PASS_EVERY == 0;
 
 	if (!read_lost(st, FL_SLOT_NOTICE_LOST, &lost) && lost != st->notices_lost) {
 		st->notices_lost = lost;
@@ -217,6 +217,7 @@ static bool full_pass(struct state *st, bool force)
 
 int flow_scan(struct state *st, bool force)
 {
+	bool full;
 	int err;
 
 	if (!table_ready(st))
@@ -224,7 +225,9 @@ int flow_scan(struct state *st, bool force)
 	st->tab->gen++;
 	scan_now = clock_mono_ns();
 	scan_force = force;
-	err = flowtab_each(st, full_pass(st, force), scan_one);
+	full = full_pass(st, force);
+	err = flowtab_each(st, full, scan_one);
+	st->full_again = full && err > 0; /* a full pass cut short (more flows than it was sized for) */
 	if (err < 0) {
 		fprintf(stderr, "flowlens-loader: scanning the flow table: %s\n", strerror(-err));
 		return err;

@@ -66,6 +66,7 @@ struct state {
 	__u32 *known_gen;      /* the gen each was told at */
 	__u64 notices_lost;    /* FL_SLOT_NOTICE_LOST at the last scan: a change makes the next pass full */
 	__u32 scans;
+	bool full_again;       /* the last full pass was cut short: the next one is full too */
 	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
 	bool no_tcx; /* the kernel has no tcx: clsact */
