@@ -109,8 +109,8 @@ export class Agent {
     this.store = new FlowRing(opts.storeSize);
     const ct = new ConntrackTable();
     this.builder = new TcpFlowBuilder(opts.node, {
-      translated: (s, sp, d, dp) => ct.lookup('tcp', s, sp, d, dp),
-      original: (p, pp, l, lp) => ct.originalDestination('tcp', p, pp, l, lp),
+      translated: (s, sp, d, dp, since) => ct.lookup('tcp', s, sp, d, dp, since),
+      original: (p, pp, l, lp, since) => ct.originalDestination('tcp', p, pp, l, lp, since),
     });
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);

@@ -5,11 +5,12 @@ import { isoFromNs } from '../flows/time';
 import type { TcpStateRecord } from './records';
 import type { Translation } from './conntrack';
 
+/** `since`: CLOCK_MONOTONIC ns by which the connection's conntrack entry existed (its SYN, or a later event). */
 export interface TranslationLookup {
   /** Client side: where the connection to dst:dport was really sent. */
-  translated(src: string, sport: number, dst: string, dport: number): Promise<Translation | undefined>;
+  translated(src: string, sport: number, dst: string, dport: number, since: bigint): Promise<Translation | undefined>;
   /** Server side: the destination the client dialled before translation. */
-  original(peer: string, peerPort: number, local: string, localPort: number): Promise<Translation | undefined>;
+  original(peer: string, peerPort: number, local: string, localPort: number, since: bigint): Promise<Translation | undefined>;
 }
 
 interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
@@ -58,14 +59,14 @@ export class TcpFlowBuilder {
 
   private async connected(r: TcpStateRecord): Promise<Flow> {
     const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
-    const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport);
+    const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono);
     st.translation = tr;
     this.remember(r.skaddr, st);
     return this.flow(r, 'client', 'connect', { connect_latency_ns: Number(r.monoNs - st.startMono) }, tr);
   }
 
   private async accepted(r: TcpStateRecord): Promise<Flow> {
-    const vip = await this.translate.original(r.daddr, r.dport, r.saddr, r.sport);
+    const vip = await this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs);
     this.remember(r.skaddr, { startMono: r.monoNs, role: 'server', vip });
     return this.flow(r, 'server', 'accept', vip ? { original_destination: vip } : {});
   }
@@ -74,7 +75,7 @@ export class TcpFlowBuilder {
     const st = this.conns.get(r.skaddr);
     this.conns.delete(r.skaddr);
     if (r.oldState === 'SYN_SENT') {
-      const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport);
+      const tr = await this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs);
       return this.flow(r, 'client', 'connect_failed', {}, tr);
     }
     if (!st) return undefined;
