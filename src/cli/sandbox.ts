@@ -1,5 +1,6 @@
 // `flowlens sandbox up|down|status|kubeconfig|exec|probe` (and the internal `daemon`).
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ManifestError } from '../sandbox/manifests';
 import { agentDatapath, describeCleanup, execInPod, probe, requireState, sandboxDown, sandboxUp } from '../sandbox/ops';
 import { DEFAULT_API_PORT, DEFAULT_STATE_DIR, statePaths } from '../sandbox/state';
@@ -52,8 +53,10 @@ async function up(argv: string[]): Promise<number> {
   if (!a.ok) throw new Usage(a.error);
   const v = a.value.values;
   const nodes = nodeCount(v.nodes);
-  const files = (v.file as string[] | undefined) ?? [];
-  for (const f of files) if (!existsSync(f)) throw new Usage(`no such file: ${f}`);
+  // The daemon runs in another working directory: manifests are passed on as absolute paths.
+  const given = (v.file as string[] | undefined) ?? [];
+  for (const f of given) if (!existsSync(f)) throw new Usage(`no such file: ${f}`);
+  const files = given.map((f) => resolve(f));
   const opts = {
     stateDir: (v['state-dir'] as string | undefined) ?? DEFAULT_STATE_DIR,
     apiPort: v.port !== undefined ? port(v.port, '--port') : DEFAULT_API_PORT,
@@ -62,7 +65,7 @@ async function up(argv: string[]): Promise<number> {
     progress: (line: string) => process.stdout.write(`  ${line}\n`),
   };
   requireRoot();
-  process.stdout.write(`Starting the Flowlens sandbox (${files.length > 0 ? files.join(', ') : 'built-in demo scenario'})\n`);
+  process.stdout.write(`Starting the Flowlens sandbox (${given.length > 0 ? given.join(', ') : 'built-in demo scenario'})\n`);
   const r = await sandboxUp(opts);
   if (!r.ok) {
     process.stderr.write(`flowlens sandbox up: ${r.message}\n`);

@@ -72,7 +72,8 @@ before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'fl-dp-'));
   writeFileSync(join(dir, 'dp.yaml'), MANIFEST);
-  const up = flowlens(['sandbox', 'up', '-f', join(dir, 'dp.yaml')], { timeoutMs: 180_000 });
+  // A path relative to the caller's directory (the daemon runs elsewhere: the CLI resolves it).
+  const up = flowlens(['sandbox', 'up', '-f', 'dp.yaml'], { timeoutMs: 180_000, cwd: dir });
   assert.equal(up.status, 0, `sandbox up failed:\n${up.stdout}\n${up.stderr}`);
   state = await waitFor('pods and agent ready', () => {
     const s = podsJson();
