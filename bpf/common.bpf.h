@@ -17,12 +17,17 @@
 const volatile __u32 targ_netns = 0; /* tcp_state: 0 = every network namespace */
 const volatile __u32 http_capture = 1; /* tc: copy HTTP/1.x first bytes */
 const volatile __u32 dns_capture = 1;  /* tc: copy DNS messages on UDP 53 */
-const volatile __u32 http_per_flow = 8; /* tc: HTTP heads captured per flow, direction and CPU (0: all) */
+const volatile __u32 http_per_flow = 8; /* tc: HTTP heads captured per flow, direction and CPU in each
+                                         * window (0: all) */
 const volatile __u32 tc_direct = 1;     /* tc: direct packet access when the headers are linear (0: testing,
                                          * every header through bpf_skb_load_bytes) */
 const volatile __u32 tc_notices = 1;    /* tc: fl_flow_notice on create/FIN/RST (0: the scan only) */
 const volatile __u32 tc_jiffies = 0;    /* tc: flow times in jiffies (bpf_jiffies64 is inlined: no call per
                                          * packet); set when the loader can calibrate them (clock_pair) */
+
+/* Written by the loader after load (it knows the tick length only then): the HTTP capture window in
+ * the units of fl_flow_val.last_ns (jiffies or ns). 0: no window, only the first http_per_flow heads. */
+__u64 http_window = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

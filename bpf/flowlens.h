@@ -23,7 +23,7 @@
 #include <linux/types.h>
 #endif
 
-#define FL_REC_VERSION 2
+#define FL_REC_VERSION 3
 
 /* Record types (fl_hdr.type). */
 #define FL_REC_HELLO 1
@@ -193,7 +193,10 @@ struct fl_flow_val {
 	__u8 init_rev;    /* 1: the initiator is key.daddr (set with origin, on the creating CPU) */
 	__u8 noticed;     /* FL_NOTICE_* already sent from this CPU (FIN per direction, RST) */
 	__u8 pad;
-	__u32 l7[2];      /* HTTP/1 heads captured per direction (at most http_per_flow on this CPU) */
+	__u32 l7[2];      /* HTTP/1 heads captured per direction on this CPU (all time) */
+	__u64 l7_win;     /* start of the current HTTP capture window (last_ns units; 0: none yet) */
+	__u16 l7_n[2];    /* heads captured per direction in that window (at most http_per_flow) */
+	__u32 pad2;
 };
 
 /* Written by the clock_pair program (BPF_PROG_RUN): the loader converts jiffies with it. */
@@ -285,9 +288,9 @@ struct fl_flow {
 	__u8 flags[2];              /* TCP flags seen per direction */
 	__u8 icmp_type;
 	__u8 icmp_code;
-	__u32 l7[2];                /* HTTP/1 heads captured per direction (sent as fl_http records): the
-	                             * first --http-per-flow per direction and CPU; later segments are not
-	                             * looked at */
+	__u32 l7[2];                /* HTTP/1 heads captured per direction (sent as fl_http records): at
+	                             * most --http-per-flow per direction and CPU in each --http-window-ms;
+	                             * the segments between are not looked at */
 };
 
 /* What the tc programs know of one packet; first part of DNS and HTTP records. */
@@ -304,6 +307,8 @@ struct fl_pkt {
 	__u8 proto;               /* IPPROTO_UDP or IPPROTO_TCP */
 	__u8 hook;                /* FL_HOOK_* */
 	__u8 pad;                 /* zero */
+	__u32 tcp_seq;            /* TCP: the segment's sequence number, host order (0: UDP); */
+	__u32 tcp_ack;            /* its acknowledgment number: an HTTP/1 response's seq is its request's ack */
 };
 
 struct fl_dns {
@@ -390,15 +395,15 @@ _Static_assert(sizeof(struct fl_hello) == 120, "fl_hello size");
 _Static_assert(sizeof(struct fl_tcp_state) == 96, "fl_tcp_state size");
 _Static_assert(sizeof(struct fl_lost) == 24, "fl_lost size");
 _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
-_Static_assert(sizeof(struct fl_flow_val) == 80, "fl_flow_val size");
+_Static_assert(sizeof(struct fl_flow_val) == 96, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
 _Static_assert(sizeof(struct fl_flow_notice) == 64, "fl_flow_notice size");
-_Static_assert(sizeof(struct fl_slot) == 136, "fl_slot size");
-_Static_assert(sizeof(struct fl_flow_part) == 144, "fl_flow_part size");
+_Static_assert(sizeof(struct fl_slot) == 152, "fl_slot size");
+_Static_assert(sizeof(struct fl_flow_part) == 160, "fl_flow_part size");
 _Static_assert(sizeof(struct fl_endpoint) == 20, "fl_endpoint size");
-_Static_assert(sizeof(struct fl_pkt) == 56, "fl_pkt size");
-_Static_assert(sizeof(struct fl_dns) == 8 + 56 + FL_DNS_MAX, "fl_dns size");
-_Static_assert(sizeof(struct fl_http) == 8 + 56 + FL_HTTP_MAX, "fl_http size");
+_Static_assert(sizeof(struct fl_pkt) == 64, "fl_pkt size");
+_Static_assert(sizeof(struct fl_dns) == 8 + 64 + FL_DNS_MAX, "fl_dns size");
+_Static_assert(sizeof(struct fl_http) == 8 + 64 + FL_HTTP_MAX, "fl_http size");
 _Static_assert(sizeof(struct fl_drop) == 80, "fl_drop size");
 _Static_assert(sizeof(struct fl_drop_reason) == 72, "fl_drop_reason size");
 _Static_assert(sizeof(struct fl_tcp_event) == 72, "fl_tcp_event size");

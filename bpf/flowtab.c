@@ -47,7 +47,7 @@ int flowtab_map(struct state *st)
 /*
  * The slots a scan reads: those the tc programs told of (a notice names the sending CPU's slot
  * and its gen), until the loader frees them at that gen. A scan reads these instead of the whole
- * table (65,536 slots of 136 bytes: ~0.7 ms a pass, 4 passes a second); a full pass (the first,
+ * table (65,536 slots of 152 bytes: ~0.7 ms a pass, 4 passes a second); a full pass (the first,
  * after a lost notice, on flush, without notices, and every FULL_PASS_EVERY passes as a safety
  * net) reads every slot and learns the live ones.
  */

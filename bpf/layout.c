@@ -44,7 +44,7 @@ static void layouts1(void)
 
 #define PKT_FIELDS(s) PFIELD(s, ts_ns); PFIELD(s, saddr); PFIELD(s, daddr); PFIELD(s, ifindex); \
 	PFIELD(s, sport); PFIELD(s, dport); PFIELD(s, payload_len); PFIELD(s, captured); \
-	PFIELD(s, family); PFIELD(s, proto); PFIELD(s, hook); PFIELD(s, pad)
+	PFIELD(s, family); PFIELD(s, proto); PFIELD(s, hook); PFIELD(s, pad); PFIELD(s, tcp_seq); PFIELD(s, tcp_ack)
 
 static void layouts2(void)
 {
@@ -175,6 +175,7 @@ static void sample_l7(void)
 	memcpy(h.pkt.saddr, A6, 16);
 	memcpy(h.pkt.daddr, B6, 16);
 	h.pkt.payload_len = 300; h.pkt.captured = sizeof(get) - 1;
+	h.pkt.tcp_seq = 0x89abcdefu; h.pkt.tcp_ack = 1000;
 	memcpy(h.data, get, sizeof(get) - 1);
 	hex(&h, sizeof(h));
 }

@@ -411,6 +411,14 @@ static int setup(struct state *st)
 		fprintf(stderr, "flowlens-loader: calibrating jiffies: %s\n", strerror(-err));
 		return -1;
 	}
+	/* the HTTP capture window in the units of the flow times (jiffies or ns), at least one */
+	if (st->o->http_window_ms) {
+		__u64 w = (__u64)st->o->http_window_ms * 1000000ull;
+
+		if (st->jiffy_ns)
+			w /= st->jiffy_ns;
+		st->skel->bss->http_window = w ? w : 1;
+	}
 	ensure_tracefs();
 	if (ps[n - 1].want) {
 		const char *cg = st->o->cgroup ? st->o->cgroup : find_cgroup2();
@@ -520,6 +528,7 @@ int main(int argc, char **argv)
 	struct options o = {
 		.ringbuf_bytes = 4u * 1024 * 1024, .flow_entries = 65536, .flush_ms = 250,
 		.end_grace_ms = 100, .idle_timeout_ms = 30000, .update_ms = 10000, .http_per_flow = 8,
+		.http_window_ms = 1000,
 	};
 	struct state st = { .o = &o };
 	struct btf *btf;

@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"  --idle-timeout-ms N    quiet time before TIMEOUT (default 30000)\n"
 		"  --update-ms N          least time between UPDATE records of one flow (default 10000)\n"
 		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
-		"  --http-per-flow N      HTTP heads captured per flow, direction and CPU; later segments are not looked at (default 8, 0: all)\n"
+		"  --http-per-flow N      HTTP heads captured per flow, direction and CPU in each window; the segments\n"
+		"                         between are not looked at (default 8, 0: all)\n"
+		"  --http-window-ms N     that window, from its first head (default 1000; 0: only the first N of a flow)\n"
 		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
 		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
 		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"
@@ -76,6 +78,7 @@ static int parse_u32_opt(int c, const char *arg, struct options *o)
 		{ 'u', "--update-ms", 0, 3600000, offsetof(struct options, update_ms) },
 		{ 'd', "--poll-delay-ms", 0, 60000, offsetof(struct options, poll_delay_ms) },
 		{ 'p', "--http-per-flow", 0, 1u << 30, offsetof(struct options, http_per_flow) },
+		{ 'w', "--http-window-ms", 0, 3600000, offsetof(struct options, http_window_ms) },
 	};
 	__u64 v;
 
@@ -102,7 +105,8 @@ int parse_args(int argc, char **argv, struct options *o)
 		{ "poll-delay-ms", required_argument, NULL, 'd' }, { "flow-entries", required_argument, NULL, 'e' },
 		{ "flush-ms", required_argument, NULL, 'f' }, { "end-grace-ms", required_argument, NULL, 'g' },
 		{ "idle-timeout-ms", required_argument, NULL, 'i' }, { "update-ms", required_argument, NULL, 'u' },
-		{ "cgroup", required_argument, NULL, 'c' }, { "http-per-flow", required_argument, NULL, 'p' }, { "no-tc", no_argument, NULL, 'T' },
+		{ "cgroup", required_argument, NULL, 'c' }, { "http-per-flow", required_argument, NULL, 'p' },
+		{ "http-window-ms", required_argument, NULL, 'w' }, { "no-tc", no_argument, NULL, 'T' },
 		{ "no-cgroup", no_argument, NULL, 'C' }, { "no-http", no_argument, NULL, 'H' },
 		{ "no-dns", no_argument, NULL, 'D' }, { "no-drops", no_argument, NULL, 'K' },
 		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },

@@ -6,9 +6,11 @@
  */
 #ifndef FL_TC_L7_BPF_H
 #define FL_TC_L7_BPF_H
-static __always_inline void fill_pkt(struct fl_pkt *d, const struct fl_parsed *p, __u8 hook, __u32 captured)
+static __always_inline void fill_pkt(struct __sk_buff *skb, struct fl_pkt *d, const struct fl_parsed *p, __u8 hook,
+				     __u32 captured)
 {
 	const struct fl_flow_key *k = &p->key;
+	__u32 sa[2] = {};
 
 	d->ts_ns = bpf_ktime_get_ns(); /* fine clock: HTTP/DNS latencies come from these */
 	__builtin_memcpy(d->saddr, p->swapped ? k->daddr : k->saddr, FL_ADDR_LEN); /* as the packet goes */
@@ -22,6 +24,11 @@ static __always_inline void fill_pkt(struct fl_pkt *d, const struct fl_parsed *p
 	d->proto = p->key.proto;
 	d->hook = hook;
 	d->pad = 0;
+	/* seq and ack: 4..11 of the TCP header (the parser checked it is in the packet) */
+	if (p->key.proto == IPPROTO_TCP && bpf_skb_load_bytes(skb, p->l4_off + 4, sa, sizeof(sa)) < 0)
+		sa[0] = sa[1] = 0;
+	d->tcp_seq = bpf_ntohl(sa[0]);
+	d->tcp_ack = bpf_ntohl(sa[1]);
 }
 
 static __noinline void capture_dns(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook)
@@ -44,7 +51,7 @@ static __noinline void capture_dns(struct __sk_buff *skb, const struct fl_parsed
 		return;
 	}
 	fill_hdr(&rec->hdr, FL_REC_DNS, sizeof(*rec));
-	fill_pkt(&rec->pkt, p, hook, n);
+	fill_pkt(skb, &rec->pkt, p, hook, n);
 	bpf_ringbuf_submit(rec, 0);
 }
 
@@ -84,28 +91,43 @@ static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *
 		return;
 	}
 	fill_hdr(&rec->hdr, FL_REC_HTTP, sizeof(*rec));
-	fill_pkt(&rec->pkt, p, hook, n);
+	fill_pkt(skb, &rec->pkt, p, hook, n);
 	bpf_ringbuf_submit(rec, 0);
 }
 
 /*
- * The first http_per_flow HTTP heads per flow, direction and CPU are copied (0: all), and counted
- * in the flow. Later segments of that direction are not looked at: their first bytes usually lie
- * in page fragments, and reading them (bpf_skb_load_bytes) was a third of a packet's cost.
+ * At most http_per_flow HTTP heads per flow, direction and CPU are copied in each window
+ * (http_window, from the first head of a window; 0: all), and counted in the flow. The segments
+ * of a direction whose budget is spent are not looked at until the window ends: their first bytes
+ * usually lie in page fragments, and reading them (bpf_skb_load_bytes) was a third of a packet's
+ * cost. A request and its response may fall on different sides of a window (they are counted in
+ * different flows when both ends are pods of this node): the agent pairs them by TCP sequence
+ * numbers, not by order.
  */
 static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
 					 struct fl_flow_val *v, int dir)
 {
 	struct fl_8bytes buf, *first;
 	__u32 off = p->payload_off;
+	int d = dir & 1;
 
-	if (off > 0xff || (v && http_per_flow && v->l7[dir & 1] >= http_per_flow))
+	if (off > 0xff)
 		return;
+	if (v && http_per_flow && v->l7_n[d] >= http_per_flow) {
+		if (!http_window || v->last_ns - v->l7_win < http_window)
+			return;
+		v->l7_n[0] = v->l7_n[1] = 0; /* a new window, opened by the next head */
+		v->l7_win = 0;
+	}
 	first = FL_HDR(skb, off, &buf);
 	if (!first || !http_start(first->b))
 		return;
-	if (v)
-		v->l7[dir & 1]++;
+	if (v) {
+		if (!v->l7_win)
+			v->l7_win = v->last_ns;
+		v->l7[d]++;
+		v->l7_n[d]++;
+	}
 	copy_http(skb, p, hook);
 }
 

@@ -18,6 +18,7 @@ struct fl_parsed {
 	__u8 icmp_code;
 	__u8 has_l4;  /* ports/flags parsed */
 	__u8 swapped; /* the sender is key.daddr (the packet's saddr/sport were swapped into daddr) */
+	__u16 l4_off; /* TCP: where its header starts (the L7 copies read seq and ack from it) */
 } __attribute__((aligned(8)));
 
 #define TCP_FIN 0x01
@@ -146,6 +147,7 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, struct fl_parsed *p,
 	p->key.sport = bpf_ntohs(th->source);
 	p->key.dport = bpf_ntohs(th->dest);
 	p->tcp_flags = ((__u8 *)th)[13];
+	p->l4_off = off;
 	p->payload_off = off + doff;
 	p->payload_len = l3_end - p->payload_off;
 	return 0;

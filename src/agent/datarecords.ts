@@ -48,6 +48,9 @@ export interface PacketMeta {
   hook: Hook;
   /** L4 payload bytes of the packet (data holds at most the first DNS_MAX / HTTP_MAX). */
   payloadLen: number;
+  /** TCP: the segment's sequence and acknowledgment numbers (0 for UDP). */
+  tcpSeq: number;
+  tcpAck: number;
 }
 
 export interface DnsRecord extends PacketMeta { type: 'dns'; data: Buffer }
@@ -144,7 +147,8 @@ function decodePacket(buf: Buffer, at: number, wall: bigint, max: number, what: 
     timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, family, proto: buf[at + f.proto[0]] ?? 0,
     saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
     sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), ifindex: buf.readUInt32LE(at + f.ifindex[0]),
-    hook, payloadLen, data: Buffer.from(buf.subarray(at + f.data[0], at + f.data[0] + captured)),
+    hook, payloadLen, tcpSeq: buf.readUInt32LE(at + f.tcp_seq[0]), tcpAck: buf.readUInt32LE(at + f.tcp_ack[0]),
+    data: Buffer.from(buf.subarray(at + f.data[0], at + f.data[0] + captured)),
   };
 }
 

@@ -146,7 +146,7 @@ function extensionsOf(r: FlowRecord, tr: { vip: Endpoint4 } | undefined, retrans
     payload_bytes_sent: r.payload[0], payload_bytes_received: r.payload[1],
   };
   if (r.httpHeads[0] || r.httpHeads[1]) {
-    // The heads the kernel captured (L7 flows): the first --http-per-flow per direction and CPU.
+    // The heads the kernel captured (L7 flows): --http-per-flow per direction and CPU in each window.
     ext.http_requests_captured = r.httpHeads[0];
     ext.http_responses_captured = r.httpHeads[1];
   }

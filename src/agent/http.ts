@@ -35,28 +35,42 @@ export function parseHttpHead(b: Buffer): HttpHead | undefined {
   return { kind: 'request', method: req[1]!, url, protocol: req[3]!, ...(host ? { host } : {}) };
 }
 
-/** Requests waiting for their response, per connection; bounded in connections and depth. */
+/**
+ * Requests waiting for their response, per connection; bounded in connections and depth. A
+ * response answers the request whose TCP ack is the response's seq (the server's next byte when the
+ * request was sent), not simply the oldest: the kernel copies a bounded number of heads per window
+ * and direction, and a request and its response are counted in different flows, so a response
+ * whose request was not copied (or a request whose response was not) must not shift the pairs.
+ * Pipelined requests (sent before the previous response) share its ack: such a request is
+ * answered next, in order. Requests queued before the one answered had their responses missed
+ * and are dropped. A response with no such request gets no method, URL or latency: no guess.
+ */
 export class HttpMatcher {
-  private open = new Map<string, { head: HttpRequestHead; timeNs: bigint }[]>();
+  private open = new Map<string, { q: { head: HttpRequestHead; timeNs: bigint; ack: number }[]; answered?: number }>();
   constructor(private readonly maxConns = 65_536, private readonly maxDepth = 32) {}
 
-  request(conn: string, head: HttpRequestHead, timeNs: bigint): void {
-    let q = this.open.get(conn);
-    if (!q) {
+  request(conn: string, head: HttpRequestHead, timeNs: bigint, ack: number): void {
+    let c = this.open.get(conn);
+    if (!c) {
       if (this.open.size >= this.maxConns) this.open.delete(this.open.keys().next().value as string);
-      q = [];
-      this.open.set(conn, q);
+      c = { q: [] };
+      this.open.set(conn, c);
     }
-    if (q.length >= this.maxDepth) q.shift();
-    q.push({ head, timeNs });
+    if (c.q.length >= this.maxDepth) c.q.shift();
+    c.q.push({ head, timeNs, ack });
   }
 
-  /** The request this response answers and the latency in ns, if the request was seen. */
-  response(conn: string, timeNs: bigint): { head: HttpRequestHead; latencyNs: number } | undefined {
-    const q = this.open.get(conn);
-    const r = q?.shift();
-    if (q && q.length === 0) this.open.delete(conn);
-    if (!r) return undefined;
+  /** The request this response (its TCP seq) answers and the latency in ns, if the request was seen. */
+  response(conn: string, timeNs: bigint, seq: number): { head: HttpRequestHead; latencyNs: number } | undefined {
+    const c = this.open.get(conn);
+    if (!c) return undefined;
+    let i = c.q.findIndex((x) => x.ack === seq);
+    if (i < 0 && c.answered !== undefined && c.q[0]?.ack === c.answered) i = 0; // pipelined behind the last one answered
+    if (i < 0) return undefined;
+    const r = c.q[i]!;
+    c.q.splice(0, i + 1);
+    c.answered = r.ack;
+    if (c.q.length === 0) this.open.delete(conn);
     return { head: r.head, latencyNs: timeNs >= r.timeNs ? Number(timeNs - r.timeNs) : 0 };
   }
 

@@ -86,12 +86,12 @@ export class L7Flows {
     // addressed to a Service VIP, the response from the backend.
     const conn = h.kind === 'request' ? `${r.saddr}|${r.sport}` : `${r.daddr}|${r.dport}`;
     if (h.kind === 'request') {
-      this.httpMatch.request(conn, h, r.timeNs);
+      this.httpMatch.request(conn, h, r.timeNs, r.tcpAck);
       const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);
       f.l7 = { type: 'REQUEST', http: { method: h.method, url: this.url(h.host ?? r.daddr, h.url), protocol: h.protocol, headers: [] } };
       return f;
     }
-    const req = this.httpMatch.response(conn, r.timeNs);
+    const req = this.httpMatch.response(conn, r.timeNs, r.tcpSeq);
     const f = base(r, this.node, true, `HTTP/1 ${h.code}${req ? ` ${req.latencyNs / 1e6}ms (${req.head.method} ${req.head.url})` : ''}`);
     f.l7 = {
       type: 'RESPONSE',

@@ -1,7 +1,7 @@
 // The C layout of every record in bpf/flowlens.h, as printed by bpf/layout.c: [offset, size] of
 // each field. test/unit/records.test.ts compares this table with the C side. Keep in step.
 
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 export const HEADER_BYTES = 8;
 export const RECORD_MAX_BYTES = 4096;
 
@@ -72,19 +72,19 @@ export const LAYOUT = {
     },
   },
   dns: {
-    size: 576,
+    size: 584,
     fields: {
       ts_ns: [8, 8], saddr: [16, 16], daddr: [32, 16], ifindex: [48, 4], sport: [52, 2], dport: [54, 2],
       payload_len: [56, 2], captured: [58, 2], family: [60, 1], proto: [61, 1], hook: [62, 1], pad: [63, 1],
-      data: [64, 512],
+      tcp_seq: [64, 4], tcp_ack: [68, 4], data: [72, 512],
     },
   },
   http: {
-    size: 256,
+    size: 264,
     fields: {
       ts_ns: [8, 8], saddr: [16, 16], daddr: [32, 16], ifindex: [48, 4], sport: [52, 2], dport: [54, 2],
       payload_len: [56, 2], captured: [58, 2], family: [60, 1], proto: [61, 1], hook: [62, 1], pad: [63, 1],
-      data: [64, 192],
+      tcp_seq: [64, 4], tcp_ack: [68, 4], data: [72, 192],
     },
   },
   drop: {

@@ -1,7 +1,7 @@
 // Crafted Ethernet frames for BPF_PROG_RUN tests of the tc programs, and a reference parser that
 // states the rules bpf/tc_flow.bpf.h must follow (so random frames can be checked exactly).
 
-export interface L4 { proto: 'tcp' | 'udp' | 'icmp'; sport?: number; dport?: number; flags?: number; payload?: Buffer; icmpType?: number; id?: number }
+export interface L4 { proto: 'tcp' | 'udp' | 'icmp'; sport?: number; dport?: number; flags?: number; payload?: Buffer; icmpType?: number; id?: number; seq?: number; ack?: number }
 
 function csumless(b: Buffer): Buffer {
   return b; // the programs never check checksums
@@ -45,6 +45,8 @@ function l4bytes(l: L4, v6: boolean): [number, Buffer] {
     const h = Buffer.alloc(20);
     h.writeUInt16BE(l.sport ?? 0, 0);
     h.writeUInt16BE(l.dport ?? 0, 2);
+    h.writeUInt32BE(l.seq ?? 0xa1b2c3d4, 4); // every byte distinct: a misread offset or byte order shows
+    h.writeUInt32BE(l.ack ?? 0x0badf00d, 8);
     h[12] = 5 << 4;
     h[13] = l.flags ?? 0x10;
     h.writeUInt16BE(65535, 14);
@@ -101,6 +103,7 @@ export function withV6Ext(f: Buffer, exts: V6Ext[]): Buffer {
 export interface RefPacket {
   family: 4 | 6; proto: number; saddr: Buffer; daddr: Buffer; sport: number; dport: number;
   ipLen: number; payloadLen: number; payloadOff: number; flags: number; icmpType: number; hasL4: boolean;
+  tcpSeq: number; tcpAck: number; // TCP: the header's sequence and acknowledgment numbers, else 0
 }
 
 function refL4(b: Buffer, p: RefPacket, off: number, end: number): RefPacket | undefined {
@@ -108,7 +111,7 @@ function refL4(b: Buffer, p: RefPacket, off: number, end: number): RefPacket | u
     if (off + 20 > end) return undefined;
     const doff = (b[off + 12]! >> 4) * 4;
     if (doff < 20 || off + doff > end) return undefined;
-    return { ...p, sport: b.readUInt16BE(off), dport: b.readUInt16BE(off + 2), flags: b[off + 13]!, payloadOff: off + doff, payloadLen: end - off - doff, hasL4: true };
+    return { ...p, sport: b.readUInt16BE(off), dport: b.readUInt16BE(off + 2), flags: b[off + 13]!, payloadOff: off + doff, payloadLen: end - off - doff, hasL4: true, tcpSeq: b.readUInt32BE(off + 4), tcpAck: b.readUInt32BE(off + 8) };
   }
   if (p.proto === 17) {
     if (off + 8 > end) return undefined;
@@ -129,7 +132,7 @@ function refL4(b: Buffer, p: RefPacket, off: number, end: number): RefPacket | u
 export function refParse(b: Buffer): RefPacket | undefined {
   if (b.length < 14) return undefined;
   const et = b.readUInt16BE(12);
-  const base = { sport: 0, dport: 0, payloadLen: 0, payloadOff: 0, flags: 0, icmpType: 0, hasL4: false };
+  const base = { sport: 0, dport: 0, payloadLen: 0, payloadOff: 0, flags: 0, icmpType: 0, hasL4: false, tcpSeq: 0, tcpAck: 0 };
   if (et === 0x0800) {
     if (b.length < 34 || b[14]! >> 4 !== 4) return undefined;
     const ihl = (b[14]! & 15) * 4;

@@ -7,7 +7,7 @@ export interface RefFlow {
   key: string; saddr: Buffer; daddr: Buffer; sport: number; dport: number; proto: number; family: 4 | 6; origin: number;
   packets: [number, number]; bytes: [number, number]; payload: [number, number]; flags: [number, number]; http: [number, number];
 }
-export interface RefCapture { kind: 'dns' | 'http'; data: Buffer; payloadLen: number }
+export interface RefCapture { kind: 'dns' | 'http'; data: Buffer; payloadLen: number; tcpSeq: number; tcpAck: number }
 
 const HTTP_STARTS = ['GET ', 'POST', 'PUT ', 'HEAD', 'DELE', 'PATC', 'OPTI', 'CONN', 'TRAC'];
 
@@ -71,13 +71,13 @@ export class RefTable {
     if (!p.hasL4) return false;
     const payload = frame.subarray(p.payloadOff, p.payloadOff + p.payloadLen);
     if ((p.sport === 53 || p.dport === 53) && (p.proto === 17 || (p.proto === 6 && p.payloadLen >= 14))) {
-      if (p.payloadLen >= 12) this.captures.push({ kind: 'dns', data: Buffer.from(payload.subarray(0, 512)), payloadLen: p.payloadLen });
+      if (p.payloadLen >= 12) this.captures.push({ kind: 'dns', data: Buffer.from(payload.subarray(0, 512)), payloadLen: p.payloadLen, tcpSeq: p.tcpSeq, tcpAck: p.tcpAck });
       return false;
     }
     if (p.proto === 6 && p.payloadLen >= 8) {
       const head = payload.subarray(0, 8).toString('latin1');
       if (HTTP_STARTS.includes(head.slice(0, 4)) || head.startsWith('HTTP/1.')) {
-        this.captures.push({ kind: 'http', data: Buffer.from(payload.subarray(0, 192)), payloadLen: Math.min(p.payloadLen, 0xffff) });
+        this.captures.push({ kind: 'http', data: Buffer.from(payload.subarray(0, 192)), payloadLen: Math.min(p.payloadLen, 0xffff), tcpSeq: p.tcpSeq, tcpAck: p.tcpAck });
         return true;
       }
     }

@@ -235,6 +235,55 @@ test('an HTTP GET gives method, path, status and latency', { skip, timeout: 120_
   });
 });
 
+const httpOf = (f: Flow) => f.l7?.http as { url?: string; code?: number } | undefined;
+
+/** ns since the epoch of a flow's RFC 3339 time with up to 9 fraction digits. */
+function nsOf(iso: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(iso);
+  assert.ok(m, `time ${iso}`);
+  return BigInt(Date.parse(`${m[1]}Z`)) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+test('keep-alive HTTP: heads keep coming after the first --http-per-flow (a new window each second), each response paired with its own request', { skip, timeout: 120_000 }, async () => {
+  const web = webs[0]!;
+  const { port, codes } = inClient<{ port: number; codes: number[] }>(`
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const get = (i) => new Promise((res, rej) => http.get({ host: '${web.ip}', port: 8080, path: '/w/' + i, agent }, (r) => {
+  const p = r.socket.localPort; r.resume(); r.on('end', () => res([r.statusCode, p]));
+}).on('error', rej));
+(async () => {
+  const codes = []; const ports = new Set();
+  for (let i = 1; i <= 12; i++) { const [c, p] = await get(i); codes.push(c); ports.add(p); }
+  await new Promise((r) => setTimeout(r, 1500)); // past the capture window (1 s)
+  for (let i = 13; i <= 14; i++) { const [c, p] = await get(i); codes.push(c); ports.add(p); }
+  agent.destroy();
+  if (ports.size !== 1) throw new Error('not one connection: ' + [...ports]);
+  console.log(JSON.stringify({ port: [...ports][0], codes }));
+})();`);
+  assert.deepEqual(codes, Array<number>(14).fill(200));
+  const url = (i: number) => `http://${web.ip}:8080/w/${i}`;
+  const { reqs, resps } = await waitFor('the requests after the window and their responses', () => {
+    const all = observe().filter((f) => f.l7?.http && (f.trace_observation_point === 'FROM_ENDPOINT' || (f.IP.destination === client.ip && f.trace_observation_point === 'TO_ENDPOINT')));
+    const reqs = all.filter((f) => f.l7?.type === 'REQUEST' && f.l4.TCP?.source_port === port);
+    const resps = all.filter((f) => f.l7?.type === 'RESPONSE' && f.l4.TCP?.destination_port === port);
+    const late = [13, 14].every((i) => resps.some((f) => httpOf(f)?.url === url(i)));
+    return late ? { reqs, resps } : undefined;
+  }, 30_000, 1000);
+  const seen = new Map(reqs.map((f) => [httpOf(f)!.url, nsOf(f.time!)]));
+  for (const i of [1, 2, 3, 4, 5, 6, 7, 8, 13, 14]) assert.ok(seen.has(url(i)), `request ${i} captured (the first 8, then the next window): ${[...seen.keys()].join(' ')}`);
+  assert.equal(seen.size, reqs.length, 'each request once');
+  assert.ok(resps.length >= 10, `responses: ${resps.length}`);
+  for (const r of resps) {
+    assert.equal(httpOf(r)!.code, 200);
+    const u = httpOf(r)!.url;
+    if (u === undefined) continue; // its request was not captured: no guess
+    const sent = seen.get(u);
+    assert.ok(sent !== undefined, `a response paired with ${u}, which was not captured`);
+    assert.equal(nsOf(r.time!) - BigInt(String(r.l7!.latency_ns)), sent, `the response to ${u} is timed from that request`);
+  }
+});
+
 test('a connection to a denied port gives a drop with the kernel reason and the 5-tuple', { skip, timeout: 120_000 }, async () => {
   const web = webs[1]!;
   // What an iptables policy controller installs: drop on the backend's bridge port.

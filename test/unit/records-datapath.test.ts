@@ -79,10 +79,33 @@ test('HTTP heads: requests, responses, junk, long paths', () => {
   }
   const long = parseHttpHead(Buffer.from(`POST /${'x'.repeat(300)} HTTP/1.1\r\n`));
   assert.equal(long?.kind === 'request' && long.url.length, 129);
+});
+
+test('HttpMatcher: a response answers the request whose ack is its seq; order alone never pairs them', () => {
+  const get = (url: string) => ({ kind: 'request' as const, method: 'GET', url, protocol: 'HTTP/1.1' });
   const m = new HttpMatcher();
-  m.request('c', { kind: 'request', method: 'GET', url: '/1', protocol: 'HTTP/1.1' }, 100n);
-  m.request('c', { kind: 'request', method: 'GET', url: '/2', protocol: 'HTTP/1.1' }, 150n);
-  assert.deepEqual([m.response('c', 300n)?.head.url, m.response('c', 400n)?.latencyNs, m.response('c', 500n)], ['/1', 250, undefined], 'keep-alive answers in order');
+  // keep-alive: each request acks the end of the previous response
+  m.request('c', get('/1'), 100n, 1000);
+  assert.equal(m.response('c', 300n, 1000)?.head.url, '/1');
+  m.request('c', get('/2'), 400n, 1200);
+  assert.deepEqual(m.response('c', 450n, 1200), { head: get('/2'), latencyNs: 50 });
+  // /3's response was not captured (its window's budget was spent), /4's was: /4 gets it, /3 is dropped
+  m.request('c', get('/3'), 500n, 1400);
+  m.request('c', get('/4'), 600n, 1600);
+  assert.equal(m.response('c', 650n, 1600)?.head.url, '/4');
+  assert.equal(m.response('c', 700n, 1400), undefined, '/3 went with it');
+  // /5 was not captured, its response was: no request to pair it with, and /6 is not taken for it
+  m.request('c', get('/6'), 900n, 2000);
+  assert.equal(m.response('c', 800n, 1800), undefined);
+  assert.equal(m.response('c', 950n, 2000)?.head.url, '/6');
+  // pipelined: /7 and /8 sent before any answer share one ack; answered in order
+  m.request('c', get('/7'), 1000n, 2200);
+  m.request('c', get('/8'), 1001n, 2200);
+  assert.deepEqual([m.response('c', 1100n, 2200)?.head.url, m.response('c', 1200n, 2300)?.head.url, m.response('c', 1300n, 2400)], ['/7', '/8', undefined]);
+  // other connections are apart
+  m.request('d', get('/9'), 0n, 7);
+  assert.equal(m.response('c', 1n, 7), undefined);
+  assert.equal(m.response('d', 1n, 7)?.head.url, '/9');
 });
 
 test('name cache: answers feed names until their TTL runs out', () => {
@@ -122,7 +145,7 @@ function flowRec(o: Partial<FlowRecord>): FlowRecord {
 test('Datapath: the two veths of a ClusterIP connection give VIP and backend; DNS names attach', () => {
   const dp = new Datapath('node1');
   const dnsResp: DnsRecord = {
-    type: 'dns', timeNs: T - 10n, family: 4, proto: 17, saddr: '10.96.0.10', daddr: '10.244.0.2', sport: 53, dport: 5000, ifindex: 10, hook: 'to_pod', payloadLen: 0,
+    type: 'dns', timeNs: T - 10n, family: 4, proto: 17, saddr: '10.96.0.10', daddr: '10.244.0.2', sport: 53, dport: 5000, ifindex: 10, hook: 'to_pod', payloadLen: 0, tcpSeq: 0, tcpAck: 0,
     data: dnsMsg(3, 0x8180, 'web.ns.svc.cluster.local', 1, [rr(1, 30, Buffer.from([10, 96, 0, 20]))]),
   };
   const client = flowRec({});
@@ -142,7 +165,8 @@ test('Datapath: HTTP request/response matched for latency; drops named from the 
   const dp = new Datapath('node1');
   const http = (data: string, t: bigint, reply: boolean): HttpRecord => ({
     type: 'http', timeNs: t, family: 4, proto: 6, saddr: reply ? '10.0.0.2' : '10.0.0.1', daddr: reply ? '10.0.0.1' : '10.0.0.2', sport: reply ? 80 : 4000,
-    dport: reply ? 4000 : 80, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length, data: Buffer.from(data),
+    dport: reply ? 4000 : 80, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length,
+    tcpSeq: reply ? 5000 : 100, tcpAck: reply ? 100 + data.length : 5000, data: Buffer.from(data),
   });
   const drop: DropRecord = { type: 'drop', timeNs: T, reason: 12, location: 0xffn, family: 4, proto: 6, saddr: '10.0.0.1', daddr: '10.0.0.3', sport: 4001, dport: 9191, ifindex: 4, netns: 1 };
   const flows = dp.onBatch([
@@ -165,7 +189,8 @@ test('isoNs formats like isoFromNs across second boundaries', async () => {
 test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names the backend, VIP kept as original destination (original source on the reply)', () => {
   const dp = new Datapath('node1');
   const http = (data: string, at: { s: string; d: string; sp: number; dp: number; hook: 'from_pod' | 'to_pod'; ifindex: number }): HttpRecord => ({
-    type: 'http', timeNs: T, family: 4, proto: 6, saddr: at.s, daddr: at.d, sport: at.sp, dport: at.dp, ifindex: at.ifindex, hook: at.hook, payloadLen: data.length, data: Buffer.from(data),
+    type: 'http', timeNs: T, family: 4, proto: 6, saddr: at.s, daddr: at.d, sport: at.sp, dport: at.dp, ifindex: at.ifindex, hook: at.hook, payloadLen: data.length,
+    tcpSeq: data.startsWith('HTTP/') ? 7000 : 300, tcpAck: data.startsWith('HTTP/') ? 300 + data.length : 7000, data: Buffer.from(data),
   });
   const client = flowRec({ event: 'start' });
   const server = flowRec({ event: 'start', daddr: '10.244.0.7', dport: 8080, ifindex: 11, origin: 'to_pod' });
@@ -190,7 +215,7 @@ test('Datapath: DNS over TCP 53 (length-prefixed): query and answer matched for 
   const framed = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 255]), m]);
   const rec = (data: Buffer, t: bigint, reply: boolean): DnsRecord => ({
     type: 'dns', timeNs: t, family: 4, proto: 6, saddr: reply ? '10.96.0.10' : '10.244.0.2', daddr: reply ? '10.244.0.2' : '10.96.0.10', sport: reply ? 53 : 41000,
-    dport: reply ? 41000 : 53, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length, data,
+    dport: reply ? 41000 : 53, ifindex: 3, hook: reply ? 'to_pod' : 'from_pod', payloadLen: data.length, tcpSeq: reply ? 9000 : 10, tcpAck: reply ? 10 : 9000, data,
   });
   const answer = dnsMsg(9, 0x8180, 'big.example', 1, [rr(1, 60, Buffer.from([10, 1, 2, 3]))]);
   const flows = dp.onBatch([

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RecordDecodeError, RecordDecoder } from '../../src/agent/records';
+import { RECORD_VERSION } from '../../src/agent/layout';
 import type { FlowRecord, TcpEventRecord } from '../../src/agent/records';
 import { Retransmits } from '../../src/agent/drops';
 import { NameCache } from '../../src/agent/dns';
@@ -64,7 +65,7 @@ const WALL = 1_700_000_000_000_000_000n;
 function hello(): Buffer {
   const b = Buffer.alloc(120);
   b.writeUInt16LE(1, 0);
-  b.writeUInt16LE(2, 2);
+  b.writeUInt16LE(RECORD_VERSION, 2);
   b.writeUInt32LE(120, 4);
   b.writeBigInt64LE(WALL, 8);
   return b;
@@ -72,7 +73,7 @@ function hello(): Buffer {
 function flowBytes(sport: number): Buffer {
   const b = Buffer.alloc(128);
   b.writeUInt16LE(4, 0);
-  b.writeUInt16LE(2, 2);
+  b.writeUInt16LE(RECORD_VERSION, 2);
   b.writeUInt32LE(128, 4);
   b.writeBigUInt64LE(1000n, 8);
   b.writeBigUInt64LE(5000n, 16);
@@ -93,7 +94,7 @@ test('FLOW records on the fast path are decoded and still validated', () => {
   ]);
   const bad: Array<[string, (b: Buffer) => void, RegExp]> = [
     ['type with a high byte', (b) => b.writeUInt16LE(0x0104, 0), /unknown record type 260/],
-    ['version', (b) => b.writeUInt16LE(3, 2), /version 3, expected 2/],
+    ['version', (b) => b.writeUInt16LE(RECORD_VERSION + 1, 2), new RegExp(`version ${RECORD_VERSION + 1}, expected ${RECORD_VERSION}`)],
     ['length', (b) => b.writeUInt32LE(120, 4), /len 120, expected 128/],
     ['event', (b) => b.writeUInt8(9, 114), /FLOW event 9 unknown/],
     ['family', (b) => b.writeUInt8(5, 112), /FLOW family 5/],

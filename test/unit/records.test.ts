@@ -60,11 +60,11 @@ const EXPECTED_SAMPLE: DecodedRecord[] = [
   },
   {
     type: 'dns', timeNs: T, family: 4, proto: 17, saddr: '10.244.0.5', daddr: '10.96.0.10', sport: 5353, dport: 53, ifindex: 17,
-    hook: 'from_pod', payloadLen: 12, data: Buffer.from('123401000001000000000000', 'hex'),
+    hook: 'from_pod', payloadLen: 12, tcpSeq: 0, tcpAck: 0, data: Buffer.from('123401000001000000000000', 'hex'),
   },
   {
     type: 'http', timeNs: T, family: 6, proto: 6, saddr: '2001:db8::1', daddr: 'fe80::211:22ff:fe33:4455', sport: 41000, dport: 80,
-    ifindex: 17, hook: 'to_pod', payloadLen: 300, data: Buffer.from('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'),
+    ifindex: 17, hook: 'to_pod', payloadLen: 300, tcpSeq: 0x89abcdef, tcpAck: 1000, data: Buffer.from('GET /x HTTP/1.1\r\nHost: a\r\n\r\n'),
   },
   {
     type: 'drop', timeNs: T, reason: 12, location: 0xffffffff81000000n, family: 4, proto: 6, saddr: '10.244.0.5', daddr: '10.244.0.6',
@@ -145,14 +145,14 @@ const REASON = 72;
 const TCP4 = HELLO + LOST + REASON; // offset of the first TCP_STATE in the sample
 const FLOW = TCP4 + 96 * 2;
 const DNS = FLOW + 128;
-const HTTP = DNS + 576;
-const DROP = HTTP + 256;
+const HTTP = DNS + 584;
+const DROP = HTTP + 264;
 const TCPEV = DROP + 80;
 const CMD = TCPEV + 72;
 const SOCK = CMD + 24;
 const GARBAGE: Array<[string, (b: Buffer) => void, RegExp, number]> = [
   ['unknown type', (b) => b.writeUInt16LE(99, TCP4), /unknown record type 99/, TCP4],
-  ['wrong version', (b) => b.writeUInt16LE(1, TCP4 + 2), /version 1, expected 2/, TCP4],
+  ['wrong version', (b) => b.writeUInt16LE(1, TCP4 + 2), /version 1, expected 3/, TCP4],
   ['wrong len', (b) => b.writeUInt32LE(100, TCP4 + 4), /len 100, expected 96/, TCP4],
   ['len below header', (b) => b.writeUInt32LE(0, HELLO + 4), /len 0, expected 24/, HELLO],
   ['bad family', (b) => b.writeUInt16LE(7, TCP4 + 88), /family 7/, TCP4],
