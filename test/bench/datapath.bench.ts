@@ -1,7 +1,8 @@
 // Benchmark of the eBPF datapath. `npm run bench -- datapath` (root; takes the host-wide sandbox lock).
 //  1. wrk keep-alive from a client pod to the flowlens-podd HTTP server in another pod, interleaved
 //     rounds of: no agent datapath (`sandbox agent stop`), the agent with everything on, and
-//     `tcpdump -i <server veth> -w /dev/null`; medians and ratios from the same run. "no agent"
+//     `tcpdump -i <server veth> -w /dev/null` (no agent, then per round: agent, no agent, tcpdump,
+//     no agent); medians and ratios from the same run. "no agent"
 //     checks that no tc filter is left on the pods' veths and removes an empty clsact qdisc left
 //     behind, so that mode has no hook at all.
 //  2. --bpf-stats: also turns kernel.bpf_stats_enabled on during the agent runs and prints the tc
@@ -10,12 +11,17 @@
 //     (e.g. an older build, for before/after).
 // Records/s through the decoder and the agent's CPU at 50,000 flows/s: `npm run bench -- decode`.
 // Prints tables; asserts nothing. Options: --rounds N (21) --seconds S (3) --connections C (16) --bpf-stats
-// Installs wrk and tcpdump with apt-get when they are missing. On a shared 2-core VM one wrk run
-// moves by ±5 % against the next, so the verdict is the median of per-round paired ratios (each
-// mode against the no-agent run of the same round), with its interquartile range.
+// --cpu N (0) --no-pin. Installs wrk and tcpdump with apt-get when they are missing.
+//  3. One core: wrk, the server, the agent with its loader and children, and tcpdump are all pinned
+//     to CPU --cpu (veth traffic is then handled in that CPU's softirq as well), so every mode pays
+//     for everything it runs on the core the requests use. Unpinned on a shared 2-core VM one run
+//     moved by ±5-10 % against the next (where the scheduler put wrk, the server and the softirq
+//     work changed from run to run); pinned, by about ±1 %. --no-pin runs unpinned. The verdict is
+//     the median of per-round paired ratios (each mode against the no-agent run of the same round),
+//     with its interquartile range.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/sandbox/state';
 
@@ -49,6 +55,34 @@ spec: { containers: [ { name: s, image: flowlens/echo, ports: [ { name: http, co
 
 type Mode = 'no agent' | 'agent' | 'tcpdump';
 const BPF_STATS = args.includes('--bpf-stats');
+const PIN = args.includes('--no-pin') ? undefined : opt('cpu', 0);
+if (PIN !== undefined && !(Number.isInteger(PIN) && PIN >= 0 && PIN < availableParallelism())) throw new Error(`--cpu must be a CPU of this machine (0..${availableParallelism() - 1})`);
+
+/** Threads of a process and of its descendants. */
+function treeTasks(pid: number): number[] {
+  let tasks: string[] = [];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return []; // gone
+  }
+  const out = tasks.map(Number);
+  for (const t of tasks) {
+    let kids: string[] = [];
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    } catch { /* gone */ }
+    for (const k of kids) out.push(...treeTasks(Number(k)));
+  }
+  return out;
+}
+
+/** Pins a process, its threads and its descendants to the benchmark's CPU (nothing with --no-pin). */
+function pin(pid: number | undefined): void {
+  if (PIN === undefined || pid === undefined) return;
+  for (const t of treeTasks(pid)) spawnSync('taskset', ['-pc', String(PIN), String(t)], { stdio: 'ignore' });
+}
+const pinned = (cmd: string[]): string[] => (PIN === undefined ? cmd : ['taskset', '-c', String(PIN), ...cmd]);
 
 interface ProgStat { runs: number; ns: number }
 /** run_cnt and run_time_ns of the tc programs currently loaded, summed by name. */
@@ -120,7 +154,7 @@ function ensureTools(): void {
 
 function wrk(netns: string, url: string, seconds: number, conns: number): Run {
   const cpu0 = busyMs();
-  const out = execFileSync('ip', ['netns', 'exec', netns, 'wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+  const out = execFileSync('ip', ['netns', 'exec', netns, ...pinned(['wrk', '-t1', `-c${conns}`, `-d${seconds}s`, url])], { encoding: 'utf8' });
   const cpu = busyMs() - cpu0;
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   const n = /(\d+) requests in/.exec(out);
@@ -132,18 +166,22 @@ async function runMode(mode: Mode, s: SandboxState, seconds: number, conns: numb
   const client = s.pods.find((p) => p.name === 'client')!;
   const server = s.pods.find((p) => p.name === 'server')!;
   cli('sandbox', 'agent', mode === 'agent' ? 'start' : 'stop');
-  if (mode === 'agent') await new Promise((r) => setTimeout(r, 2000)); // interfaces attached (the watcher scans at once)
+  const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
+  if (mode === 'agent') {
+    await new Promise((r) => setTimeout(r, 4000)); // attached (the watcher scans at once), the loader's start and first full pass over: an agent left on
+    pin(agentPid); // its new loader
+  }
   else await new Promise((r) => setTimeout(r, 500)); // the loader's exit removes its filters
   if (mode !== 'agent') {
     const note = noHooks(s);
     if (note) process.stderr.write(`${mode}: ${note}\n`);
   }
-  const dump = mode === 'tcpdump' ? spawn('tcpdump', ['-i', server.veth!, '-w', '/dev/null'], { stdio: 'ignore' }) : undefined;
+  const dumpCmd = pinned(['tcpdump', '-i', server.veth!, '-w', '/dev/null']);
+  const dump = mode === 'tcpdump' ? spawn(dumpCmd[0]!, dumpCmd.slice(1), { stdio: 'ignore' }) : undefined;
   if (dump) await new Promise((r) => setTimeout(r, 1000));
   const stats = mode === 'agent' && BPF_STATS;
   if (stats) execFileSync('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
   const before = stats ? tcStats() : {};
-  const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
   const agent0 = mode === 'agent' && agentPid ? processTreeMs(agentPid) : 0;
   try {
     const run = wrk(client.netns!, `http://${server.ip}:8080/bench`, seconds, conns);
@@ -178,16 +216,21 @@ async function benchWrk(): Promise<void> {
   try {
     await new Promise((r) => setTimeout(r, 3000));
     const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
+    pin(s.pods.find((p) => p.name === 'server')?.pid);
+    pin(s.pods.find((p) => p.role === 'agent')?.pid);
     const runs: Record<Mode, Run[]> = { 'no agent': [], agent: [], tcpdump: [] };
     const order: Mode[] = ['no agent', 'agent', 'tcpdump'];
+    // no agent, then per round: agent, no agent, tcpdump, no agent. Each agent and tcpdump run lies
+    // between two no-agent runs, and is compared with their mean (a drift of the machine cancels).
+    runs['no agent'].push(await runMode('no agent', s, seconds, conns));
     for (let r = 0; r < rounds; r++) {
-      for (const mode of r % 2 ? [...order].reverse() : order) runs[mode].push(await runMode(mode, s, seconds, conns));
+      for (const mode of ['agent', 'no agent', 'tcpdump', 'no agent'] as const) runs[mode].push(await runMode(mode, s, seconds, conns));
       process.stderr.write(`round ${r + 1}/${rounds}: ${order.map((m) => `${m} ${runs[m].at(-1)?.rps.toFixed(0)} req/s ${runs[m].at(-1)?.cpuUsPerReq.toFixed(2)} µs/req`).join(', ')}, agent user space ${runs.agent.at(-1)?.agentUsPerReq?.toFixed(3) ?? '-'} µs/req\n`);
     }
     const results = Object.fromEntries(order.map((m) => [m, runs[m].map((x) => x.rps)])) as Record<Mode, number[]>;
     cli('sandbox', 'agent', 'start');
     const base = median(results['no agent']);
-    console.log(`wrk keep-alive, ${conns} connections, ${seconds} s x ${rounds} interleaved rounds (client pod -> podd HTTP in another pod)\n`);
+    console.log(`wrk keep-alive, ${conns} connections, ${seconds} s runs, ${rounds} interleaved rounds (client pod -> podd HTTP in another pod), ${PIN === undefined ? 'unpinned' : `wrk, server, agent and tcpdump on CPU ${PIN}`}\n`);
     console.log('| mode | median req/s | runs | ratio to no agent | cost |');
     console.log('| --- | --- | --- | --- | --- |');
     for (const m of order) {
@@ -197,11 +240,16 @@ async function benchWrk(): Promise<void> {
     const agentCost = 1 - median(results.agent) / base;
     const dumpCost = 1 - median(results.tcpdump) / base;
     console.log(`\nagent cost / tcpdump cost (medians): ${dumpCost > 0 ? (agentCost / dumpCost).toFixed(2) : 'n/a'}\n`);
-    // Per round: each mode against that round's no-agent run (slow drift of the machine cancels).
-    const paired = (m: Mode) => results[m].map((x, i) => 1 - x / results['no agent'][i]!);
+    // Per round: each mode against the mean of the no-agent runs just before and just after it.
+    const baseOf = (m: Mode, i: number): number => {
+      const a = results['no agent'];
+      const j = m === 'agent' ? 2 * i : 2 * i + 1;
+      return m === 'no agent' ? a[i]! : (a[j]! + a[j + 1]!) / 2;
+    };
+    const paired = (m: Mode) => results[m].map((x, i) => 1 - x / baseOf(m, i));
     const q = (xs: number[], f: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.round(f * (s.length - 1))))]!; };
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-    console.log('| mode | paired cost: median of per-round (1 - req/s / no agent) | interquartile range |');
+    console.log('| mode | paired cost: median of per-round (1 - req/s / mean of the no-agent runs before and after) | interquartile range |');
     console.log('| --- | --- | --- |');
     for (const m of ['agent', 'tcpdump'] as const) console.log(`| ${m} | ${pct(median(paired(m)))} | ${pct(q(paired(m), 0.25))} … ${pct(q(paired(m), 0.75))} |`);
     const pa = median(paired('agent'));
@@ -214,7 +262,7 @@ async function benchWrk(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- |');
     for (const m of order) {
       const c = runs[m].map((x) => x.cpuUsPerReq);
-      const paired = median(runs[m].map((x, i) => x.rps / runs['no agent'][i]!.rps));
+      const paired = median(runs[m].map((x, i) => x.rps / baseOf(m, i)));
       console.log(`| ${m} | ${median(c).toFixed(2)} | ${c.map((x) => x.toFixed(2)).join(' ')} | ${((median(c) / cpuBase - 1) * 100).toFixed(1)}% | ${paired.toFixed(3)} |`);
     }
     const agentCpu = runs.agent.map((x) => x.agentUsPerReq ?? 0);
