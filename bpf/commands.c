@@ -235,17 +235,23 @@ static void run_line(struct state *st, char *line)
 	char verb[16] = "", hex[2 * MAX_FRAME + 2] = "";
 	int a = 0, b = 0, n;
 
+	__u32 kind = 0, arg = 0;
+	int r = -EINVAL;
+
 	n = sscanf(line, "%15s %d %d %18433s", verb, &a, &b, hex);
 	if (n == 2 && !strcmp(verb, "attach") && a > 0)
-		result(st, FL_CMD_ATTACH, (__u32)a, tc_attach(st, a));
+		kind = FL_CMD_ATTACH, arg = (__u32)a, r = tc_attach(st, a);
 	else if (n == 2 && !strcmp(verb, "detach") && a > 0)
-		result(st, FL_CMD_DETACH, (__u32)a, tc_detach(st, a));
+		kind = FL_CMD_DETACH, arg = (__u32)a, r = tc_detach(st, a);
 	else if (n == 1 && !strcmp(verb, "flush"))
-		result(st, FL_CMD_FLUSH, 0, flow_scan(st, true));
+		kind = FL_CMD_FLUSH, r = flow_scan(st, true);
 	else if (n == 4 && !strcmp(verb, "run") && st->o->prog_run && b > 0)
-		result(st, FL_CMD_RUN, (__u32)b, prog_run(st, a, b, hex));
-	else
-		result(st, 0, 0, -EINVAL);
+		kind = FL_CMD_RUN, arg = (__u32)b, r = prog_run(st, a, b, hex);
+	/* the records a command made (a run's captures, notices) come before its result: records
+	 * do not wake the loader one by one (rb_wake_bytes) */
+	if (st->rb)
+		ring_buffer__consume(st->rb);
+	result(st, kind, arg, r);
 }
 
 void read_commands(struct state *st)

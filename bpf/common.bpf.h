@@ -25,6 +25,10 @@ const volatile __u32 tc_notices = 1;    /* tc: fl_flow_notice on create/FIN/RST 
 const volatile __u32 tc_jiffies = 0;    /* tc: flow times in jiffies (bpf_jiffies64 is inlined: no call per
                                          * packet); set when the loader can calibrate them (clock_pair) */
 
+/* Records wake the loader only once this many bytes are waiting (0: every record wakes it); below
+ * that the loader's own wakes (at least every 100 ms) read them: one wake per batch, not per record. */
+const volatile __u64 rb_wake_bytes = 0;
+
 /* Written by the loader after load (it knows the tick length only then): the HTTP capture window in
  * the units of fl_flow_val.last_ns (jiffies or ns). 0: no window, only the first http_per_flow heads. */
 __u64 http_window = 0;
@@ -33,6 +37,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024); /* default; the loader may resize before load */
 } events SEC(".maps");
+
+/* bpf_ringbuf_submit flags: wake the loader only past rb_wake_bytes waiting (a helper call: record
+ * paths only, never per packet). */
+static __always_inline __u64 rb_wake(void)
+{
+	if (!rb_wake_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= rb_wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
 
 /* Per-CPU counters of lost records, indexed by FL_LOST_*; slot FL_LOST_MAX is unused (it counted
  * flow creations for the hash map the flow table replaced), FL_SLOT_NOTICE_LOST failed

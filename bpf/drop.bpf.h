@@ -66,7 +66,7 @@ int kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 	rec->family = t.family;
 	rec->proto = t.proto;
 	drop_where(skb, rec);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, rb_wake());
 	return 0;
 }
 

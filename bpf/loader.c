@@ -290,6 +290,7 @@ static int open_skel(struct state *st)
 	st->skel->rodata->http_capture = !o->no_http;
 	st->skel->rodata->dns_capture = !o->no_dns;
 	st->skel->rodata->http_per_flow = o->http_per_flow;
+	st->skel->rodata->rb_wake_bytes = o->wake_bytes == UINT32_MAX ? o->ringbuf_bytes / 8 : o->wake_bytes;
 	st->skel->rodata->tc_direct = !o->tc_load_bytes;
 	st->skel->rodata->tc_notices = !o->no_notices;
 	st->skel->rodata->tc_jiffies = (st->features & FL_FEAT_SYSCALL_PROG) && !o->no_jiffies;
@@ -528,7 +529,7 @@ int main(int argc, char **argv)
 	struct options o = {
 		.ringbuf_bytes = 4u * 1024 * 1024, .flow_entries = 65536, .flush_ms = 250,
 		.end_grace_ms = 100, .idle_timeout_ms = 30000, .update_ms = 10000, .http_per_flow = 8,
-		.http_window_ms = 1000,
+		.http_window_ms = 1000, .wake_bytes = UINT32_MAX,
 	};
 	struct state st = { .o = &o };
 	struct btf *btf;

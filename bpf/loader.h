@@ -24,6 +24,7 @@ struct options {
 	__u32 update_ms;
 	__u32 http_per_flow;
 	__u32 http_window_ms;
+	__u32 wake_bytes; /* UINT32_MAX: an eighth of the ring buffer */
 	const char *cgroup;
 	bool verbose, prog_run, features_only, no_tc, no_cgroup, no_http, no_dns, no_drops;
 	bool tc_load_bytes, no_notices, no_tcx, no_egress_skip, no_jiffies;

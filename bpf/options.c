@@ -24,6 +24,9 @@ static void usage(FILE *f)
 		"  --http-per-flow N      HTTP heads captured per flow, direction and CPU in each window; the segments\n"
 		"                         between are not looked at (default 8, 0: all)\n"
 		"  --http-window-ms N     that window, from its first head (default 1000; 0: only the first N of a flow)\n"
+		"  --wake-bytes N         records wake the loader only once N bytes wait in the ring buffer, else the\n"
+		"                         loader reads them on its own wakes, at least every 100 ms (default: an eighth\n"
+		"                         of the ring buffer; 0: every record wakes it)\n"
 		"  --no-tc --no-cgroup --no-http --no-dns --no-drops   switch parts off\n"
 		"  --no-notices           tc: no flow notices (START/END wait for the map scan; for comparison)\n"
 		"  --tc-load-bytes        tc: read every header with bpf_skb_load_bytes (testing the non-linear path)\n"
@@ -79,6 +82,7 @@ static int parse_u32_opt(int c, const char *arg, struct options *o)
 		{ 'd', "--poll-delay-ms", 0, 60000, offsetof(struct options, poll_delay_ms) },
 		{ 'p', "--http-per-flow", 0, 1u << 30, offsetof(struct options, http_per_flow) },
 		{ 'w', "--http-window-ms", 0, 3600000, offsetof(struct options, http_window_ms) },
+		{ 'W', "--wake-bytes", 0, 1u << 30, offsetof(struct options, wake_bytes) },
 	};
 	__u64 v;
 
@@ -106,7 +110,7 @@ int parse_args(int argc, char **argv, struct options *o)
 		{ "flush-ms", required_argument, NULL, 'f' }, { "end-grace-ms", required_argument, NULL, 'g' },
 		{ "idle-timeout-ms", required_argument, NULL, 'i' }, { "update-ms", required_argument, NULL, 'u' },
 		{ "cgroup", required_argument, NULL, 'c' }, { "http-per-flow", required_argument, NULL, 'p' },
-		{ "http-window-ms", required_argument, NULL, 'w' }, { "no-tc", no_argument, NULL, 'T' },
+		{ "http-window-ms", required_argument, NULL, 'w' }, { "wake-bytes", required_argument, NULL, 'W' }, { "no-tc", no_argument, NULL, 'T' },
 		{ "no-cgroup", no_argument, NULL, 'C' }, { "no-http", no_argument, NULL, 'H' },
 		{ "no-dns", no_argument, NULL, 'D' }, { "no-drops", no_argument, NULL, 'K' },
 		{ "prog-run", no_argument, NULL, 'P' }, { "features", no_argument, NULL, 'F' },

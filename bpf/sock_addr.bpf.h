@@ -47,7 +47,7 @@ static __always_inline void emit_sock_addr(__u64 cookie, __u64 skaddr, const str
 	r->dport = d->dport;
 	r->family = 4;
 	r->proto = d->proto;
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, rb_wake());
 }
 
 SEC("cgroup/connect4")

@@ -115,7 +115,7 @@ static __noinline void send_notice(const struct fl_flow_key *k, __u32 event, __u
 	n->event = event;
 	n->slot = slot;
 	n->gen = gen;
-	bpf_ringbuf_submit(n, 0);
+	bpf_ringbuf_submit(n, rb_wake());
 }
 
 static __always_inline bool key_eq(const struct fl_flow_key *a, const struct fl_flow_key *b)
@@ -146,7 +146,7 @@ static __noinline void hand_over(struct fl_slot *s, __u32 idx)
 	__builtin_memcpy(&r->key, &s->key, sizeof(r->key));
 	r->pad = 0;
 	__builtin_memcpy(&r->val, &s->val, sizeof(r->val));
-	bpf_ringbuf_submit(r, 0);
+	bpf_ringbuf_submit(r, rb_wake());
 }
 
 /*

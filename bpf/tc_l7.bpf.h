@@ -52,7 +52,7 @@ static __noinline void capture_dns(struct __sk_buff *skb, const struct fl_parsed
 	}
 	fill_hdr(&rec->hdr, FL_REC_DNS, sizeof(*rec));
 	fill_pkt(skb, &rec->pkt, p, hook, n);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, rb_wake());
 }
 
 /* "GET ", "POST", "PUT ", "HEAD", "DELE", "PATC", "OPTI", "CONN", "TRAC" or "HTTP/1." */
@@ -92,7 +92,7 @@ static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *
 	}
 	fill_hdr(&rec->hdr, FL_REC_HTTP, sizeof(*rec));
 	fill_pkt(skb, &rec->pkt, p, hook, n);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, rb_wake());
 }
 
 /*

@@ -75,7 +75,7 @@ static __always_inline int tcp_event(const struct sock *sk, const struct sk_buff
 	e->ts_ns = bpf_ktime_get_ns();
 	e->skaddr = (__u64)sk;
 	e->kind = kind;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_wake());
 	return 0;
 }
 

@@ -71,7 +71,7 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	rec->oldstate = (__u8)ctx->oldstate;
 	rec->newstate = (__u8)ctx->newstate;
 	copy_addrs(rec, ctx);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, rb_wake());
 	return 0;
 }
 
