@@ -529,7 +529,7 @@ int main(int argc, char **argv)
 	struct options o = {
 		.ringbuf_bytes = 4u * 1024 * 1024, .flow_entries = 65536, .flush_ms = 250,
 		.end_grace_ms = 100, .idle_timeout_ms = 30000, .update_ms = 10000, .http_per_flow = 8,
-		.http_window_ms = 1000, .wake_bytes = UINT32_MAX,
+		.http_window_ms = 10000, .wake_bytes = UINT32_MAX,
 	};
 	struct state st = { .o = &o };
 	struct btf *btf;

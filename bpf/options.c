@@ -23,7 +23,7 @@ static void usage(FILE *f)
 		"  --cgroup PATH          cgroup v2 for connect4/sendmsg4 (default: the cgroup2 mount)\n"
 		"  --http-per-flow N      HTTP heads captured per flow, direction and CPU in each window; the segments\n"
 		"                         between are not looked at (default 8, 0: all)\n"
-		"  --http-window-ms N     that window, from its first head (default 1000; 0: only the first N of a flow)\n"
+		"  --http-window-ms N     that window, from its first head (default 10000; 0: only the first N of a flow)\n"
 		"  --wake-bytes N         records wake the loader only once N bytes wait in the ring buffer, else the\n"
 		"                         loader reads them on its own wakes, at least every 100 ms (default: an eighth\n"
 		"                         of the ring buffer; 0: every record wakes it)\n"
