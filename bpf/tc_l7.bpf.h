@@ -96,8 +96,9 @@ static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *
 }
 
 /*
- * At most http_per_flow HTTP heads per flow, direction and CPU are copied in each window
- * (http_window, from the first head of a window; 0: all), and counted in the flow. The segments
+ * At most http_per_flow (0: all) HTTP heads per flow, direction and CPU are copied in each window
+ * (http_window, from the first head of a window; 0: no window, only the first ones of the flow),
+ * and counted in the flow. The segments
  * of a direction whose budget is spent are not looked at until the window ends: their first bytes
  * usually lie in page fragments, and reading them (bpf_skb_load_bytes) was a third of a packet's
  * cost. A request and its response may fall on different sides of a window (they are counted in
