@@ -13,6 +13,7 @@ export const vscodeHost: Host = {
   showInformationMessage: (m, ...items) => vscode.window.showInformationMessage(m, ...items),
   showWarningMessage: (m, ...items) => vscode.window.showWarningMessage(m, ...items),
   showErrorMessage: (m, ...items) => vscode.window.showErrorMessage(m, ...items),
-  showQuickPick: (items, options) => vscode.window.showQuickPick(items, options),
-  showInputBox: (options) => vscode.window.showInputBox(options),
+  // Prompts stay open when focus moves (a live tree refresh, a webview update); Escape cancels.
+  showQuickPick: (items, options) => vscode.window.showQuickPick(items, { ...options, ignoreFocusOut: true }),
+  showInputBox: (options) => vscode.window.showInputBox({ ...options, ignoreFocusOut: true }),
 };

@@ -108,8 +108,8 @@ test('Services tree → Trace Pod timeline shows the probe\'s connect → live f
     await tab.or(asked).first().waitFor({ timeout: 15_000 });
     if (await asked.isVisible()) {
       await asked.fill(`${traced.namespace}/${pod}`);
-      await w.page.locator('.quick-input-list .monaco-list-row', { hasText: `${traced.namespace}/${pod}` }).first().waitFor();
-      await w.page.keyboard.press('Enter');
+      // a click on the row, not Enter: Enter takes the active row, which may not yet be the filtered one
+      await w.page.locator('.quick-input-list .monaco-list-row', { hasText: `${traced.namespace}/${pod}` }).first().click();
     }
     await tab.waitFor({ timeout: 15_000 });
     await w.webview().locator('h2', { hasText: `Trace — pod ${traced.namespace}/${pod}` }).waitFor({ timeout: 15_000 });
