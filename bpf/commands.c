@@ -233,10 +233,8 @@ static int prog_run(struct state *st, int hook, int ifindex, const char *hex)
 static void run_line(struct state *st, char *line)
 {
 	char verb[16] = "", hex[2 * MAX_FRAME + 2] = "";
-	int a = 0, b = 0, n;
-
+	int a = 0, b = 0, n, r = -EINVAL;
 	__u32 kind = 0, arg = 0;
-	int r = -EINVAL;
 
 	n = sscanf(line, "%15s %d %d %18433s", verb, &a, &b, hex);
 	if (n == 2 && !strcmp(verb, "attach") && a > 0)

@@ -191,9 +191,9 @@ int flowtab_each(struct state *st, bool full, void (*fn)(struct state *, const s
 	}
 	for (__u32 i = next_slot(st, 0, full); i < total && used < n / 2; i = next_slot(st, i + 1, full)) {
 		if (!flowtab_slot(st, i, &s)) {
-			__u32 g = __atomic_load_n(&st->slots[i].gen, __ATOMIC_ACQUIRE);
+			__u32 gen = __atomic_load_n(&st->slots[i].gen, __ATOMIC_ACQUIRE);
 
-			if (!(g & 1) && g == __atomic_load_n(&st->slots[i].ack, __ATOMIC_RELAXED))
+			if (!(gen & 1) && gen == __atomic_load_n(&st->slots[i].ack, __ATOMIC_RELAXED))
 				forget(st, i); /* free (a slot being rewritten keeps its place: its notice comes) */
 			continue;
 		}

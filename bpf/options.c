@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -153,6 +154,12 @@ int parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "flowlens-loader: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (o->wake_bytes != UINT32_MAX && o->wake_bytes > o->ringbuf_bytes) {
+		/* records would never wake the loader, and a burst could fill the ring between its wakes */
+		fprintf(stderr, "flowlens-loader: --wake-bytes %u is more than the ring buffer (%llu bytes)\n",
+			o->wake_bytes, (unsigned long long)o->ringbuf_bytes);
 		return -1;
 	}
 	return 0;

@@ -21,11 +21,11 @@ export function parseConntrack(text: string): Map<string, Translation> {
   for (const line of text.split('\n')) {
     const m = re.exec(line);
     if (!m) continue;
-    const [, proto, os, od, osp, odp, rs, rd, rsp, rdp] = m as unknown as string[];
+    const [, proto = '', os = '', od = '', osp, odp, rs = '', rd = '', rsp, rdp] = m; // every group matched
     if (rs === od && rsp === odp) continue; // not translated
-    out.set(tupleKey(proto!, os!, Number(osp), od!, Number(odp)), { ip: rs!, port: Number(rsp) });
+    out.set(tupleKey(proto, os, Number(osp), od, Number(odp)), { ip: rs, port: Number(rsp) });
     // Server side: the backend sees the reply tuple's destination as its peer (SNAT-aware).
-    out.set(`reply ${tupleKey(proto!, rd!, Number(rdp), rs!, Number(rsp))}`, { ip: od!, port: Number(odp) });
+    out.set(`reply ${tupleKey(proto, rd, Number(rdp), rs, Number(rsp))}`, { ip: od, port: Number(odp) });
   }
   return out;
 }

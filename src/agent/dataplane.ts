@@ -137,10 +137,10 @@ export function parseNftKubeProxy(json: string): Frontend[] {
   return out;
 }
 
-/** Reads the node's programmed Services: nftables when kube-proxy's table exists, else iptables. */
 /** Binaries found missing (ENOENT): not spawned again every 10 s (a spawn from the agent costs ms). */
 const missing = new Set<string>();
 
+/** Reads the node's programmed Services: nftables when kube-proxy's table exists, else iptables. */
 export async function readDataplane(): Promise<Dataplane> {
   if (!missing.has('nft')) {
     try {

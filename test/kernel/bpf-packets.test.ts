@@ -3,7 +3,7 @@
 // compared with the TypeScript oracle (test/bpf/reference.ts). Needs root (loads BPF).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { LoaderProcess, defaultLoaderPath, findRepoRoot } from '../../src/agent/loader';
@@ -26,6 +26,19 @@ function expectedRet(f: Buffer): number {
 
 before(() => {
   if (!skip) execFileSync('make', ['-s', '-C', join(findRepoRoot(), 'bpf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+});
+
+test('loader options: values that cannot work are refused, with the reason', { skip }, () => {
+  for (const [args, why] of [
+    [['--wake-bytes', '8388608'], /--wake-bytes 8388608 is more than the ring buffer \(4194304 bytes\)/],
+    [['--ringbuf-bytes', '65536', '--wake-bytes', '65537'], /--wake-bytes 65537 is more than the ring buffer \(65536 bytes\)/],
+    [['--http-window-ms', '3600001'], /--http-window-ms/],
+  ] as const) {
+    const r = spawnSync(defaultLoaderPath(), [...args, '--features'], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+  }
+  assert.equal(spawnSync(defaultLoaderPath(), ['--wake-bytes', '4194304', '--features'], { encoding: 'utf8' }).status, 0, 'the whole ring is allowed');
 });
 
 // BPF_PROG_RUN always builds a linear skb, so the headers are in place (direct packet access);
