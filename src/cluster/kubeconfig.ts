@@ -72,6 +72,15 @@ function plainHttpAuthorizer(kc: KubeConfig): ClusterAccess['authorize'] {
   };
 }
 
+/** The kubeconfig's current-context, or undefined when it cannot be read or names none. */
+export function kubeconfigCurrentContext(kubeconfig?: string): string | undefined {
+  try {
+    return loadConfig(kubeconfig).getCurrentContext() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function listContexts(kubeconfig?: string): string[] {
   try {
     return loadConfig(kubeconfig).getContexts().map((c) => c.name);

@@ -73,7 +73,7 @@ async function measure(kubeconfig: string): Promise<void> {
   let idx = indexNow();
   const stats = new LiveStats();
   const loading = () => !(model.synced('pods') && model.synced('endpointslices'));
-  const src = { contexts: () => [access.value.context], currentContext: () => access.value.context, index: () => idx, backendsLoading: loading, stats: (k: string) => stats.stats(k, 0), allNamespaces: false, filter: '' };
+  const src = { contexts: () => [access.value.context], currentContext: () => access.value.context, connection: () => 'connected' as const, index: () => idx, backendsLoading: loading, stats: (k: string) => stats.stats(k, 0), allNamespaces: false, filter: '' };
   const renderAll = () => {
     let nodes = 0;
     for (const root of rootNodes(src)) {

@@ -79,6 +79,88 @@ async function waitForHttp(url: string, proc: ChildProcess, timeoutMs: number, l
   throw new Error(`code-server did not answer ${url} within ${timeoutMs} ms:\n${log()}`);
 }
 
+/**
+ * A TCP pass-through to 127.0.0.1:`target` that holds new connections until release(): lets a
+ * test see the extension while it is still connecting, then let it connect. Held sockets are
+ * paused, not refused, so the client waits as it would for a slow API server. It runs in a child
+ * process: the tests' spawnSync calls block their own event loop, which would stall the traffic.
+ */
+const GATE_SCRIPT = `
+const net = require('node:net');
+const target = Number(process.argv[1]);
+let released = false;
+const held = [];
+const pipe = (s) => {
+  const up = net.connect(target, '127.0.0.1');
+  up.on('error', () => s.destroy());
+  s.on('error', () => up.destroy());
+  up.on('close', () => s.destroy());
+  s.on('close', () => up.destroy());
+  s.pipe(up);
+  up.pipe(s);
+  s.resume();
+};
+const server = net.createServer((s) => {
+  if (released) return pipe(s);
+  s.pause();
+  held.push(s);
+  process.stdout.write('held ' + held.length + '\\n');
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write('port ' + server.address().port + '\\n'));
+process.stdin.on('data', () => { released = true; for (const s of held.splice(0)) pipe(s); process.stdout.write('released\\n'); });
+process.stdin.on('end', () => process.exit(0));
+`;
+
+export class ConnectionGate {
+  private heldCount = 0;
+  private lines: ((line: string) => void)[] = [];
+  private buf = '';
+  port = 0;
+  private constructor(private readonly proc: ChildProcess) {
+    proc.stdout?.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      for (let i = this.buf.indexOf('\n'); i >= 0; i = this.buf.indexOf('\n')) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        const held = /^held (\d+)$/.exec(line);
+        if (held) this.heldCount = Number(held[1]);
+        for (const f of this.lines) f(line);
+      }
+    });
+  }
+
+  static async open(target: number): Promise<ConnectionGate> {
+    const proc = spawn(process.execPath, ['-e', GATE_SCRIPT, String(target)], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+    const gate = new ConnectionGate(proc);
+    gate.port = await new Promise<number>((res, rej) => {
+      proc.once('exit', (code) => rej(new Error(`connection gate exited with ${code}`)));
+      gate.lines.push((l) => {
+        const m = /^port (\d+)$/.exec(l);
+        if (m) res(Number(m[1]));
+      });
+    });
+    return gate;
+  }
+
+  /** Connections accepted and waiting for release(). */
+  get waiting(): number {
+    return this.heldCount;
+  }
+
+  /** Lets the held connections and all later ones through. */
+  async release(): Promise<void> {
+    const done = new Promise<void>((res) => this.lines.push((l) => l === 'released' && res()));
+    this.proc.stdin?.write('release\n');
+    await done;
+    this.heldCount = 0;
+  }
+
+  close(): void {
+    this.proc.stdin?.end();
+    stopProcess(this.proc);
+  }
+}
+
 export interface WorkbenchOptions {
   /** Test name: screenshots and logs go to test-results/e2e/<name>/. */
   name: string;

@@ -4,13 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { DEMO_SCENARIO } from '../../src/sandbox/scenarios/demo';
 import { findPolicies } from '../../src/extension/policies/locate';
 import type { Frame } from 'playwright-core';
-import { ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
+import { ConnectionGate, ROOT, Workbench, buildExtension, missingPrerequisite } from './harness';
 import { registerPolicyFeatureTests } from './policy-features';
 
 interface ScenarioService { namespace: string; name: string; selector: Record<string, string>; ports: { port: number; protocol?: string }[]; type?: string }
@@ -53,6 +54,11 @@ function podsOf(kubeconfig: string, svc: ScenarioService): string[] {
 const matches = (labels: Record<string, string>, sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
 
 let kubeconfig = '';
+let contextName = '';
+// VS Code reaches the API server through a gate that holds its first connections: the first test
+// sees the tree while the extension is still connecting (as with a slow cluster), then lets it on.
+let gate: ConnectionGate | undefined;
+let gatedDir = '';
 before(async () => {
   if (skip) return;
   buildExtension();
@@ -60,11 +66,20 @@ before(async () => {
   cli(['sandbox', 'up']);
   sandboxStarted = true;
   kubeconfig = cli(['sandbox', 'kubeconfig']).trim();
-  wb = await Workbench.start({ name: 'skeleton', kubeconfig, settings: process.env.FLOWLENS_E2E_PROXY_OFF ? { 'http.proxySupport': 'off' } : {} });
+  const config = parse(readFileSync(kubeconfig, 'utf8')) as { 'current-context': string; clusters: { cluster: { server: string } }[] };
+  contextName = config['current-context'];
+  const server = new URL(config.clusters[0]?.cluster.server ?? '');
+  gate = await ConnectionGate.open(Number(server.port));
+  gatedDir = mkdtempSync(join(tmpdir(), 'flowlens-e2e-kubeconfig-'));
+  const gated = join(gatedDir, 'kubeconfig');
+  writeFileSync(gated, readFileSync(kubeconfig, 'utf8').replace(server.origin, `${server.protocol}//127.0.0.1:${gate.port}`));
+  wb = await Workbench.start({ name: 'skeleton', kubeconfig: gated, settings: process.env.FLOWLENS_E2E_PROXY_OFF ? { 'http.proxySupport': 'off' } : {} });
 });
 
 after(async () => {
   await wb?.close();
+  gate?.close();
+  if (gatedDir) rmSync(gatedDir, { recursive: true, force: true });
   if (sandboxStarted) cli(['sandbox', 'down'], 120_000);
 });
 
@@ -76,8 +91,21 @@ test('Services tree → Trace Pod timeline shows the probe\'s connect → live f
   const callee = sc.services.find((s) => s !== traced && (s.ports[0]?.protocol ?? 'TCP') === 'TCP' && !sc.policied.some((p) => matches(s.selector, p)));
   assert.ok(callee, 'the scenario has an unguarded TCP service to call');
 
-  await w.step('tree', async () => {
+  await w.step('connecting', async () => {
+    // A slow API server: the context row says so, without children; once it answers, the same
+    // context is listed connected and expanded (VS Code must not keep the connecting row's state).
     await w.openFlowlens();
+    const row = w.treeRow(contextName);
+    await row.locator('.label-description', { hasText: 'connecting…' }).waitFor({ timeout: 30_000 });
+    assert.ok((gate as ConnectionGate).waiting > 0, 'the extension is waiting for the API server');
+    assert.equal(await row.getAttribute('aria-expanded'), null, 'no children while connecting');
+    await w.screenshot('connecting');
+    await (gate as ConnectionGate).release();
+    await row.locator('.label-description', { hasText: /^connected$/ }).waitFor({ timeout: 30_000 });
+    assert.equal(await row.getAttribute('aria-expanded'), 'true');
+  });
+
+  await w.step('tree', async () => {
     for (const ns of sc.namespaces) await w.treeRow(ns).waitFor({ timeout: 30_000 });
     await w.screenshot('namespaces');
     await w.expand(w.treeRow(traced.namespace));

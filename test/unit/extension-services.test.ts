@@ -41,7 +41,7 @@ function lists() {
 
 function source(over: Partial<TreeSource> = {}, stats = new LiveStats()): TreeSource {
   const idx = new ServicesIndex(lists());
-  return { contexts: () => ['other', 'sandbox'], currentContext: () => 'sandbox', index: () => idx, backendsLoading: () => false, stats: (k) => stats.stats(k, 1000), allNamespaces: false, filter: '', ...over };
+  return { contexts: () => ['other', 'sandbox'], currentContext: () => 'sandbox', connection: () => 'connected', index: () => idx, backendsLoading: () => false, stats: (k) => stats.stats(k, 1000), allNamespaces: false, filter: '', ...over };
 }
 
 const names = (nodes: ServicesNode[]) => nodes.map((n) => ('name' in n ? n.name : n.kind === 'pod' ? n.pod?.name ?? n.ip : n.text));
@@ -49,7 +49,7 @@ const names = (nodes: ServicesNode[]) => nodes.map((n) => ('name' in n ? n.name 
 test('roots are the kubeconfig contexts; only the current one has children', () => {
   const src = source();
   const roots = rootNodes(src);
-  assert.deepEqual(roots, [{ kind: 'context', name: 'other', current: false }, { kind: 'context', name: 'sandbox', current: true }]);
+  assert.deepEqual(roots, [{ kind: 'context', name: 'other', state: 'other' }, { kind: 'context', name: 'sandbox', state: 'connected' }]);
   assert.deepEqual(childrenOf(src, roots[0] as ServicesNode), []);
   assert.deepEqual(names(childrenOf(src, roots[1] as ServicesNode)), ['data', 'shop']);
   const other = present(src, roots[0] as ServicesNode);
@@ -58,11 +58,26 @@ test('roots are the kubeconfig contexts; only the current one has children', () 
   assert.deepEqual(names(childrenOf(source({ index: () => undefined }), roots[1] as ServicesNode)), ['not connected']);
 });
 
+test('the context in use while connecting and after a failure: no children, then a new row once connected', () => {
+  for (const state of ['connecting', 'disconnected'] as const) {
+    const src = source({ connection: () => state, index: () => undefined });
+    const row = rootNodes(src)[1] as ServicesNode;
+    assert.deepEqual(row, { kind: 'context', name: 'sandbox', state });
+    assert.deepEqual(childrenOf(src, row), []);
+    const p = present(src, row);
+    assert.equal(p.collapsible, 'none');
+    assert.equal(p.command?.command, state === 'disconnected' ? 'flowlens.reconnect' : undefined);
+    // VS Code keeps expansion by id: the connected row must not reuse the id of a row without children
+    assert.notEqual(p.id, present(source(), rootNodes(source())[1] as ServicesNode).id);
+  }
+  assert.equal(present(source(), rootNodes(source())[1] as ServicesNode).description, 'connected');
+});
+
 test('services under a namespace; all-namespaces view and the filter', () => {
   const src = source();
   assert.deepEqual(names(childrenOf(src, { kind: 'namespace', name: 'shop' })), ['cart', 'external', 'frontend', 'ghost', 'wrongport']);
   assert.deepEqual(names(childrenOf(src, { kind: 'namespace', name: 'data' })), ['no services']);
-  const ctx: ServicesNode = { kind: 'context', name: 'sandbox', current: true };
+  const ctx: ServicesNode = { kind: 'context', name: 'sandbox', state: 'connected' };
   const all = source({ allNamespaces: true });
   assert.deepEqual(names(childrenOf(all, ctx)), ['cart', 'external', 'frontend', 'ghost', 'wrongport']);
   assert.match(present(all, { kind: 'service', namespace: 'shop', name: 'cart' }).description ?? '', /^shop · ClusterIP/);
@@ -150,13 +165,14 @@ test('live stats: rate window, retention window and capacity', () => {
 
 test('node ids are stable and distinct; type guards', () => {
   const ids = [
-    nodeId({ kind: 'context', name: 'k', current: true }),
+    nodeId({ kind: 'context', name: 'k', state: 'connected' }),
+    nodeId({ kind: 'context', name: 'k', state: 'connecting' }),
     nodeId({ kind: 'namespace', name: 'shop' }),
     nodeId({ kind: 'service', namespace: 'shop', name: 'cart' }),
     nodeId({ kind: 'pod', namespace: 'shop', service: 'cart', ip: '10.0.0.1', ready: true }),
     nodeId({ kind: 'info', parent: 'ns/shop', text: 'x' }),
   ];
-  assert.deepEqual(ids, ['ctx/k', 'ns/shop', 'svc/shop/cart', 'pod/shop/cart/10.0.0.1', 'ns/shop/info']);
+  assert.deepEqual(ids, ['ctx/k/connected', 'ctx/k', 'ns/shop', 'svc/shop/cart', 'pod/shop/cart/10.0.0.1', 'ns/shop/info']);
   const src = source();
   const [ready, orphan] = childrenOf(src, { kind: 'service', namespace: 'shop', name: 'cart' });
   assert.equal(present(src, ready as ServicesNode).contextValue, POD_CONTEXT);

@@ -7,20 +7,24 @@ import { type KeyStats, badgeText } from '../live/stats';
 import type { ServicesIndex } from './index';
 
 export type ServicesNode =
-  | { kind: 'context'; name: string; current: boolean }
+  /** `other`: a context Flowlens is not using; the others are the one it uses, by session state. */
+  | { kind: 'context'; name: string; state: ContextState }
   | { kind: 'namespace'; name: string }
   | { kind: 'service'; namespace: string; name: string }
   | { kind: 'pod'; namespace: string; service: string; ip: string; ready: boolean; nodeName?: string; pod?: { namespace: string; name: string } }
   | { kind: 'warning'; parent: string; text: string }
   | { kind: 'info'; parent: string; text: string };
 
+export type ContextState = 'connected' | 'connecting' | 'disconnected' | 'other';
 export type PodNode = Extract<ServicesNode, { kind: 'pod' }>;
 export type ServiceNode = Extract<ServicesNode, { kind: 'service' }>;
 
 /** What the tree reads: contexts, the index of the connected context, live stats and the view options. */
 export interface TreeSource {
   contexts(): string[];
+  /** The context Flowlens uses (connected, connecting to or failed to reach). */
   currentContext(): string | undefined;
+  connection(): Exclude<ContextState, 'other'>;
   index(): ServicesIndex | undefined;
   /** True until pods and EndpointSlices are listed: backends and warnings wait for them. */
   backendsLoading(): boolean;
@@ -48,7 +52,8 @@ export function rootNodes(src: TreeSource): ServicesNode[] {
   const current = src.currentContext();
   const names = src.contexts();
   if (current !== undefined && !names.includes(current)) names.unshift(current);
-  return names.map((name) => ({ kind: 'context', name, current: name === current }));
+  const state = src.connection();
+  return names.map((name) => ({ kind: 'context', name, state: name === current ? state : 'other' }));
 }
 
 function matchesFilter(src: TreeSource, s: KubeObject): boolean {
@@ -61,8 +66,8 @@ function serviceNodes(src: TreeSource, idx: ServicesIndex, namespace?: string): 
 }
 
 function contextChildren(src: TreeSource, node: Extract<ServicesNode, { kind: 'context' }>): ServicesNode[] {
-  const idx = node.current ? src.index() : undefined;
-  if (!node.current) return [];
+  if (node.state !== 'connected') return [];
+  const idx = src.index();
   if (!idx) return [{ kind: 'info', parent: nodeId(node), text: 'not connected' }];
   if (src.allNamespaces) {
     const svcs = serviceNodes(src, idx);
@@ -104,7 +109,9 @@ function podNode(svc: { namespace: string; name: string }, b: Backend): Services
 
 export function nodeId(node: ServicesNode): string {
   switch (node.kind) {
-    case 'context': return `ctx/${node.name}`;
+    // VS Code keeps a row's expansion by id: a row first shown while connecting (no children)
+    // would stay collapsed once connected, so the connected row is a different row.
+    case 'context': return node.state === 'connected' ? `ctx/${node.name}/connected` : `ctx/${node.name}`;
     case 'namespace': return `ns/${node.name}`;
     case 'service': return `svc/${node.namespace}/${node.name}`;
     case 'pod': return `pod/${node.namespace}/${node.service}/${node.ip}`;
@@ -148,13 +155,24 @@ function presentPod(src: TreeSource, node: PodNode, id: string): Presentation {
   };
 }
 
+function presentContext(node: Extract<ServicesNode, { kind: 'context' }>, id: string): Presentation {
+  switch (node.state) {
+    case 'connected':
+      return { id, label: node.name, description: 'connected', contextValue: 'flowlens.context.current', collapsible: 'expanded', icon: { id: 'cloud' } };
+    case 'connecting':
+      return { id, label: node.name, description: 'connecting…', contextValue: 'flowlens.context.current', collapsible: 'none', icon: { id: 'loading~spin' } };
+    case 'disconnected':
+      return { id, label: node.name, description: 'not connected: click to reconnect', tooltip: `Reconnect Flowlens to context ${node.name}`, contextValue: 'flowlens.context.current', collapsible: 'none', icon: { id: 'cloud', color: 'list.errorForeground' }, command: { command: 'flowlens.reconnect', arguments: [] } };
+    case 'other':
+      return { id, label: node.name, description: 'click to switch', tooltip: `Switch Flowlens to context ${node.name}`, contextValue: 'flowlens.context', collapsible: 'none', icon: { id: 'cloud', color: 'disabledForeground' }, command: { command: 'flowlens.switchContext', arguments: [node.name] } };
+  }
+}
+
 export function present(src: TreeSource, node: ServicesNode): Presentation {
   const id = nodeId(node);
   switch (node.kind) {
     case 'context':
-      return node.current
-        ? { id, label: node.name, description: 'connected', contextValue: 'flowlens.context.current', collapsible: 'expanded', icon: { id: 'cloud' } }
-        : { id, label: node.name, description: 'click to switch', tooltip: `Switch Flowlens to context ${node.name}`, contextValue: 'flowlens.context', collapsible: 'none', icon: { id: 'cloud', color: 'disabledForeground' }, command: { command: 'flowlens.switchContext', arguments: [node.name] } };
+      return presentContext(node, id);
     case 'namespace':
       return { id, label: node.name, contextValue: 'flowlens.namespace', collapsible: 'collapsed', icon: { id: 'symbol-namespace' } };
     case 'service':

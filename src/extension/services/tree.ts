@@ -2,7 +2,7 @@
 // live badges from the session's feed. Model and feed changes enqueue one coalesced refresh; the
 // index is rebuilt lazily on the next read after a model change. Without a cluster the view says why.
 import * as vscode from 'vscode';
-import { listContexts } from '../../cluster/kubeconfig';
+import { kubeconfigCurrentContext, listContexts } from '../../cluster/kubeconfig';
 import type { ClusterModel } from '../../cluster/model';
 import type { Ctx, SessionState } from '../ctx';
 import type { LiveFeed } from '../live/feed';
@@ -58,7 +58,11 @@ export class ServicesTree implements vscode.TreeDataProvider<ServicesNode>, vsco
 
   currentContext(): string | undefined {
     const s = this.ctx.sessionState;
-    return s.kind === 'connected' ? s.session.access.context : (this.ctx.config.context ?? undefined);
+    return s.kind === 'connected' ? s.session.access.context : (this.ctx.config.context || kubeconfigCurrentContext(this.ctx.config.kubeconfig));
+  }
+
+  connection(): SessionState['kind'] {
+    return this.ctx.sessionState.kind;
   }
 
   index(): ServicesIndex | undefined {
