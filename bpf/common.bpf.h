@@ -11,6 +11,8 @@
 #define IPPROTO_ICMPV6 58
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
+#define ETH_P_ARP 0x0806
+#define ETH_HLEN 14
 #define TC_ACT_UNSPEC (-1)
 
 /* Settings, written by the loader between open and load. */

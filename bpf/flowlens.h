@@ -62,6 +62,7 @@
 #define FL_PROG_TCP_RECV_RESET (1u << 6)
 #define FL_PROG_CONNECT4 (1u << 7)
 #define FL_PROG_SENDMSG4 (1u << 8)
+#define FL_PROG_TC_BRIDGE_EGRESS (1u << 9) /* tc egress on a bridge whose pod ports run only tc ingress */
 
 /* fl_hello.features bits: what the running kernel offers (probed at start). */
 #define FL_FEAT_BTF (1ull << 0)              /* /sys/kernel/btf/vmlinux loads */
@@ -102,6 +103,7 @@
 #define FL_HOOK_FROM_POD 1 /* tc ingress on the host-side interface: the pod sent it */
 #define FL_HOOK_TO_POD 2   /* tc egress on the host-side interface: the pod receives it */
 #define FL_SEEN_SLOTS 65536 /* entries of the ingress_seen map (tc_flow.bpf.h) */
+#define FL_POD_ADDRS 16384  /* entries of the pod_addrs map (tc_flow.bpf.h) */
 
 /* fl_tcp_event.kind */
 #define FL_TCP_RETRANSMIT 1
@@ -113,6 +115,7 @@
 #define FL_CMD_DETACH 2
 #define FL_CMD_FLUSH 3
 #define FL_CMD_RUN 4 /* --prog-run mode: one BPF_PROG_RUN of a tc program */
+#define FL_CMD_LEARN 5 /* an address of a pod behind one of our bridge ports */
 
 struct fl_hdr {
 	__u16 type;    /* FL_REC_*, host order */

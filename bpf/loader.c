@@ -261,6 +261,8 @@ static size_t prog_specs(struct state *st, struct prog_spec *ps)
 				      "tracepoint sock/inet_sock_set_state" };
 	ps[n++] = (struct prog_spec){ s->progs.tc_ingress, NULL, FL_PROG_TC_INGRESS, tc, false, false, "tc ingress" };
 	ps[n++] = (struct prog_spec){ s->progs.tc_egress, NULL, FL_PROG_TC_EGRESS, tc, false, false, "tc egress" };
+	ps[n++] = (struct prog_spec){ s->progs.tc_bridge_egress, NULL, FL_PROG_TC_BRIDGE_EGRESS, tc, false, false,
+				      "tc bridge egress" };
 	ps[n++] = (struct prog_spec){ s->progs.kfree_skb, &s->links.kfree_skb, FL_PROG_KFREE_SKB, drops, false, false,
 				      "tracepoint skb/kfree_skb" };
 	ps[n++] = (struct prog_spec){ s->progs.tcp_retransmit, &s->links.tcp_retransmit, FL_PROG_TCP_RETRANSMIT,

@@ -46,8 +46,17 @@ struct fl_taken {
 struct tc_attachment {
 	int ifindex;
 	int link[2];
-	bool seen; /* in the ingress_seen map: its egress skips what our ingress hooks counted */
+	bool seen;  /* in the ingress_seen map: its egress skips what our ingress hooks counted */
+	int bridge; /* a pod port of this bridge: ingress only here, tc_bridge_egress on the bridge */
 };
+
+/* tc_bridge_egress on a bridge, for as long as one of its ports is attached as a pod port. */
+struct br_attachment {
+	int ifindex;
+	int link; /* tcx link, or -1: our clsact filter */
+	int refs;
+};
+#define FL_MAX_BRIDGES 16
 
 struct state {
 	struct flowlens_bpf *skel;
@@ -71,6 +80,8 @@ struct state {
 	bool full_again;       /* the last full pass was cut short: the next one is full too */
 	struct tc_attachment *tc;
 	size_t tc_count, tc_cap;
+	struct br_attachment br[FL_MAX_BRIDGES];
+	size_t br_count;
 	bool no_tcx; /* the kernel has no tcx: clsact */
 	__u64 jiffy_ns, jiffy_ref, jiffy_ref_ns; /* flow times in jiffies: tick length, one (jiffies, ns) pair */
 	__u32 seq;

@@ -58,6 +58,58 @@ struct {
 	__type(value, __u8);
 } initiators SEC(".maps");
 
+/*
+ * Pods behind our bridge ports: address (fl_endpoint: family 4 or 6 as in flow keys, port and
+ * proto 0) -> the port's ifindex.
+ * A bridge port runs only our ingress program; what a pod there receives from outside the bridge
+ * (the host, other nodes, a Service VIP through the host stack) passes the bridge device's egress
+ * first, where tc_bridge_egress keys it to the port this map names, as that port's egress would.
+ * Learned where a pod sends (a flow's first packet on a CPU, ARP), seeded and cleaned by the loader.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FL_POD_ADDRS);
+	__type(key, struct fl_endpoint);
+	__type(value, __u32);
+} pod_addrs SEC(".maps");
+
+static __always_inline void learn_addr(const __u8 *addr, __u8 family, __u32 ifindex)
+{
+	struct fl_endpoint e = { .family = family };
+	const __u32 *w = (const __u32 *)addr;
+	__u32 *cur;
+
+	if (!(w[0] | w[1] | w[2] | w[3]))
+		return; /* unspecified: a duplicate address probe, not the pod's address */
+	__builtin_memcpy(e.addr, addr, FL_ADDR_LEN);
+	cur = bpf_map_lookup_elem(&pod_addrs, &e);
+	if (!cur || *cur != ifindex)
+		bpf_map_update_elem(&pod_addrs, &e, &ifindex, BPF_ANY);
+}
+
+/* ARP from a pod (requests and replies carry the sender's address): its port learns it, so that
+ * a peer that resolved the pod before sending finds it keyed right. Off the IP fast path. */
+static __noinline void learn_arp(struct __sk_buff *skb)
+{
+	struct {
+		__be16 htype, ptype;
+		__u8 hlen, plen;
+		__be16 op;
+		__u8 sha[6], spa[4];
+	} __attribute__((packed)) arp;
+	__u8 addr[FL_ADDR_LEN] = {};
+	__be16 proto;
+
+	if (bpf_skb_load_bytes(skb, 12, &proto, sizeof(proto)) || proto != bpf_htons(ETH_P_ARP))
+		return;
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &arp, sizeof(arp)))
+		return;
+	if (arp.htype != bpf_htons(1) || arp.ptype != bpf_htons(ETH_P_IP) || arp.hlen != 6 || arp.plen != 4)
+		return;
+	__builtin_memcpy(addr, arp.spa, 4);
+	learn_addr(addr, 4, skb->ifindex);
+}
+
 static __always_inline bool packet_tells_initiator(const struct fl_parsed *p)
 {
 	if (p->key.proto == IPPROTO_TCP)
@@ -159,8 +211,14 @@ static __noinline void take_slot(struct fl_slot *s, __u32 idx, struct fl_parsed 
 
 	if (slot_live(s))
 		hand_over(s, idx);
-	if (hook == FL_HOOK_FROM_POD && !packet_tells_initiator(p))
-		rev = reply_to_known_initiator(p);
+	if (hook == FL_HOOK_FROM_POD) {
+		struct fl_endpoint me;
+
+		packet_end(&me, p, true);
+		learn_addr(me.addr, me.family, p->key.ifindex);
+		if (!packet_tells_initiator(p))
+			rev = reply_to_known_initiator(p);
+	}
 	if (s->gen & 1) /* a rewrite that never finished cannot happen: one CPU, no preemption */
 		s->gen++;
 	__sync_fetch_and_add(&s->gen, 1);
@@ -265,14 +323,28 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 
 #include "tc_l7.bpf.h"
 
-static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook)
+/* bridge: at a bridge's egress, keyed to the pod port of the destination (pod_addrs), else to
+ * the bridge itself (an address no pod of ours has used yet, broadcast, multicast). */
+static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook, bool bridge)
 {
 	struct fl_parsed p = {};
 	struct fl_flow_val *v;
 
-	if (parse_packet(skb, &p) < 0)
+	if (parse_packet(skb, &p) < 0) {
+		if (hook == FL_HOOK_FROM_POD)
+			learn_arp(skb);
 		return TC_ACT_UNSPEC;
+	}
 	p.key.ifindex = skb->ifindex;
+	if (bridge) {
+		struct fl_endpoint e = { .family = p.key.family };
+		__u32 *port;
+
+		__builtin_memcpy(e.addr, p.key.daddr, FL_ADDR_LEN);
+		port = bpf_map_lookup_elem(&pod_addrs, &e);
+		if (port)
+			p.key.ifindex = *port;
+	}
 	canonicalize(&p);
 	v = account(skb, &p, hook);
 	if (!p.has_l4)
@@ -301,7 +373,7 @@ int clock_pair(void *ctx)
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
 {
-	return on_packet(skb, FL_HOOK_FROM_POD);
+	return on_packet(skb, FL_HOOK_FROM_POD, false);
 }
 
 /*
@@ -324,7 +396,15 @@ int tc_egress(struct __sk_buff *skb)
 
 	if (in && seen && *seen == in)
 		return TC_ACT_UNSPEC; /* counted (and looked at for DNS/HTTP) where it came in */
-	return on_packet(skb, FL_HOOK_TO_POD);
+	return on_packet(skb, FL_HOOK_TO_POD, false);
+}
+
+/* On a bridge instead of tc_egress on each pod port: bridged frames between ports never pass the
+ * bridge device's egress (each was counted at its sender's ingress), so nothing needs skipping. */
+SEC("tc")
+int tc_bridge_egress(struct __sk_buff *skb)
+{
+	return on_packet(skb, FL_HOOK_TO_POD, true);
 }
 
 #endif

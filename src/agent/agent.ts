@@ -33,6 +33,12 @@ export interface AgentOptions {
   processMetrics?: boolean;
   /** Only host-side veths whose name matches get the tc programs (default: every veth with a peer in another netns). */
   interfaces?: RegExp;
+  /**
+   * Bridge ports get tc ingress only and their bridge one egress program (default; saves a hook
+   * run per packet between pods of a bridge). false: ingress and egress on every veth. Default
+   * from $FLOWLENS_AGENT_BRIDGE_EGRESS (0 = off).
+   */
+  bridgeEgress?: boolean;
   /** Extra loader arguments (e.g. --no-http). */
   loaderArgs?: string[];
   /**
@@ -117,7 +123,7 @@ export class Agent {
     this.datapath = new Datapath(opts.node);
     const scope = opts.netnsScope ?? (process.env.FLOWLENS_AGENT_NETNS_SCOPE === 'node' ? 'node' : 'all');
     this.netns = scope === 'node' ? new NetnsScope((m) => this.log(m)) : undefined;
-    this.ifaces = new InterfaceWatcher((m) => this.log(m), opts.interfaces);
+    this.ifaces = new InterfaceWatcher((m) => this.log(m), opts.interfaces, undefined, undefined, opts.bridgeEgress ?? process.env.FLOWLENS_AGENT_BRIDGE_EGRESS !== '0');
     this.metrics = new AgentMetrics(opts.node, { processMetrics: opts.processMetrics });
     this.server = new AgentServer({
       host: opts.host, port: opts.port, node: opts.node, store: this.store, ready: () => this.loaderReady, token: opts.token ?? tokenFromEnv(),

@@ -91,8 +91,8 @@ export interface TcpEventRecord {
   state: number;
 }
 
-export type CommandName = 'invalid' | 'attach' | 'detach' | 'flush' | 'run';
-const COMMANDS: readonly CommandName[] = ['invalid', 'attach', 'detach', 'flush', 'run'];
+export type CommandName = 'invalid' | 'attach' | 'detach' | 'flush' | 'run' | 'learn';
+const COMMANDS: readonly CommandName[] = ['invalid', 'attach', 'detach', 'flush', 'run', 'learn'];
 export interface CmdResultRecord { type: 'cmd_result'; cmd: CommandName; arg: number; seq: number; err: number }
 
 export interface SockAddrRecord {

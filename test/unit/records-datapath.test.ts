@@ -7,7 +7,7 @@ import { Datapath } from '../../src/agent/datapath';
 import type { DnsRecord, DropRecord, FlowRecord, HttpRecord } from '../../src/agent/datarecords';
 import { NameCache, parseDns } from '../../src/agent/dns';
 import { HttpMatcher, parseHttpHead } from '../../src/agent/http';
-import { parseVeths } from '../../src/agent/interfaces';
+import { parseBridges, parsePodAddrs, parseVeths } from '../../src/agent/interfaces';
 import { describeFeatures } from '../../src/agent/features';
 
 function name(n: string): Buffer {
@@ -125,6 +125,35 @@ test('veth discovery keeps host-side veths whose peer is in another netns', () =
   assert.deepEqual(parseVeths(json), [{ ifindex: 5, ifname: 'flvabc' }, { ifindex: 7, ifname: 'cali1' }]);
   assert.deepEqual(parseVeths(json, /^flv/), [{ ifindex: 5, ifname: 'flvabc' }]);
   assert.throws(() => parseVeths('{}'), /not a JSON array/);
+});
+
+test('bridge ports: a veth enslaved to a known bridge carries its ifindex; pod addresses from the neighbour and FDB tables', () => {
+  const bridges = parseBridges(JSON.stringify([{ ifindex: 4, ifname: 'cni0' }, { ifname: 'nameless' }]));
+  assert.deepEqual([...bridges], [['cni0', 4]]);
+  const veths = JSON.stringify([
+    { ifindex: 5, ifname: 'veth1', link_netnsid: 0, master: 'cni0', linkinfo: { info_kind: 'veth', info_slave_kind: 'bridge' } },
+    { ifindex: 6, ifname: 'veth2', link_netnsid: 1, master: 'bond0', linkinfo: { info_kind: 'veth', info_slave_kind: 'bond' } },
+    { ifindex: 7, ifname: 'veth3', link_netnsid: 2, master: 'br9', linkinfo: { info_slave_kind: 'bridge' } },
+    { ifindex: 8, ifname: 'cali1', link_netnsid: 3 },
+  ]);
+  assert.deepEqual(parseVeths(veths, undefined, bridges), [
+    { ifindex: 5, ifname: 'veth1', bridge: 4 }, { ifindex: 6, ifname: 'veth2' }, { ifindex: 7, ifname: 'veth3' }, { ifindex: 8, ifname: 'cali1' },
+  ], 'only a bridge we know; a bond master or a routed veth keeps its own egress');
+  assert.deepEqual(parseVeths(veths), parseVeths(veths).map(({ ifindex, ifname }) => ({ ifindex, ifname })), 'without bridges: no bridge field');
+  const neigh = JSON.stringify([
+    { dst: '10.244.0.5', lladdr: 'AA:bb:cc:00:00:05', state: ['REACHABLE'] },
+    { dst: 'fd00::5', lladdr: 'aa:bb:cc:00:00:05', state: ['STALE'] },
+    { dst: '10.244.0.6', state: ['FAILED'] },
+    { dst: '10.244.0.7', lladdr: 'aa:bb:cc:00:00:07' },
+    { dst: 'not-an-ip', lladdr: 'aa:bb:cc:00:00:05' },
+  ]);
+  const fdb = JSON.stringify([
+    { mac: 'aa:bb:cc:00:00:05', ifname: 'veth1', master: 'cni0', state: '' },
+    { mac: 'aa:bb:cc:00:00:07', ifname: 'cni0', flags: ['self'], state: 'permanent' },
+    { mac: 'aa:bb:cc:00:00:09', ifname: 'vethX', master: 'cni0' },
+  ]);
+  assert.deepEqual(parsePodAddrs(neigh, fdb, new Map([['veth1', 5]])), [{ ifindex: 5, addr: '10.244.0.5' }, { ifindex: 5, addr: 'fd00::5' }]);
+  assert.throws(() => parsePodAddrs('{}', '[]', new Map()), /not a JSON array/);
 });
 
 test('feature report: what is off and whether the agent can run', () => {
