@@ -204,3 +204,55 @@ for (const how of ['notices', 'no notices'] as const) test(`scans (${how}): a fl
   const t = mine('timeout')[0]!;
   assert.deepEqual([t.saddr, t.daddr, t.dport, t.packets, mine('timeout').length], [SRC, DST, 7777, [10, 0], 1], 'one TIMEOUT, every datagram counted once');
 });
+
+// A bridge port gets only tc_ingress; its bridge gets tc_bridge_egress, once for all its ports.
+// A frame the host sends through the bridge to a pod is keyed to the pod's port (learned from
+// the pod's own packet), with tcx links and with clsact filters.
+for (const how of ['tcx', 'clsact'] as const) test(`bridge ports (${how}): ingress on the port, one egress program on the bridge, host frames keyed to the port; detach removes both`, { skip, timeout: 30_000 }, async (t) => {
+  await Promise.all(loaders.splice(0).map((l) => l.stop())); // no older loader's programs on the veth
+  const BR = `flb${tag}`;
+  sh('ip', 'link', 'add', BR, 'type', 'bridge');
+  sh('sysctl', '-qw', `net.ipv6.conf.${BR}.disable_ipv6=1`);
+  sh('ip', 'link', 'set', BR, 'up');
+  sh('ip', 'link', 'set', HOST_IF, 'master', BR);
+  t.after(() => {
+    spawnSync('ip', ['link', 'set', HOST_IF, 'nomaster']);
+    spawnSync('ip', ['link', 'del', BR]);
+  });
+  const br = Number(sh('cat', `/sys/class/net/${BR}/ifindex`).trim());
+  const { loader, records } = await start(['--flush-ms', '60000', ...(how === 'clsact' ? ['--no-tcx'] : [])]);
+  assert.equal((await loader.command(`attach ${ifindex()} ${br}`)).err, -17, 'attached the other way already: EEXIST');
+  assert.equal((await loader.command(`detach ${ifindex()}`)).err, 0);
+  assert.equal((await loader.command(`attach ${ifindex()} ${br}`)).err, 0, 'a port of the bridge');
+  assert.equal((await loader.command(`attach ${ifindex()} ${br}`)).err, 0, 'again: a no-op');
+  assert.equal((await loader.command(`attach ${br} ${br}`)).err, -95, 'a bridge is not its own port');
+  const filters = (dev: string, dir: string) => sh('tc', 'filter', 'show', 'dev', dev, dir);
+  if (how === 'clsact') {
+    assert.match(filters(HOST_IF, 'ingress'), /tc_ingress/);
+    assert.equal(filters(HOST_IF, 'egress'), '', 'no egress program on the port');
+    assert.match(filters(BR, 'egress'), /tc_bridge_egres/); // names are cut at 15 characters
+  } else {
+    assert.equal(filters(HOST_IF, 'ingress') + filters(HOST_IF, 'egress') + filters(BR, 'egress'), '', 'tcx links: no clsact filter');
+  }
+  const ACK = 0x10, SYN = 0x02;
+  const send = (dev: string, frames: ['pod' | 'host', Buffer][]) => {
+    const py = `import ctypes,socket,sys
+host=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); host.bind((sys.argv[1],0))
+with open('/run/netns/'+sys.argv[2]) as f: assert ctypes.CDLL(None,use_errno=True).setns(f.fileno(),0x40000000)==0
+pod=socket.socket(socket.AF_PACKET,socket.SOCK_RAW); pod.bind(('eth0',0))
+for a in sys.argv[3:]: (pod if a[0]=='p' else host).send(bytes.fromhex(a[2:]))`;
+    sh('python3', '-c', py, dev, NS, ...frames.map(([w, f]) => `${w[0]}:${f.toString('hex')}`));
+  };
+  // The pod sends first (its port learns SRC), then the host answers through the bridge device.
+  send(BR, [['pod', frame(SRC, DST, { proto: 'tcp', sport: 40200, dport: 8080, flags: SYN })], ['host', frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40200, flags: SYN | ACK })]]);
+  // Sent straight out of the port (not through the bridge device): no egress program runs there.
+  send(HOST_IF, [['host', frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40200, flags: ACK })]]);
+  assert.equal((await loader.command('flush')).err, 0);
+  const mine = records.filter((r): r is FlowRecord => r.type === 'flow' && r.event !== 'start' && (r.sport === 40200 || r.dport === 40200));
+  assert.deepEqual(mine.map((r) => [r.ifindex, r.saddr, r.packets, r.tcpFlags]), [[ifindex(), SRC, [1, 1], [SYN, SYN | ACK]]], 'one flow at the port: the pod\'s SYN and the host\'s SYN-ACK, not the ACK sent past the bridge');
+  assert.equal((await loader.command(`detach ${ifindex()}`)).err, 0);
+  if (how === 'clsact') assert.equal(filters(HOST_IF, 'ingress') + filters(BR, 'egress'), '', 'detach of the last port removes the bridge program');
+  send(BR, [['pod', frame(SRC, DST, { proto: 'tcp', sport: 40201, dport: 8080, flags: SYN })], ['host', frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40201, flags: SYN | ACK })]]);
+  assert.equal((await loader.command('flush')).err, 0);
+  assert.equal(records.filter((r) => r.type === 'flow' && (r as FlowRecord).sport === 40201).length, 0, 'nothing is seen after detach');
+});
