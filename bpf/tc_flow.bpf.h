@@ -17,7 +17,8 @@
  * through one of our ingress hooks (skb->ingress_ifindex is in `ingress_seen`), which already
  * counted it. A connection between two pods of this node is then counted at the sender's veth in
  * each direction, and the loader pairs the two veths' flows (flowscan.c) so that each still
- * reports both directions.
+ * reports both directions. A bridge port has no egress hook at all: tc_bridge_egress on its bridge
+ * sees what reaches its pods through the host stack and keys it to their port (pod_addrs).
  */
 #ifndef FL_TC_FLOW_BPF_H
 #define FL_TC_FLOW_BPF_H
