@@ -90,7 +90,7 @@ function tcStats(): Record<string, ProgStat> {
   const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as { name?: string; run_cnt?: number; run_time_ns?: number }[];
   const out: Record<string, ProgStat> = {};
   for (const p of progs) {
-    if (p.name !== 'tc_ingress' && p.name !== 'tc_egress') continue;
+    if (p.name !== 'tc_ingress' && p.name !== 'tc_egress' && p.name !== 'tc_bridge_egress') continue;
     const o = (out[p.name] ??= { runs: 0, ns: 0 });
     o.runs += p.run_cnt ?? 0;
     o.ns += p.run_time_ns ?? 0;
@@ -99,16 +99,16 @@ function tcStats(): Record<string, ProgStat> {
 }
 const statRuns: Record<string, ProgStat> = {};
 
-/** "no agent" must mean no hook: no tc filter on the veths, and no (empty) clsact qdisc left. */
+/** "no agent" must mean no hook: no tc filter on the veths or the bridge, and no (empty) clsact qdisc left. */
 function noHooks(s: SandboxState): string {
   const notes: string[] = [];
-  for (const p of s.pods) {
-    if (!p.veth) continue;
-    const f = ['ingress', 'egress'].map((d) => execFileSync('tc', ['filter', 'show', 'dev', p.veth!, d], { encoding: 'utf8' }).trim()).join('');
-    if (f) throw new Error(`no agent, yet tc filters on ${p.veth}: ${f}`);
-    if (execFileSync('tc', ['qdisc', 'show', 'dev', p.veth], { encoding: 'utf8' }).includes('clsact')) {
-      execFileSync('tc', ['qdisc', 'del', 'dev', p.veth, 'clsact']);
-      notes.push(p.veth);
+  const devs = [...s.pods.flatMap((p) => (p.veth ? [p.veth] : [])), s.node.bridge];
+  for (const dev of devs) {
+    const f = ['ingress', 'egress'].map((d) => execFileSync('tc', ['filter', 'show', 'dev', dev, d], { encoding: 'utf8' }).trim()).join('');
+    if (f) throw new Error(`no agent, yet tc filters on ${dev}: ${f}`);
+    if (execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' }).includes('clsact')) {
+      execFileSync('tc', ['qdisc', 'del', 'dev', dev, 'clsact']);
+      notes.push(dev);
     }
   }
   const left = Object.keys(tcStats());
