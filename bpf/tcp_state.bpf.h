@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * TCP connection lifecycle: one fl_tcp_state record per state change of a TCP
- * socket, from the sock/inet_sock_set_state tracepoint, into a BPF ring buffer.
- * Failed reserves are counted per CPU in `lost` so nothing is dropped silently.
+ * socket that the agent turns into a flow (connect starts: -> SYN_SENT; connect and
+ * accept: -> ESTABLISHED; close and connect failures: -> CLOSE), from the
+ * sock/inet_sock_set_state tracepoint, into a BPF ring buffer. The changes in
+ * between (FIN_WAIT1, CLOSE_WAIT, LISTEN, ...) are not sent: about half of a
+ * connection's records, which the agent only dropped. Failed reserves are counted
+ * per CPU in `lost` so nothing is dropped silently.
  */
 #ifndef FL_TCP_STATE_BPF_H
 #define FL_TCP_STATE_BPF_H
@@ -39,6 +43,8 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	__u32 netns;
 
 	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	if (ctx->newstate != 1 /* ESTABLISHED */ && ctx->newstate != 2 /* SYN_SENT */ && ctx->newstate != 7 /* CLOSE */)
 		return 0;
 	if (family != AF_INET && family != AF_INET6)
 		return 0;

@@ -1,9 +1,10 @@
 // Turns TCP state transitions into flows: connect (client side), accept (server side),
 // connect_failed and close, oriented client → server, with service translation applied.
-import type { Flow, FlowExtensions } from '../flows/flow';
-import { isoFromNs } from '../flows/time';
+import type { Flow, FlowExtensions, TcpFlags } from '../flows/flow';
 import type { TcpStateRecord } from './records';
 import type { Translation } from './conntrack';
+import { tcpFlags } from './flowrecords';
+import { isoNs } from './wire';
 
 /** `since`: CLOCK_MONOTONIC ns by which the connection's conntrack entry existed (its SYN, or a later event). */
 export interface TranslationLookup {
@@ -16,6 +17,14 @@ export interface TranslationLookup {
 interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
 
 const MAX_TRACKED = 262_144;
+
+/** Flags and summary per socket event: shared constants, nothing built per flow. */
+const EVENT_FLAGS = new Map<FlowExtensions['tcp_event'], { flags: TcpFlags; summary: string }>(
+  ([['close', 0x01], ['connect_failed', 0x06], ['connect', 0x02], ['accept', 0x02]] as const).map(([event, bits]) => {
+    const flags = tcpFlags(bits);
+    return [event, { flags, summary: `TCP Flags: ${Object.keys(flags).join(', ')}` }];
+  }),
+);
 
 function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
@@ -87,9 +96,9 @@ export class TcpFlowBuilder {
     // Socket view: saddr is local. Orient client → server.
     const [cip, cport, sip, sport] = role === 'client' ? [r.saddr, r.sport, r.daddr, r.dport] : [r.daddr, r.dport, r.saddr, r.sport];
     const dst = tr ?? { ip: sip, port: sport };
-    const flags = event === 'close' ? { FIN: true } : event === 'connect_failed' ? { SYN: true, RST: true } : { SYN: true };
+    const { flags, summary } = EVENT_FLAGS.get(event)!;
     return {
-      time: isoFromNs(r.timeNs),
+      time: isoNs(r.timeNs),
       verdict: 'FORWARDED',
       IP: { source: cip, destination: dst.ip, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
       l4: { TCP: { source_port: cport, destination_port: dst.port, flags } },
@@ -100,7 +109,7 @@ export class TcpFlowBuilder {
       is_reply: false,
       traffic_direction: role === 'client' ? 'EGRESS' : 'INGRESS',
       trace_observation_point: 'SOCK',
-      Summary: `TCP Flags: ${Object.keys(flags).join(', ')}`,
+      Summary: summary,
       extensions: {
         tcp_event: event,
         ...ext,

@@ -12,6 +12,11 @@
 // Records/s through the decoder and the agent's CPU at 50,000 flows/s: `npm run bench -- decode`.
 // Prints tables; asserts nothing. Options: --rounds N (21) --seconds S (3) --connections C (16) --bpf-stats
 // --cpu N (0) --no-pin. Installs wrk and tcpdump with apt-get when they are missing.
+//  4. --churn: the agent under connection churn, at paced rates (--rates 2000,5000,8000 connections
+//     per second, --seconds each): a Node client in the client pod opens one HTTP/1.1 connection
+//     per request (Connection: close). Client and server on --cpu, the agent and its loader on the
+//     other CPU; prints connections/s, flows/s, the agent tree's CPU per connection and per flow, the
+//     cores it would take at 50,000 flows/s, and every lost_events source that moved.
 //  3. One core: wrk, the server, the agent with its loader and children, and tcpdump are all pinned
 //     to CPU --cpu (veth traffic is then handled in that CPU's softirq as well), so every mode pays
 //     for everything it runs on the core the requests use. Unpinned on a shared 2-core VM one run
@@ -24,6 +29,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SandboxState } from '../../src/sandbox/state';
+import { DEFAULT_AGENT_PORT } from '../../src/agents/protocol';
 
 const LOCK = '/run/flowlens-tests.lock';
 const args = process.argv.slice(2);
@@ -278,6 +284,90 @@ async function benchWrk(): Promise<void> {
   }
 }
 
+/** Paced connection churn from the client pod: `rate` new connections a second for `seconds`. */
+const CHURN_CLIENT = `
+const net = require('node:net');
+const [rate, seconds, host, port] = [Number(process.argv[1]), Number(process.argv[2]), process.argv[3], Number(process.argv[4])];
+const req = Buffer.from('GET /bench HTTP/1.1\\r\\nHost: bench\\r\\nConnection: close\\r\\n\\r\\n');
+let started = 0, done = 0, failed = 0, inflight = 0;
+const t0 = Date.now();
+function one() {
+  started++; inflight++;
+  const s = net.connect(port, host, () => s.write(req));
+  let ok = false;
+  s.on('data', () => { ok = true; });
+  s.on('end', () => s.end());
+  s.on('error', () => {});
+  s.on('close', () => { inflight--; ok ? done++ : failed++; });
+}
+(function tick() {
+  const elapsed = (Date.now() - t0) / 1000;
+  if (elapsed < seconds) {
+    for (let due = Math.floor(elapsed * rate) - started; due > 0 && inflight < 512; due--) one();
+    setTimeout(tick, 2);
+  } else if (inflight > 0) setTimeout(tick, 10);
+  else console.log(JSON.stringify({ started, done, failed, seconds: (Date.now() - t0) / 1000 }));
+})();`;
+
+/** The agent's Prometheus counters: flows processed (all kinds) and lost events by source. */
+async function agentCounters(): Promise<{ flows: number; lost: Map<string, number> }> {
+  const text = await (await fetch(`http://127.0.0.1:${DEFAULT_AGENT_PORT}/metrics`)).text();
+  let flows = 0;
+  const lost = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^flowlens_(flows_processed_total|lost_events_total)\{(.*)\} (\d+(?:\.\d+)?(?:e\+\d+)?)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'flows_processed_total') flows += Number(m[3]);
+    else lost.set(/source="([^"]*)"/.exec(m[2]!)?.[1] ?? '?', Number(m[3]));
+  }
+  return { flows, lost };
+}
+
+async function benchChurn(): Promise<void> {
+  if (PIN === undefined || availableParallelism() < 2) throw new Error('--churn needs two CPUs and pinning (no --no-pin)');
+  const at = args.indexOf('--rates');
+  const rates = (at >= 0 ? args[at + 1] ?? '' : '2000,5000,8000').split(',').map(Number);
+  if (rates.some((r) => !(r > 0))) throw new Error('--rates: comma-separated connections per second, e.g. 2000,5000');
+  const seconds = opt('seconds', 10);
+  const agentCpu = (PIN + 1) % availableParallelism();
+  const dir = mkdtempSync(join(tmpdir(), 'fl-bench-churn-'));
+  writeFileSync(join(dir, 'm.yaml'), MANIFEST);
+  cli('sandbox', 'up', '-f', join(dir, 'm.yaml'));
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
+    const client = s.pods.find((p) => p.name === 'client')!;
+    const server = s.pods.find((p) => p.name === 'server')!;
+    const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
+    if (!agentPid) throw new Error('no agent in the sandbox');
+    // Connections close from the client side: its TIME_WAIT ports are reused, and the range is wide.
+    execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+    pin(server.pid);
+    for (const t of treeTasks(agentPid)) spawnSync('taskset', ['-pc', String(agentCpu), String(t)], { stdio: 'ignore' });
+    console.log(`connection churn: a Node client in the client pod, one HTTP/1.1 connection per request (Connection: close), ${seconds} s per rate; client and server on CPU ${PIN}, the agent and its loader on CPU ${agentCpu}\n`);
+    console.log('| target conn/s | connections/s | failed | flows/s | agent tree CPU (cores) | µs per connection | µs per flow | cores at 50,000 flows/s | lost events |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const rate of rates) {
+      const c0 = await agentCounters();
+      const cpu0 = processTreeMs(agentPid);
+      const out = execFileSync('ip', ['netns', 'exec', client.netns!, ...pinned([process.execPath, '-e', CHURN_CLIENT, String(rate), String(seconds), server.ip!, '8080'])], { encoding: 'utf8', timeout: (seconds + 120) * 1000 });
+      const r = JSON.parse(out.trim().split('\n').pop()!) as { done: number; failed: number; seconds: number };
+      await new Promise((res) => setTimeout(res, 3000)); // ENDs after their grace, records in flight
+      const cpuMs = processTreeMs(agentPid) - cpu0;
+      const c1 = await agentCounters();
+      const flows = c1.flows - c0.flows;
+      const lost = [...c1.lost].map(([k, v]) => [k, v - (c0.lost.get(k) ?? 0)] as const).filter(([, v]) => v > 0);
+      const wall = r.seconds + 3;
+      const perFlow = flows ? (cpuMs * 1000) / flows : NaN;
+      console.log(`| ${rate} | ${(r.done / r.seconds).toFixed(0)} | ${r.failed} | ${(flows / r.seconds).toFixed(0)} | ${(cpuMs / 1000 / wall).toFixed(3)} | ${r.done ? ((cpuMs * 1000) / r.done).toFixed(1) : '-'} | ${perFlow.toFixed(2)} | ${((50_000 * perFlow) / 1e6).toFixed(3)} | ${lost.length ? lost.map(([k, v]) => `${k} ${v}`).join(', ') : '0'} |`);
+      await new Promise((res) => setTimeout(res, 2000));
+    }
+    console.log('\n(agent tree CPU: schedstat of the agent process, its threads and its loader, over the run and 3 s after it; flows: every flow the agent processed, from its /metrics)');
+  } finally {
+    cli('sandbox', 'down');
+  }
+}
+
 /** Re-runs this file bundled by esbuild (as the agent ships: dist/cli.js), under the sandbox lock. */
 function reexec(): never {
   const out = join(mkdtempSync(join(tmpdir(), 'fl-bench-')), 'datapath.bench.js');
@@ -290,7 +380,7 @@ function reexec(): never {
 async function main(): Promise<void> {
   if (!process.env.FL_BENCH_BUNDLED) reexec();
   if (process.getuid?.() !== 0) throw new Error('the datapath benchmark needs root (sandbox)');
-  await benchWrk();
+  await (args.includes('--churn') ? benchChurn() : benchWrk());
 }
 
 void main().catch((e: unknown) => {

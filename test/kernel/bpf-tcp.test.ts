@@ -89,9 +89,11 @@ const tcpIn = (records: DecodedRecord[], netns: number): TcpStateRecord[] =>
 
 const transitions = (rs: TcpStateRecord[]): string[] => rs.map((r) => `${r.oldState}->${r.newState}`);
 
-const CLIENT = ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', 'FIN_WAIT2->CLOSE'];
-const SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
-const LISTENER = ['CLOSE->LISTEN', 'LISTEN->CLOSE'];
+// Only the changes the agent makes flows of (-> SYN_SENT, -> ESTABLISHED, -> CLOSE): FIN_WAIT1,
+// FIN_WAIT2, CLOSE_WAIT, LAST_ACK, SYN_RECV and LISTEN are entered but not sent.
+const CLIENT = ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'FIN_WAIT2->CLOSE'];
+const SERVER = ['SYN_RECV->ESTABLISHED', 'LAST_ACK->CLOSE'];
+const LISTENER = ['LISTEN->CLOSE'];
 const expectedCount = (n: number): number => n * (CLIENT.length + SERVER.length) + LISTENER.length;
 
 before(() => {
@@ -136,7 +138,7 @@ function checkConnection(rs: TcpStateRecord[], want: string[], what: string, t: 
   if (want === CLIENT) assert.equal(rs[0]!.comm, t.comm, `${what}: comm`);
 }
 
-test('TCP state changes in a fresh netns: exact transitions, ports, netns, pid, time', { skip: ROOT_SKIP, timeout: 60000 }, async () => {
+test('TCP state changes in a fresh netns: exactly the connect, accept and close transitions, ports, netns, pid, time', { skip: ROOT_SKIP, timeout: 60000 }, async () => {
   const { loader, records } = await startLoader();
   assert.equal(records[0]?.type, 'hello');
   const hello = records[0];
