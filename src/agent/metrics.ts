@@ -6,35 +6,58 @@ import type { Flow, TcpFlags } from '../flows/flow';
 
 const TCP_FLAGS: (keyof TcpFlags)[] = ['SYN', 'FIN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR', 'NS'];
 
+interface Cell { n: number }
+type Level = Map<string, Level | Cell>;
+
+function child(m: Level, k: string): Level {
+  let c = m.get(k) as Level | undefined;
+  if (!c) m.set(k, (c = new Map()));
+  return c;
+}
+
+function leaf(m: Level, k: string): Cell {
+  let c = m.get(k) as Cell | undefined;
+  if (!c) m.set(k, (c = { n: 0 }));
+  return c;
+}
+
 /**
- * A counter whose hot path is a Map update: prom-client hashes the label object on every inc()
- * (about 1 µs a flow for five counters), so the counts are kept here per label values and handed
- * to prom-client when it is scraped (its collect hook).
+ * A counter whose hot path allocates nothing: prom-client hashes the label object on every inc()
+ * (about 1 µs a flow for five counters), so the counts are kept here in maps nested by label value
+ * (one to three labels) and handed to prom-client when it is scraped (its collect hook).
  */
 class Tally<L extends string> {
-  private readonly counts = new Map<string, { values: string[]; n: number }>();
+  private readonly root: Level = new Map();
+  private readonly depth: number;
 
   constructor(cfg: { name: string; help: string; labelNames: L[]; registers: Registry[] }) {
-    const counts = this.counts;
+    if (cfg.labelNames.length < 1 || cfg.labelNames.length > 3) throw new Error(`${cfg.name}: one to three labels`);
+    this.depth = cfg.labelNames.length;
+    const root = this.root;
     new Counter<L>({
       ...cfg,
       collect(this: Counter<L>) {
         this.reset();
-        for (const { values, n } of counts.values()) {
-          const labels = {} as Record<L, string>;
-          cfg.labelNames.forEach((name, i) => (labels[name] = values[i]!));
-          this.inc(labels, n);
-        }
+        const walk = (m: Level, values: string[]): void => {
+          for (const [k, v] of m) {
+            if (values.length + 1 < cfg.labelNames.length) walk(v as Level, [...values, k]);
+            else {
+              const labels = {} as Record<L, string>;
+              [...values, k].forEach((value, i) => (labels[cfg.labelNames[i]!] = value));
+              this.inc(labels, (v as Cell).n);
+            }
+          }
+        };
+        walk(root, []);
       },
     });
   }
 
-  /** values in the order of labelNames. */
-  inc(values: string[], n = 1): void {
-    const key = values.join('\u0000');
-    const e = this.counts.get(key);
-    if (e) e.n += n;
-    else this.counts.set(key, { values, n });
+  /** The label values in the order of labelNames (those past its length are ignored). */
+  inc(a: string, b = '', c = '', n = 1): void {
+    const d = this.depth;
+    const cell = d === 1 ? leaf(this.root, a) : d === 2 ? leaf(child(this.root, a), b) : leaf(child(child(this.root, a), b), c);
+    cell.n += n;
   }
 }
 
@@ -76,17 +99,17 @@ export class AgentMetrics {
 
   /** Counts one flow in every metric it concerns. */
   observe(f: Flow): void {
-    this.flows.inc([f.Type, f.extensions?.tcp_event ?? '', f.verdict]);
-    if (f.verdict === 'DROPPED') this.drops.inc([f.drop_reason_desc ?? 'UNKNOWN', protocolOf(f)]);
+    this.flows.inc(f.Type, f.extensions?.tcp_event ?? '', f.verdict);
+    if (f.verdict === 'DROPPED') this.drops.inc(f.drop_reason_desc ?? 'UNKNOWN', protocolOf(f));
     const l7 = f.l7 as { dns?: { rcode?: number; qtypes?: string[] }; http?: { method?: string; code?: number } } | undefined;
-    if (l7?.dns) this.dns.inc([String(l7.dns.rcode ?? ''), (l7.dns.qtypes ?? []).join(',')]);
-    if (l7?.http) this.http.inc([l7.http.method ?? '', l7.http.code ? String(l7.http.code) : '']);
+    if (l7?.dns) this.dns.inc(String(l7.dns.rcode ?? ''), (l7.dns.qtypes ?? []).join(','));
+    if (l7?.http) this.http.inc(l7.http.method ?? '', l7.http.code ? String(l7.http.code) : '');
     const flags = f.l4.TCP?.flags;
-    if (flags) for (const k of TCP_FLAGS) if (flags[k]) this.tcpFlags.inc([k, f.IP.ipVersion]);
+    if (flags) for (const k of TCP_FLAGS) if (flags[k]) this.tcpFlags.inc(k, f.IP.ipVersion);
   }
 
   lostEvents(source: string, count: number): void {
-    if (count > 0) this.lost.inc([source], count);
+    if (count > 0) this.lost.inc(source, '', '', count);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

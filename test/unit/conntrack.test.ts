@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConntrackTable } from '../../src/agent/conntrack';
+import { ConntrackTable, parseConntrack } from '../../src/agent/conntrack';
 
 const entry = (sport: number) =>
   `ipv4     2 tcp      6 117 ESTABLISHED src=10.244.0.5 dst=10.96.0.20 sport=${sport} dport=80 src=10.244.0.7 dst=10.244.0.5 sport=8080 dport=${sport} [ASSURED] mark=0 zone=0 use=2\n`;
@@ -40,4 +40,51 @@ test('conntrack table: no file (no conntrack module): every lookup is undefined,
   assert.equal(await ct.lookup('tcp', '10.0.0.1', 1, '10.0.0.2', 2), undefined);
   assert.equal(await ct.lookup('tcp', '10.0.0.1', 3, '10.0.0.2', 2), undefined);
   assert.equal(ct.reads, 1);
+});
+
+// The line-by-line regex parseConntrack used before the in-place scan: the oracle.
+function regexParse(text: string): Map<string, { ip: string; port: number }> {
+  const out = new Map<string, { ip: string; port: number }>();
+  const re = /^\S+\s+\d+\s+(tcp|udp|sctp)\s.*?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+) .*?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/;
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (!m) continue;
+    const [, proto = '', os = '', od = '', osp, odp, rs = '', rd = '', rsp, rdp] = m;
+    if (rs === od && rsp === odp) continue;
+    out.set(`${proto} ${os}:${Number(osp)} ${od}:${Number(odp)}`, { ip: rs, port: Number(rsp) });
+    out.set(`reply ${proto} ${rd}:${Number(rdp)} ${rs}:${Number(rsp)}`, { ip: od, port: Number(odp) });
+  }
+  return out;
+}
+
+const LINES = [
+  entry(40000),
+  'ipv4     2 tcp      6 94 TIME_WAIT src=10.244.0.2 dst=10.244.0.3 sport=53460 dport=8080 src=10.244.0.3 dst=10.244.0.2 sport=8080 dport=53460 [ASSURED] mark=0 zone=0 use=2\n',
+  'ipv4     2 udp      17 29 src=10.244.0.5 dst=10.96.0.10 sport=5353 dport=53 [UNREPLIED] src=10.244.0.1 dst=10.244.0.5 sport=53 dport=5353 mark=0 zone=0 use=2\n',
+  'ipv4     2 icmp     1 29 src=10.244.0.5 dst=10.96.0.10 type=8 code=0 id=7 src=10.244.0.9 dst=10.244.0.5 type=0 code=0 id=7 mark=0 use=1\n',
+  'ipv6     10 tcp      6 431999 ESTABLISHED src=fd00::5 dst=fd00:96::20 sport=41000 dport=443 src=fd00::7 dst=fd00::5 sport=8443 dport=41000 [ASSURED] mark=0 use=2\n',
+  'ipv4     2 sctp     132 3 ESTABLISHED src=10.0.0.1 dst=10.96.3.3 sport=9 dport=9 src=10.0.0.2 dst=10.0.0.9 sport=9 dport=9 [ASSURED] use=1\n', // DNAT + SNAT
+  'ipv4     2 tcp      6 117 SYN_SENT src=10.244.0.5 dst=10.96.0.20 sport=40001 dport=80 src=10.244.0.7 dst=10.244.0.5 sport=8080 dport=40001',
+];
+
+test('parseConntrack scans in place exactly as the line regex did: real lines, then 20,000 mutated ones', () => {
+  const text = LINES.join('');
+  assert.deepEqual(parseConntrack(text), regexParse(text));
+  assert.equal(parseConntrack(text).size, 10, 'five translated entries (two TCP to a VIP, UDP DNS, IPv6, SCTP with SNAT), two keys each; TIME_WAIT pod to pod and ICMP are not');
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const alphabet = ' =.:0123456789abcdefsrcdtportupTCPxyz[]\n';
+  for (let i = 0; i < 20_000; i++) {
+    const base = LINES[rand(LINES.length)]!;
+    const chars = base.split('');
+    for (let m = rand(4); m >= 0; m--) {
+      const at = rand(chars.length + 1);
+      const op = rand(3);
+      if (op === 0) chars.splice(at, 1);
+      else if (op === 1) chars.splice(at, 0, alphabet[rand(alphabet.length)]!);
+      else chars[at] = alphabet[rand(alphabet.length)]!;
+    }
+    const mutated = chars.join('') + LINES[rand(LINES.length)]!;
+    assert.deepEqual(parseConntrack(mutated), regexParse(mutated), JSON.stringify(mutated));
+  }
 });
