@@ -13,9 +13,11 @@ static __u64 fnv(__u64 h, const void *data, size_t len)
 	return h;
 }
 
+/* The kernel's key hash (three multiplies over 8-byte words): FNV byte by byte over the 44-byte
+ * key was a fifth of the loader's CPU under connection churn. */
 static size_t hash_key(const struct fl_flow_key *k, size_t nb)
 {
-	return (size_t)(fnv(1469598103934665603ull, k, sizeof(*k)) % nb);
+	return (size_t)(fl_key_hash(k) % nb);
 }
 
 static size_t hash_conn(const struct fnode *n, size_t nb)

@@ -119,11 +119,11 @@ function layer4(r: FlowRecord, dport: number): Flow['l4'] {
 }
 
 /**
- * The unknown endpoint of a tc flow, shared by all of them (a node keeps tens of thousands of
- * flows: two empty objects each are 15 % of their heap). Frozen: enrichment replaces
+ * The unknown endpoint of a tc or socket flow, shared by all of them (a node keeps tens of
+ * thousands of flows: two empty objects each are 15 % of their heap). Frozen: enrichment replaces
  * `flow.source` / `flow.destination`, it never writes into them (src/flows/enrich.ts).
  */
-const UNKNOWN_ENDPOINT: Endpoint = Object.freeze({});
+export const UNKNOWN_ENDPOINT: Endpoint = Object.freeze({});
 
 function direction(r: FlowRecord): Flow['traffic_direction'] {
   return r.origin === 'from_pod' ? 'EGRESS' : r.origin === 'to_pod' ? 'INGRESS' : 'TRAFFIC_DIRECTION_UNKNOWN';
