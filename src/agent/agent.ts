@@ -257,7 +257,8 @@ export class Agent {
         continue;
       }
       if (r.type !== 'tcp_state') continue;
-      const flow = await this.builder.onRecord(r);
+      const f = this.builder.onRecord(r);
+      const flow = f instanceof Promise ? await f : f; // in order: a close carries what its connect found
       if (flow) this.deliver(flow);
     }
     for (const flow of this.datapath.onBatch(records)) this.deliver(flow);

@@ -134,21 +134,21 @@ export class ConntrackTable {
     private readonly costFactor = 10,
   ) {}
 
-  /** The translated destination of a connection, or undefined if it was not translated. */
-  lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number, since = process.hrtime.bigint()): Promise<Translation | undefined> {
+  /** The translated destination of a connection, or undefined if it was not translated (a promise when it waits for a read). */
+  lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number, since = process.hrtime.bigint()): Translation | undefined | Promise<Translation | undefined> {
     return this.find(tupleKey(proto, src, sport, dst, dport), since);
   }
 
   /** For a connection as the server saw it (peer → local), the destination the client dialled. */
-  originalDestination(proto: 'tcp' | 'udp', peer: string, peerPort: number, local: string, localPort: number, since = process.hrtime.bigint()): Promise<Translation | undefined> {
+  originalDestination(proto: 'tcp' | 'udp', peer: string, peerPort: number, local: string, localPort: number, since = process.hrtime.bigint()): Translation | undefined | Promise<Translation | undefined> {
     return this.find(`reply ${tupleKey(proto, peer, peerPort, local, localPort)}`, since);
   }
 
-  private async find(key: string, since: bigint): Promise<Translation | undefined> {
+  /** At once when the table read can tell (a hit, or a read that started after `since`), else after the next read. */
+  private find(key: string, since: bigint): Translation | undefined | Promise<Translation | undefined> {
     const hit = this.table.get(key);
     if (hit || !this.available || this.lastStart >= since) return hit;
-    await (this.next ??= this.schedule());
-    return this.table.get(key);
+    return (this.next ??= this.schedule()).then(() => this.table.get(key));
   }
 
   /** The next read: after the one in progress, spaced by the cost of the last. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TcpFlowBuilder } from '../../src/agent/tcpflows';
 import type { TcpStateRecord, TcpState } from '../../src/agent/records';
+import type { Flow } from '../../src/flows/flow';
 
 function rec(sk: bigint, oldState: TcpState, newState: TcpState, saddr: string, sport: number, daddr: string, dport: number, mono: bigint): TcpStateRecord {
   return { type: 'tcp_state', timeNs: 1_700_000_000_000_000_000n + mono, monoNs: mono, skaddr: sk, netns: 1, pid: 1, tid: 1, comm: 'x', family: 4, saddr, daddr, sport, dport, oldState, newState } as TcpStateRecord;
@@ -40,4 +41,25 @@ test('a refused connect is connect_failed; loopback and unknown closes make no f
   assert.equal(await b.onRecord(rec(4n, 'SYN_SENT', 'ESTABLISHED', '127.0.0.1', 5, '127.0.0.1', 6, 0n)), undefined);
   assert.equal(await b.onRecord(rec(5n, 'ESTABLISHED', 'CLOSE', '10.244.0.5', 1, '10.244.0.6', 2, 0n)), undefined);
   assert.equal(b.tracked, 0);
+});
+
+test('answers the table at hand can give come at once, without a promise; a lookup that waits for a read gives one', async () => {
+  let release!: () => void;
+  const read = new Promise<void>((r) => (release = r));
+  const slow = {
+    translated: (_s: string, _sp: number, d: string) => (d === '10.96.0.20' ? read.then(() => ({ ip: '10.244.0.7', port: 8080 })) : undefined),
+    original: () => undefined,
+  };
+  const b = new TcpFlowBuilder('node-1', slow);
+  assert.equal(b.onRecord(rec(9n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.244.0.9', 81, 700n)), undefined);
+  const other = b.onRecord(rec(9n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 41000, '10.244.0.9', 81, 800n)) as Flow;
+  assert.ok(!(other instanceof Promise), 'answered from the table at hand');
+  assert.equal(other.IP.destination, '10.244.0.9');
+  assert.equal((b.onRecord(rec(9n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 41000, '10.244.0.9', 81, 900n)) as Flow).extensions?.tcp_event, 'close');
+  const connect = b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 600n));
+  assert.ok(connect instanceof Promise, 'the VIP connect waits for the read');
+  release();
+  assert.equal((await connect)?.IP.destination, '10.244.0.7');
+  const close = b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 1600n)) as Flow;
+  assert.deepEqual([close.IP.destination, close.extensions?.original_destination], ['10.244.0.7', { ip: '10.96.0.20', port: 80 }], 'the close carries what the connect found');
 });
