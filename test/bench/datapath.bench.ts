@@ -211,17 +211,25 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function benchWrk(): Promise<void> {
-  ensureTools();
-  const rounds = opt('rounds', 21);
-  const seconds = opt('seconds', 3);
-  const conns = opt('connections', 16);
+/** The bench's two pods in a fresh sandbox, for the length of fn; the sandbox is taken down after. */
+async function withSandbox(fn: (s: SandboxState) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fl-bench-dp-'));
   writeFileSync(join(dir, 'm.yaml'), MANIFEST);
   cli('sandbox', 'up', '-f', join(dir, 'm.yaml'));
   try {
     await new Promise((r) => setTimeout(r, 3000));
-    const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
+    await fn(JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState);
+  } finally {
+    cli('sandbox', 'down');
+  }
+}
+
+async function benchWrk(): Promise<void> {
+  ensureTools();
+  const rounds = opt('rounds', 21);
+  const seconds = opt('seconds', 3);
+  const conns = opt('connections', 16);
+  await withSandbox(async (s) => {
     pin(s.pods.find((p) => p.name === 'server')?.pid);
     pin(s.pods.find((p) => p.role === 'agent')?.pid);
     const runs: Record<Mode, Run[]> = { 'no agent': [], agent: [], tcpdump: [] };
@@ -279,9 +287,7 @@ async function benchWrk(): Promise<void> {
       console.log('| --- | --- | --- |');
       for (const [name, o] of Object.entries(statRuns)) console.log(`| ${name} | ${o.runs} | ${o.runs ? (o.ns / o.runs).toFixed(0) : '-'} |`);
     }
-  } finally {
-    cli('sandbox', 'down');
-  }
+  });
 }
 
 /** Paced connection churn from the client pod: `rate` new connections a second for `seconds`. */
@@ -330,12 +336,7 @@ async function benchChurn(): Promise<void> {
   if (rates.some((r) => !(r > 0))) throw new Error('--rates: comma-separated connections per second, e.g. 2000,5000');
   const seconds = opt('seconds', 10);
   const agentCpu = (PIN + 1) % availableParallelism();
-  const dir = mkdtempSync(join(tmpdir(), 'fl-bench-churn-'));
-  writeFileSync(join(dir, 'm.yaml'), MANIFEST);
-  cli('sandbox', 'up', '-f', join(dir, 'm.yaml'));
-  try {
-    await new Promise((r) => setTimeout(r, 3000));
-    const s = JSON.parse(cli('sandbox', 'status', '-o', 'json')) as SandboxState;
+  await withSandbox(async (s) => {
     const client = s.pods.find((p) => p.name === 'client')!;
     const server = s.pods.find((p) => p.name === 'server')!;
     const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
@@ -366,9 +367,7 @@ async function benchChurn(): Promise<void> {
       await new Promise((res) => setTimeout(res, 2000));
     }
     console.log('\n(agent tree CPU: schedstat of the agent process, its threads and its loader, over the run and the 3 s after it (records in flight, ENDs after their grace), per second of the run; flows: every flow the agent processed, from its /metrics)');
-  } finally {
-    cli('sandbox', 'down');
-  }
+  });
 }
 
 /** Re-runs this file bundled by esbuild (as the agent ships: dist/cli.js), under the sandbox lock. */
