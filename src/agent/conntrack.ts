@@ -1,6 +1,7 @@
 // Service translation from the node's conntrack table (kube-proxy iptables/nftables/ipvs modes
 // all leave the original and the translated tuple there). Read on demand, cached briefly.
 import { readFile } from 'node:fs/promises';
+import type { Maybe } from './tcpflows';
 
 export interface Translation { ip: string; port: number }
 
@@ -135,17 +136,17 @@ export class ConntrackTable {
   ) {}
 
   /** The translated destination of a connection, or undefined if it was not translated (a promise when it waits for a read). */
-  lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number, since = process.hrtime.bigint()): Translation | undefined | Promise<Translation | undefined> {
+  lookup(proto: 'tcp' | 'udp', src: string, sport: number, dst: string, dport: number, since = process.hrtime.bigint()): Maybe<Translation | undefined> {
     return this.find(tupleKey(proto, src, sport, dst, dport), since);
   }
 
   /** For a connection as the server saw it (peer → local), the destination the client dialled. */
-  originalDestination(proto: 'tcp' | 'udp', peer: string, peerPort: number, local: string, localPort: number, since = process.hrtime.bigint()): Translation | undefined | Promise<Translation | undefined> {
+  originalDestination(proto: 'tcp' | 'udp', peer: string, peerPort: number, local: string, localPort: number, since = process.hrtime.bigint()): Maybe<Translation | undefined> {
     return this.find(`reply ${tupleKey(proto, peer, peerPort, local, localPort)}`, since);
   }
 
   /** At once when the table read can tell (a hit, or a read that started after `since`), else after the next read. */
-  private find(key: string, since: bigint): Translation | undefined | Promise<Translation | undefined> {
+  private find(key: string, since: bigint): Maybe<Translation | undefined> {
     const hit = this.table.get(key);
     if (hit || !this.available || this.lastStart >= since) return hit;
     return (this.next ??= this.schedule()).then(() => this.table.get(key));
