@@ -15,7 +15,7 @@ import { InterfaceWatcher } from './interfaces';
 import { AgentMetrics } from './metrics';
 import { LoaderProcess } from './loader';
 import { NetnsScope } from './netns-scope';
-import type { DecodedRecord, HelloRecord } from './records';
+import type { DecodedRecord, HelloRecord, RecordFrames } from './records';
 import { AgentServer } from './server';
 import { TcpFlowBuilder } from './tcpflows';
 
@@ -210,20 +210,24 @@ export class Agent {
   }
 
   private startLoader(): void {
-    const loader = new LoaderProcess(this.opts.loaderPath, { args: this.opts.loaderArgs });
+    // Lazy: batches queued behind a record that waits (a conntrack lookup) stay bytes until handled.
+    const loader = new LoaderProcess(this.opts.loaderPath, { args: this.opts.loaderArgs, lazy: true });
     this.lostTotals.clear();
     this.loader = loader;
-    loader.on('records', (records: DecodedRecord[]) => {
-      if (this.backlog + records.length > MAX_BACKLOG_RECORDS) {
-        this.lost += records.length;
-        this.countLost('agent_backlog', records.length);
-        this.server.reportLost('agent_backlog', records.length);
-        return;
+    loader.on('frames', (frames: RecordFrames) => {
+      let records: DecodedRecord[] | undefined;
+      if (this.backlog + frames.count > MAX_BACKLOG_RECORDS) {
+        records = loader.discard(frames); // shed, but keep its control records (LOST, command results)
+        const shed = frames.count - records.length;
+        this.lost += shed;
+        this.countLost('agent_backlog', shed);
+        this.server.reportLost('agent_backlog', shed);
       }
-      this.backlog += records.length;
-      // Keep order across records: each batch is handled after the previous one.
-      this.chain = this.chain.then(() => this.onRecords(records, loader)).catch((e: unknown) => this.log(`record handling failed: ${String(e)}`))
-        .finally(() => { this.backlog -= records.length; });
+      const count = records?.length ?? frames.count;
+      this.backlog += count;
+      // Keep order across records: each batch is decoded and handled after the previous one.
+      this.chain = this.chain.then(() => this.onRecords(records ?? loader.decode(frames), loader)).catch((e: unknown) => this.log(`record handling failed: ${String(e)}`))
+        .finally(() => { this.backlog -= count; });
     });
     const started = Date.now();
     loader.on('exit', (code: number | null, signal: string | null, stderr: string) => {

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import { repoRoot } from '../util/repo';
 import { RecordDecodeError, RecordDecoder } from './records';
-import type { CmdResultRecord, DecodedRecord, HelloRecord } from './records';
+import type { CmdResultRecord, DecodedRecord, HelloRecord, RecordFrames } from './records';
 
 const STDERR_TAIL_BYTES = 16 * 1024;
 const KILL_AFTER_MS = 2000;
@@ -14,6 +14,10 @@ const KILL_AFTER_MS = 2000;
 export interface LoaderEvents {
   /** Records decoded from one chunk of stdout, in stream order (never empty). */
   records: [records: DecodedRecord[]];
+  /** With `lazy`: the whole records of one chunk of stdout, not decoded yet; pass each to decode(), in order. */
+  frames: [frames: RecordFrames];
+  /** The HELLO record was decoded. */
+  hello: [hello: HelloRecord];
   /** The process ended and its output was fully read. `stderr` is the tail of its stderr, plus
    *  a line from the agent when the stream was invalid or the binary could not be started. */
   exit: [code: number | null, signal: NodeJS.Signals | null, stderr: string];
@@ -26,6 +30,12 @@ export interface LoaderOptions {
   netns?: number;
   /** Extra command-line arguments for the binary. */
   args?: string[];
+  /**
+   * Emit 'frames' instead of 'records': the consumer decodes each with decode() when it gets to
+   * it, so records queued behind a slow one wait as bytes, not as objects for the GC to copy.
+   * HELLO (ready()) and command results are then seen when the consumer decodes them.
+   */
+  lazy?: boolean;
 }
 
 /** Folder holding package.json, walking up from `start`. */
@@ -48,6 +58,7 @@ export function loaderArgs(opts: LoaderOptions): string[] {
 export class LoaderProcess extends EventEmitter<LoaderEvents> {
   readonly binary: string;
   private readonly args: string[];
+  private readonly lazy: boolean;
   private child: ChildProcess | undefined;
   private readonly decoder = new RecordDecoder();
   private stderrTail = '';
@@ -60,6 +71,7 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
     super();
     this.binary = binary ?? defaultLoaderPath();
     this.args = loaderArgs(opts);
+    this.lazy = opts.lazy ?? false;
   }
 
   get pid(): number | undefined {
@@ -95,13 +107,12 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
     return new Promise((resolvePromise, reject) => {
       const cleanup = (): void => {
         clearTimeout(timer);
-        this.off('records', onRecords);
+        this.off('hello', onHello);
         this.off('exit', onExit);
       };
-      const onRecords = (): void => {
-        if (!this.hello) return;
+      const onHello = (hello: HelloRecord): void => {
         cleanup();
-        resolvePromise(this.hello);
+        resolvePromise(hello);
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null, stderr: string): void => {
         cleanup();
@@ -111,7 +122,7 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
         cleanup();
         reject(new Error(`no HELLO from loader in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.on('records', onRecords);
+      this.on('hello', onHello);
       this.on('exit', onExit);
     });
   }
@@ -142,30 +153,59 @@ export class LoaderProcess extends EventEmitter<LoaderEvents> {
   }
 
   private onStdout(chunk: Buffer): void {
-    if (this.decoder.error) return; // already failed: the loader is being stopped
-    let records: DecodedRecord[];
-    try {
-      records = this.decoder.push(chunk);
-    } catch (err) {
-      if (!(err instanceof RecordDecodeError)) throw err;
-      this.appendStderr(`flowlens agent: invalid record stream, stopping loader: ${err.message}\n`);
-      this.deliver(err.records);
-      void this.stop();
-      return;
+    if (this.decoder.error || this.decoder.badHeader) return; // already failed: the loader is being stopped
+    const frames = this.decoder.frame(chunk);
+    if (frames) {
+      if (this.lazy) this.emit('frames', frames);
+      else this.deliver(this.decode(frames));
     }
-    this.deliver(records);
+    const bad = this.decoder.badHeader; // the records before it were handed out
+    if (bad) this.invalid(bad);
   }
 
-  private deliver(records: DecodedRecord[]): void {
-    if (records.length === 0) return;
+  /**
+   * Decodes frames (in stream order) and does the loader's own bookkeeping: HELLO, command
+   * results. An invalid record stops the loader; the records before it are returned.
+   */
+  decode(frames: RecordFrames): DecodedRecord[] {
+    return this.bookkeep(frames, (f) => this.decoder.decode(f));
+  }
+
+  /** For frames a consumer sheds: only their control records (HELLO, LOST, DROP_REASON, CMD_RESULT), bookkept. */
+  discard(frames: RecordFrames): DecodedRecord[] {
+    return this.bookkeep(frames, (f) => this.decoder.control(f));
+  }
+
+  private bookkeep(frames: RecordFrames, decode: (f: RecordFrames) => DecodedRecord[]): DecodedRecord[] {
+    if (this.decoder.error) return [];
+    let records: DecodedRecord[];
+    try {
+      records = decode(frames);
+    } catch (err) {
+      if (!(err instanceof RecordDecodeError)) throw err;
+      this.invalid(err.message);
+      records = err.records;
+    }
     for (const r of records) {
-      if (r.type === 'hello' && !this.hello) this.hello = r;
+      if (r.type === 'hello' && !this.hello) {
+        this.hello = r;
+        this.emit('hello', r);
+      }
       if (r.type === 'cmd_result') {
         this.waiting.get(r.seq)?.(r);
         this.waiting.delete(r.seq);
       }
     }
-    this.emit('records', records);
+    return records;
+  }
+
+  private invalid(message: string): void {
+    this.appendStderr(`flowlens agent: invalid record stream, stopping loader: ${message}\n`);
+    void this.stop();
+  }
+
+  private deliver(records: DecodedRecord[]): void {
+    if (records.length > 0) this.emit('records', records);
   }
 
   private appendStderr(text: string): void {

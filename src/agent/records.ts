@@ -11,7 +11,7 @@
 // same error. The records decoded before the bad one are on `error.records`.
 
 import {
-  FEATURE_NAMES, HEADER_BYTES, LAYOUT, LOST_SOURCE_NAMES, PROG_NAMES, RECORD_MAX_BYTES, RECORD_VERSION, RecordType,
+  FEATURE_NAMES, HEADER_BYTES, LAYOUT, LOST_SOURCE_NAMES, PROG_NAMES, RECORD_VERSION, RecordType,
 } from './layout';
 import type { RecordTypeCode } from './layout';
 import {
@@ -196,11 +196,30 @@ function checkHeader(buf: Buffer, at: number): number {
   return len;
 }
 
+/**
+ * Whole records cut from the stream and not decoded yet. A consumer that falls behind keeps its
+ * backlog as these bytes (off the JS heap) rather than as decoded objects, which would outlive
+ * young-generation collections and be copied and promoted: under connection churn that was most
+ * of the agent's garbage-collection time.
+ */
+export interface RecordFrames {
+  readonly bytes: Buffer;
+  /** Stream offset of bytes[0]. */
+  readonly offset: number;
+  /** Records in bytes. */
+  readonly count: number;
+}
+
+/** Records that are not observations: the stream's own state. */
+const CONTROL_TYPES: ReadonlySet<number> = new Set([RecordType.HELLO, RecordType.LOST, RecordType.DROP_REASON, RecordType.CMD_RESULT]);
+
 /** Reassembles records from a byte stream split at arbitrary points. */
 export class RecordDecoder {
   private pending: Buffer = Buffer.alloc(0);
   private consumed = 0;
   private failure: RecordDecodeError | undefined;
+  /** A bad header found by frame(): the records before it are still handed out and decoded. */
+  private framingError: { message: string; offset: number } | undefined;
   private monoToWallNs: bigint | undefined;
 
   /** Bytes held back waiting for the rest of a record. */
@@ -208,60 +227,102 @@ export class RecordDecoder {
     return this.pending.length;
   }
 
-  /** The error that stopped this decoder, if any. */
+  /** The error that stopped this decoder, if any (a bad header: once the records before it are decoded). */
   get error(): RecordDecodeError | undefined {
     return this.failure;
   }
 
+  /** Set once frame() met a bad header (nothing after it is handed out): what and where. */
+  get badHeader(): string | undefined {
+    const e = this.framingError;
+    return e && `${e.message} (at stream byte ${e.offset})`;
+  }
+
+  /** Records decoded from the chunk (frame, then decode). Throws RecordDecodeError with those before a bad one. */
   push(chunk: Buffer): DecodedRecord[] {
     if (this.failure) throw this.failure;
-    const out: DecodedRecord[] = [];
-    let buf = chunk;
-    let pos = 0;
-    let skip = 0; // bytes of `buf` that came from `pending`
-    if (this.pending.length > 0) {
-      // Finish the held-back record from the chunk's head only: never copy whole chunks.
-      const head = Buffer.concat([this.pending, chunk.subarray(0, RECORD_MAX_BYTES)]);
-      skip = this.pending.length;
-      const done = this.decodeRange(head, 0, out, skip);
-      if (done < skip) { // still incomplete: the whole chunk was shorter than the record
-        this.pending = Buffer.concat([this.pending, chunk]);
-        return out;
-      }
-      buf = chunk;
-      pos = done - skip;
-      this.consumed += skip;
-      skip = 0;
-    }
-    pos = this.decodeRange(buf, pos, out, 0);
-    this.consumed += pos;
-    // Copy the (small) remainder so a large chunk is not kept alive by a subarray.
-    this.pending = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    const frames = this.frame(chunk);
+    const out = frames ? this.decode(frames) : [];
+    if (this.framingError) throw this.fail(this.framingError.message, this.framingError.offset, out);
     return out;
   }
 
   /**
-   * Decodes whole records of buf from pos; stops after the first record that ends at or past
-   * `until` when until > 0 (used for the pending head). Returns the position reached.
+   * The whole records this chunk completes (with the held-back head of the last chunk), headers
+   * checked, fields not decoded; undefined when it completes none. After a bad header it returns
+   * the records before it and `framingFailed` is set; then nothing more.
    */
-  private decodeRange(buf: Buffer, pos: number, out: DecodedRecord[], until: number): number {
+  frame(chunk: Buffer): RecordFrames | undefined {
+    if (this.framingError || this.failure) return undefined;
+    // Only a partial record is ever held back (< RECORD_MAX_BYTES), so joining copies at most one chunk.
+    const buf = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
+    let pos = 0;
+    let count = 0;
     try {
       while (buf.length - pos >= HEADER_BYTES) {
         const len = checkHeader(buf, pos);
         if (buf.length - pos < len) break;
-        const wall = this.monoToWallNs;
-        // FLOW records are nearly all of the stream: straight to their decoder.
-        out.push(buf[pos] === RecordType.FLOW && buf[pos + 1] === 0 && wall !== undefined ? decodeFlow(buf, pos, wall) : this.decodeOne(buf, pos));
         pos += len;
-        if (until > 0 && pos >= until) break;
+        count++;
       }
     } catch (err) {
       if (!(err instanceof Invalid)) throw err;
-      this.failure = new RecordDecodeError(err.message, this.consumed + pos, out);
-      this.pending = Buffer.alloc(0);
-      throw this.failure;
+      this.framingError = { message: err.message, offset: this.consumed + pos };
     }
-    return pos;
+    const offset = this.consumed;
+    this.consumed += pos;
+    // Copy the (small) remainder so a large chunk is not kept alive by a subarray.
+    this.pending = this.framingError || pos === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+    return count > 0 ? { bytes: buf.subarray(0, pos), offset, count } : undefined;
+  }
+
+  /**
+   * Decodes frames from frame(), in stream order. Throws RecordDecodeError (with the records
+   * before the bad one) on a field that does not decode; the decoder is then stopped.
+   */
+  decode(frames: RecordFrames): DecodedRecord[] {
+    if (this.failure) throw this.failure;
+    const buf = frames.bytes;
+    const out: DecodedRecord[] = [];
+    let pos = 0;
+    try {
+      while (pos < buf.length) {
+        const wall = this.monoToWallNs;
+        // FLOW records are nearly all of the stream: straight to their decoder.
+        out.push(buf[pos] === RecordType.FLOW && buf[pos + 1] === 0 && wall !== undefined ? decodeFlow(buf, pos, wall) : this.decodeOne(buf, pos));
+        pos += u32le(buf, pos + 4);
+      }
+    } catch (err) {
+      if (!(err instanceof Invalid)) throw err;
+      throw this.fail(err.message, frames.offset + pos, out);
+    }
+    return out;
+  }
+
+  /**
+   * Only the control records of frames (HELLO, LOST, DROP_REASON, CMD_RESULT), for a consumer
+   * that sheds the rest: its loss counts, the loader's state and command results stay whole.
+   */
+  control(frames: RecordFrames): DecodedRecord[] {
+    const buf = frames.bytes;
+    const out: DecodedRecord[] = [];
+    for (let pos = 0; pos < buf.length; pos += u32le(buf, pos + 4)) {
+      if (CONTROL_TYPES.has(buf[pos]! | (buf[pos + 1]! << 8))) {
+        try {
+          out.push(this.decodeOne(buf, pos));
+        } catch (err) {
+          if (!(err instanceof Invalid)) throw err;
+          throw this.fail(err.message, frames.offset + pos, out);
+        }
+      }
+    }
+    return out;
+  }
+
+  private fail(message: string, offset: number, records: DecodedRecord[]): RecordDecodeError {
+    this.failure = new RecordDecodeError(message, offset, records);
+    this.pending = Buffer.alloc(0);
+    return this.failure;
   }
 
   private decodeOne(buf: Buffer, at: number): DecodedRecord {

@@ -7,7 +7,7 @@ import {
   HEADER_BYTES, LAYOUT, LostSource, RECORD_MAX_BYTES, RECORD_SIZES, RECORD_VERSION, RecordDecodeError,
   RecordDecoder, RecordType, formatIPv6,
 } from '../../src/agent/records';
-import type { DecodedRecord } from '../../src/agent/records';
+import type { DecodedRecord, RecordFrames } from '../../src/agent/records';
 import { LOST_SOURCE_NAMES } from '../../src/agent/layout';
 
 const BPF_DIR = resolve(__dirname, '..', '..', 'bpf');
@@ -210,6 +210,37 @@ test('a partial header is held, not judged', () => {
   assert.ok(HEADER_BYTES > 3);
 });
 
+test('frame() cuts whole records without decoding them; decode() later gives what push() gives', () => {
+  const stream = cSample();
+  for (const cuts of [[0], [1, 300], [TCP4 + 5, FLOW + 127, HTTP], [stream.length - 1]]) {
+    const d = new RecordDecoder();
+    const bounds = [0, ...cuts, stream.length];
+    const frames = bounds.slice(1).map((end, i) => d.frame(stream.subarray(bounds[i], end))).filter((f) => f !== undefined);
+    assert.equal(frames.reduce((n, f) => n + f.count, 0), EXPECTED_SAMPLE.length, `cuts ${cuts}`);
+    frames.forEach((f, i) => assert.equal(f.offset, i === 0 ? 0 : frames[i - 1]!.offset + frames[i - 1]!.bytes.length));
+    assert.deepEqual(frames.flatMap((f) => d.decode(f)), EXPECTED_SAMPLE, `cuts ${cuts}`);
+    assert.equal(d.bufferedBytes, 0);
+  }
+});
+
+test('control() decodes only the stream’s own records: HELLO, LOST, DROP_REASON, CMD_RESULT', () => {
+  const d = new RecordDecoder();
+  const frames = d.frame(cSample())!;
+  assert.deepEqual(d.control(frames), EXPECTED_SAMPLE.filter((r) => ['hello', 'lost', 'drop_reason', 'cmd_result'].includes(r.type)));
+  assert.deepEqual(d.decode(frames), EXPECTED_SAMPLE, 'the same frames still decode whole');
+});
+
+test('a bad header: frame() hands out the records before it and says where; then nothing more', () => {
+  const d = new RecordDecoder();
+  const frames = d.frame(corrupt((b) => b.writeUInt16LE(99, TCP4 + 96)))!;
+  assert.equal(frames.count, 4);
+  assert.match(d.badHeader ?? '', new RegExp(`unknown record type 99 .*at stream byte ${TCP4 + 96}\\)`));
+  assert.equal(d.frame(cSample()), undefined);
+  assert.deepEqual(d.decode(frames), EXPECTED_SAMPLE.slice(0, 4));
+  const err = catchDecode(() => d.push(Buffer.alloc(0)));
+  assert.equal(err.streamOffset, TCP4 + 96);
+});
+
 function catchDecode(fn: () => unknown): RecordDecodeError {
   try {
     fn();
@@ -277,6 +308,40 @@ test('LoaderProcess stops the loader on an invalid stream and says why', async (
   assert.deepEqual(records, EXPECTED_SAMPLE.slice(0, 3));
   assert.equal(exit[1], 'SIGTERM');
   assert.match(String(exit[2]), /invalid record stream, stopping loader: unknown record type 99 .*at stream byte 216/);
+});
+
+test('LoaderProcess lazy: frames wait undecoded until decode(), which does the HELLO and command bookkeeping', async () => {
+  const script = `process.stdout.write(Buffer.from('${cSample().toString('hex')}', 'hex')); setInterval(() => {}, 1000);`;
+  const loader = new LoaderProcess(process.execPath, { args: ['-e', script], lazy: true });
+  const frames: RecordFrames[] = [];
+  let decodedEvents = 0;
+  loader.on('records', () => decodedEvents++);
+  const got = new Promise<void>((res) => loader.on('frames', (f) => { frames.push(f); if (frames.reduce((n, x) => n + x.count, 0) === EXPECTED_SAMPLE.length) res(); }));
+  let ready = false;
+  const readyP = loader.ready().then(() => { ready = true; });
+  loader.start();
+  await got;
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(ready, false, 'HELLO not decoded yet');
+  const [first, ...rest] = frames;
+  const records = loader.decode(first!);
+  await readyP;
+  assert.deepEqual([...records, ...rest.flatMap((f) => loader.decode(f))], EXPECTED_SAMPLE);
+  assert.equal(decodedEvents, 0, 'no records events in lazy mode');
+  await loader.stop();
+});
+
+test('LoaderProcess lazy: an invalid header stops the loader at once; the frames before it still decode', async () => {
+  const bad = corrupt((b) => b.writeUInt16LE(99, TCP4)).toString('hex');
+  const loader = new LoaderProcess(process.execPath, { args: ['-e', `process.stdout.write(Buffer.from('${bad}', 'hex')); setInterval(() => {}, 1000);`], lazy: true });
+  const frames: RecordFrames[] = [];
+  loader.on('frames', (f) => frames.push(f));
+  const exit = new Promise<unknown[]>((res) => loader.on('exit', (...args) => res(args)));
+  loader.start();
+  const [, signal, stderr] = await exit;
+  assert.equal(signal, 'SIGTERM');
+  assert.match(String(stderr), /invalid record stream, stopping loader: unknown record type 99 .*at stream byte 216/);
+  assert.deepEqual(frames.flatMap((f) => loader.decode(f)), EXPECTED_SAMPLE.slice(0, 3));
 });
 
 test('LoaderProcess.ready() resolves on HELLO and rejects when the loader dies first', async () => {
