@@ -117,6 +117,7 @@ export class Agent {
     this.builder = new TcpFlowBuilder(opts.node, {
       translated: (s, sp, d, dp, since) => ct.lookup('tcp', s, sp, d, dp, since),
       original: (p, pp, l, lp, since) => ct.originalDestination('tcp', p, pp, l, lp, since),
+      untranslated: (ip) => this.pods.podByIP(ip) !== undefined,
     });
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);

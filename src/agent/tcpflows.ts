@@ -18,11 +18,22 @@ export interface TranslationLookup {
   translated(src: string, sport: number, dst: string, dport: number, since: bigint): Maybe<Translation | undefined>;
   /** Server side: the destination the client dialled before translation. */
   original(peer: string, peerPort: number, local: string, localPort: number, since: bigint): Maybe<Translation | undefined>;
+  /**
+   * True when no translation on this node can have changed a connection to `ip`: a local pod's
+   * own address (kube-proxy translates Service addresses and node ports, never a pod's). Such a
+   * connection needs no lookup.
+   */
+  untranslated?(ip: string): boolean;
 }
 
 interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
 
 const MAX_TRACKED = 262_144;
+
+/** `ip|port`: one end of a connection. */
+function endKey(ip: string, port: number): string {
+  return `${ip}|${port}`;
+}
 
 /** Flags and summary per socket event: shared constants, nothing built per flow. */
 const EVENT_FLAGS = new Map<FlowExtensions['tcp_event'], { flags: TcpFlags; summary: string }>(
@@ -43,6 +54,12 @@ function isLoopback(ip: string): boolean {
 
 export class TcpFlowBuilder {
   private conns = new Map<bigint, ConnState>();
+  /**
+   * Open client connections of this node dialled straight to their server, by client end
+   * (`ip|port`) -> server end: when that server is on this node too, its accept needs no lookup.
+   * Deleted at the client's close, so bounded by the open connections (and MAX_TRACKED).
+   */
+  private direct = new Map<string, string>();
   /** Connections forgotten because the table was full. */
   evicted = 0;
 
@@ -86,15 +103,23 @@ export class TcpFlowBuilder {
   private connected(r: TcpStateRecord): Maybe<Flow> {
     const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
     this.remember(r.skaddr, st);
+    const latency = Number(r.monoNs - st.startMono);
+    if (this.translate.untranslated?.(r.daddr)) {
+      if (this.direct.size >= MAX_TRACKED) this.direct.clear(); // only a shortcut: lookups answer without it
+      this.direct.set(endKey(r.saddr, r.sport), endKey(r.daddr, r.dport));
+      return this.flow(r, 'client', 'connect', undefined, undefined, latency);
+    }
     return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
       st.translation = tr;
-      return this.flow(r, 'client', 'connect', tr, undefined, Number(r.monoNs - st.startMono));
+      return this.flow(r, 'client', 'connect', tr, undefined, latency);
     });
   }
 
   private accepted(r: TcpStateRecord): Maybe<Flow> {
     const st: ConnState = { startMono: r.monoNs, role: 'server' };
     this.remember(r.skaddr, st);
+    // The client on this node dialled this very end: the 4-tuple is the connection's own, untranslated.
+    if (this.direct.size > 0 && this.direct.get(endKey(r.daddr, r.dport)) === endKey(r.saddr, r.sport)) return this.flow(r, 'server', 'accept');
     return then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), (vip) => {
       st.vip = vip;
       return this.flow(r, 'server', 'accept', undefined, vip);
@@ -104,7 +129,9 @@ export class TcpFlowBuilder {
   private closed(r: TcpStateRecord): Maybe<Flow | undefined> {
     const st = this.conns.get(r.skaddr);
     this.conns.delete(r.skaddr);
+    if (st?.role === 'client' && this.direct.size > 0) this.direct.delete(endKey(r.saddr, r.sport));
     if (r.oldState === 'SYN_SENT') {
+      if (this.translate.untranslated?.(r.daddr)) return this.flow(r, 'client', 'connect_failed');
       return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', tr));
     }
     if (!st) return undefined;

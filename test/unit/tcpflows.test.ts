@@ -63,3 +63,33 @@ test('answers the table at hand can give come at once, without a promise; a look
   const close = b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 1600n)) as Flow;
   assert.deepEqual([close.IP.destination, close.extensions?.original_destination], ['10.244.0.7', { ip: '10.96.0.20', port: 80 }], 'the close carries what the connect found');
 });
+
+test('a connection dialled straight to a local pod needs no lookup at either end; others still ask', () => {
+  const asked: string[] = [];
+  const counting = {
+    translated: (s: string, sp: number, d: string, dp: number) => { asked.push(`translated ${s}:${sp}>${d}:${dp}`); return undefined; },
+    original: (p: string, pp: number, l: string, lp: number) => { asked.push(`original ${p}:${pp}>${l}:${lp}`); return undefined; },
+    untranslated: (ip: string) => ip === '10.244.0.7' || ip === '10.244.0.5',
+  };
+  const b = new TcpFlowBuilder('node-1', counting);
+  b.onRecord(rec(1n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.244.0.7', 8080, 100n));
+  const connect = b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.244.0.7', 8080, 600n)) as Flow;
+  const accept = b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 650n)) as Flow;
+  assert.deepEqual(asked, [], 'no lookup for a pod dialled directly, nor for its accept');
+  assert.deepEqual([connect.IP.destination, connect.l4.TCP?.destination_port, connect.extensions?.connect_latency_ns, connect.extensions?.original_destination], ['10.244.0.7', 8080, 500, undefined]);
+  assert.deepEqual([accept.IP.source, accept.l4.TCP?.source_port, accept.extensions?.original_destination], ['10.244.0.5', 40000, undefined]);
+  // Another peer, or the same client end to another server end: the accept asks conntrack.
+  b.onRecord(rec(3n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.9', 40000, 700n));
+  b.onRecord(rec(4n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 9090, '10.244.0.5', 40000, 700n));
+  // After the client's close its end may be reused: an accept from it asks again.
+  b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.244.0.7', 8080, 800n));
+  b.onRecord(rec(5n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 900n));
+  // A Service address is not a pod's: translated() is asked, at connect and at a refused connect.
+  b.onRecord(rec(6n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40001, '10.96.0.20', 80, 900n));
+  b.onRecord(rec(7n, 'SYN_SENT', 'CLOSE', '10.244.0.5', 40002, '10.96.0.20', 81, 900n));
+  assert.equal((b.onRecord(rec(8n, 'SYN_SENT', 'CLOSE', '10.244.0.5', 40003, '10.244.0.7', 81, 900n)) as Flow).extensions?.tcp_event, 'connect_failed');
+  assert.deepEqual(asked, [
+    'original 10.244.0.9:40000>10.244.0.7:8080', 'original 10.244.0.5:40000>10.244.0.7:9090', 'original 10.244.0.5:40000>10.244.0.7:8080',
+    'translated 10.244.0.5:40001>10.96.0.20:80', 'translated 10.244.0.5:40002>10.96.0.20:81',
+  ]);
+});
