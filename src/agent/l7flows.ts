@@ -8,6 +8,7 @@ import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
 import { DnsMatcher, QTYPE_NAMES, parseDns, tcpDnsMessage } from './dns';
 import type { DnsMessage, NameCache } from './dns';
 import { HttpMatcher, parseHttpHead } from './http';
+import { UNKNOWN_ENDPOINT } from './flowrecords';
 
 export interface L7Counters { dnsUnparsed: number; httpUnparsed: number }
 
@@ -18,8 +19,8 @@ function base(r: PacketMeta, node: string, reply: boolean, summary: string): Flo
     verdict: 'FORWARDED',
     IP: { source: r.saddr, destination: r.daddr, ipVersion: r.family === 6 ? 'IPv6' : 'IPv4' },
     l4,
-    source: {},
-    destination: {},
+    source: UNKNOWN_ENDPOINT,
+    destination: UNKNOWN_ENDPOINT,
     Type: 'L7',
     node_name: node,
     is_reply: reply,
