@@ -7,7 +7,7 @@ import type { Flow } from '../flows/flow';
 import { FlowRing } from '../flows/store';
 import type { KubeObject } from '../sandbox/apiserver/types';
 import { readFileSync } from 'node:fs';
-import { ConntrackTable } from './conntrack';
+import { ConntrackLookups, ConntrackNetlink, defaultCtqueryPath } from './ctquery';
 import { Datapath } from './datapath';
 import { readDataplane } from './dataplane';
 import type { Dataplane } from './dataplane';
@@ -18,6 +18,7 @@ import { NetnsScope } from './netns-scope';
 import type { DecodedRecord, HelloRecord, RecordFrames } from './records';
 import { AgentServer } from './server';
 import { TcpFlowBuilder } from './tcpflows';
+import type { Maybe } from './tcpflows';
 
 export interface AgentOptions {
   node: string;
@@ -26,6 +27,11 @@ export interface AgentOptions {
   port: number;
   storeSize: number;
   loaderPath?: string;
+  /**
+   * The conntrack lookup helper (bpf/ctquery.c; default $FLOWLENS_CTQUERY, else the build's);
+   * null: read /proc/net/nf_conntrack instead.
+   */
+  ctqueryPath?: string | null;
   log?: (msg: string) => void;
   /** WebSocket token; default: the file named by $FLOWLENS_AGENT_TOKEN_FILE, else $FLOWLENS_AGENT_TOKEN, else none. */
   token?: string;
@@ -90,6 +96,7 @@ export class Agent {
   private server: AgentServer;
   private loader: LoaderProcess | undefined;
   private builder: TcpFlowBuilder;
+  private readonly conntrack: ConntrackLookups;
   private pods: LocalPods;
   private stopping = false;
   private loaderReady = false;
@@ -113,12 +120,9 @@ export class Agent {
 
   constructor(private readonly opts: AgentOptions) {
     this.store = new FlowRing(opts.storeSize);
-    const ct = new ConntrackTable();
-    this.builder = new TcpFlowBuilder(opts.node, {
-      translated: (s, sp, d, dp, since) => ct.lookup('tcp', s, sp, d, dp, since),
-      original: (p, pp, l, lp, since) => ct.originalDestination('tcp', p, pp, l, lp, since),
-      untranslated: (ip) => this.pods.podByIP(ip) !== undefined,
-    });
+    this.conntrack = new ConntrackLookups(opts.ctqueryPath === null ? undefined : new ConntrackNetlink(opts.ctqueryPath ?? defaultCtqueryPath(), (m) => this.log(m)),
+      undefined, (ip) => this.pods.podByIP(ip) !== undefined);
+    this.builder = new TcpFlowBuilder(opts.node, this.conntrack);
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
     this.datapath = new Datapath(opts.node);
@@ -153,6 +157,7 @@ export class Agent {
     if (this.pods.informer) {
       this.pods.informer.start().catch((e: unknown) => this.log(`pod metadata unavailable for now: ${String(e)}`));
     }
+    this.conntrack.netlink?.start();
     this.startLoader();
     this.watchDataplane();
     return addr;
@@ -187,6 +192,8 @@ export class Agent {
       ...(this.dataplaneNow ? { dataplane: this.dataplaneNow } : {}),
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
+      conntrack: { lookups: this.conntrack.source, netlink_answers: this.conntrack.netlink?.answered ?? 0, table_reads: this.conntrack.table.reads,
+        ...(this.conntrack.netlink?.failed && this.conntrack.netlink.failed !== 'stopped' ? { netlink_off: this.conntrack.netlink.failed } : {}) },
       ...(this.netns ? { netns_scope: { inodes: this.netns.inodes.length, other_node_records: this.netns.dropped } } : {}),
     };
   }
@@ -249,6 +256,7 @@ export class Agent {
 
   private async onRecords(all: DecodedRecord[], loader: LoaderProcess): Promise<void> {
     const records = this.netns ? await this.netns.filter(all) : all; // other nodes' sockets and drops
+    const socket: Maybe<Flow | undefined>[] = [];
     for (const r of records) {
       if (r.type === 'hello') {
         this.hello = r;
@@ -261,9 +269,11 @@ export class Agent {
         this.onLost(r.source, r.total);
         continue;
       }
-      if (r.type !== 'tcp_state') continue;
-      const f = this.builder.onRecord(r);
-      const flow = f instanceof Promise ? await f : f; // in order: a close carries what its connect found
+      if (r.type === 'tcp_state') socket.push(this.builder.onRecord(r));
+    }
+    // A batch's lookups went out together; its socket flows are delivered in record order.
+    for (const f of socket) {
+      const flow = f instanceof Promise ? await f : f;
       if (flow) this.deliver(flow);
     }
     for (const flow of this.datapath.onBatch(records)) this.deliver(flow);
@@ -313,6 +323,7 @@ export class Agent {
     this.stopping = true;
     this.ifaces.stop();
     clearTimeout(this.dataplaneTimer);
+    this.conntrack.netlink?.stop();
     this.pods.informer?.stop();
     await this.loader?.stop();
     await this.server.close();

@@ -26,7 +26,8 @@ export interface TranslationLookup {
   untranslated?(ip: string): boolean;
 }
 
-interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation }
+/** `pending`: the connect's or accept's lookup, while it is out (the close waits for it). */
+interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation; pending?: Promise<unknown> }
 
 const MAX_TRACKED = 262_144;
 
@@ -70,11 +71,11 @@ export class TcpFlowBuilder {
   }
 
   /**
-   * The flow this transition produces, if any: at once, or a promise when a translation lookup has
-   * to wait for the next conntrack read. The caller handles records in order and awaits only the
-   * promises (a promise per record was a fifth of the socket path under churn). Handling on while
-   * a lookup waits was tried: the waiting lookups' records and promises then outlive scavenges and
-   * the agent's CPU per flow grew by ~15 %.
+   * The flow this transition produces, if any: at once, or a promise when a translation lookup is
+   * out (a netlink answer, or the next conntrack read). The agent calls this for a whole batch of
+   * records, so that the batch's lookups go out together, then awaits the promises in record
+   * order (a promise per record was a fifth of the socket path under churn: only lookups make
+   * one). A close whose connect or accept still waits for its answer waits for it too.
    */
   onRecord(r: TcpStateRecord): Maybe<Flow | undefined> {
     if (isLoopback(r.saddr) || isLoopback(r.daddr)) {
@@ -109,10 +110,17 @@ export class TcpFlowBuilder {
       this.direct.set(endKey(r.saddr, r.sport), endKey(r.daddr, r.dport));
       return this.flow(r, 'client', 'connect', undefined, undefined, latency);
     }
-    return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
+    return this.waiting(st, then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
       st.translation = tr;
+      st.pending = undefined;
       return this.flow(r, 'client', 'connect', tr, undefined, latency);
-    });
+    }));
+  }
+
+  /** Marks the connection's lookup as out while it is a promise: its close waits for it. */
+  private waiting<T>(st: ConnState, answer: Maybe<T>): Maybe<T> {
+    if (answer instanceof Promise) st.pending = answer;
+    return answer;
   }
 
   private accepted(r: TcpStateRecord): Maybe<Flow> {
@@ -120,10 +128,11 @@ export class TcpFlowBuilder {
     this.remember(r.skaddr, st);
     // The client on this node dialled this very end: the 4-tuple is the connection's own, untranslated.
     if (this.direct.size > 0 && this.direct.get(endKey(r.daddr, r.dport)) === endKey(r.saddr, r.sport)) return this.flow(r, 'server', 'accept');
-    return then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), (vip) => {
+    return this.waiting(st, then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), (vip) => {
       st.vip = vip;
+      st.pending = undefined;
       return this.flow(r, 'server', 'accept', undefined, vip);
-    });
+    }));
   }
 
   private closed(r: TcpStateRecord): Maybe<Flow | undefined> {
@@ -135,7 +144,8 @@ export class TcpFlowBuilder {
       return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', tr));
     }
     if (!st) return undefined;
-    return this.flow(r, st.role, 'close', st.translation, st.vip, undefined, Number(r.monoNs - st.startMono));
+    const close = (): Flow => this.flow(r, st.role, 'close', st.translation, st.vip, undefined, Number(r.monoNs - st.startMono));
+    return st.pending ? st.pending.then(close) : close(); // a batch's records are handled before their lookups answer
   }
 
   /**

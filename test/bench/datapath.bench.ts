@@ -346,30 +346,30 @@ async function benchChurn(): Promise<void> {
   const targets = (toAt >= 0 ? args[toAt + 1] ?? '' : 'pod,service').split(',');
   if (targets.some((t) => t !== 'pod' && t !== 'service')) throw new Error('--to: pod, service or pod,service');
   const agentCpu = (PIN + 1) % availableParallelism();
-  await withSandbox(async (s) => {
-    const client = s.pods.find((p) => p.name === 'client')!;
-    const server = s.pods.find((p) => p.name === 'server')!;
-    const vip = s.services.find((v) => v.namespace === 'bench-dp' && v.name === 'server')?.clusterIP;
-    if (!vip) throw new Error('the bench Service has no ClusterIP');
-    const addr = { pod: [server.ip!, '8080'], service: [vip, '80'] } as const;
-    const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
-    if (!agentPid) throw new Error('no agent in the sandbox');
-    // Connections close from the client side: its TIME_WAIT ports are reused, and the range is wide.
-    execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
-    pin(server.pid);
-    for (const t of treeTasks(agentPid)) spawnSync('taskset', ['-pc', String(agentCpu), String(t)], { stdio: 'ignore' });
-    console.log(`connection churn: a Node client in the client pod, one HTTP/1.1 connection per request (Connection: close), ${seconds} s per rate, to the server pod (${addr.pod.join(':')}) or its Service (${addr.service.join(':')}); client and server on CPU ${PIN}, the agent and its loader on CPU ${agentCpu}\n`);
-    console.log('| to | target conn/s | connections/s | failed | flows/s | agent tree CPU (cores) | µs per connection | µs per flow | cores at 50,000 flows/s | lost events |');
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-    // A first run is slower (the agent's code not yet optimised, its tables growing): 3 s of the
-    // first rate, not reported.
-    execFileSync('ip', ['netns', 'exec', client.netns!, ...pinned([process.execPath, '-e', CHURN_CLIENT, String(rates[0]), '3', ...addr[targets[0] as 'pod' | 'service']])], { encoding: 'utf8', timeout: 180_000 });
-    await new Promise((res) => setTimeout(res, 3000));
-    for (const to of targets as ('pod' | 'service')[]) {
+  console.log(`connection churn: a Node client in the client pod, one HTTP/1.1 connection per request (Connection: close), ${seconds} s per rate, to the server pod or through its Service (a fresh sandbox for each: the client's reused ports would otherwise meet the other kind's conntrack entries, and conntrack would rewrite them); client and server on CPU ${PIN}, the agent and its loader on CPU ${agentCpu}\n`);
+  console.log('| to | target conn/s | connections/s | failed | flows/s | agent tree CPU (cores) | µs per connection | µs per flow | cores at 50,000 flows/s | lost events |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const to of targets as ('pod' | 'service')[]) {
+    await withSandbox(async (s) => {
+      const client = s.pods.find((p) => p.name === 'client')!;
+      const server = s.pods.find((p) => p.name === 'server')!;
+      const vip = s.services.find((v) => v.namespace === 'bench-dp' && v.name === 'server')?.clusterIP;
+      if (!vip) throw new Error('the bench Service has no ClusterIP');
+      const dst = to === 'pod' ? [server.ip!, '8080'] : [vip, '80'];
+      const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
+      if (!agentPid) throw new Error('no agent in the sandbox');
+      // Connections close from the client side: its TIME_WAIT ports are reused, and the range is wide.
+      execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+      pin(server.pid);
+      for (const t of treeTasks(agentPid)) spawnSync('taskset', ['-pc', String(agentCpu), String(t)], { stdio: 'ignore' });
+      // A first run is slower (the agent's code not yet optimised, its tables growing): 3 s of the
+      // first rate, not reported.
+      execFileSync('ip', ['netns', 'exec', client.netns!, ...pinned([process.execPath, '-e', CHURN_CLIENT, String(rates[0]), '3', ...dst])], { encoding: 'utf8', timeout: 180_000 });
+      await new Promise((res) => setTimeout(res, 3000));
       for (const rate of rates) {
         const c0 = await agentCounters();
         const cpu0 = processTreeMs(agentPid);
-        const out = execFileSync('ip', ['netns', 'exec', client.netns!, ...pinned([process.execPath, '-e', CHURN_CLIENT, String(rate), String(seconds), ...addr[to]])], { encoding: 'utf8', timeout: (seconds + 120) * 1000 });
+        const out = execFileSync('ip', ['netns', 'exec', client.netns!, ...pinned([process.execPath, '-e', CHURN_CLIENT, String(rate), String(seconds), ...dst])], { encoding: 'utf8', timeout: (seconds + 120) * 1000 });
         const r = JSON.parse(out.trim().split('\n').pop()!) as { done: number; failed: number; seconds: number };
         await new Promise((res) => setTimeout(res, 3000)); // ENDs after their grace, records in flight
         const cpuMs = processTreeMs(agentPid) - cpu0;
@@ -380,9 +380,9 @@ async function benchChurn(): Promise<void> {
         console.log(`| ${to} | ${rate} | ${(r.done / r.seconds).toFixed(0)} | ${r.failed} | ${(flows / r.seconds).toFixed(0)} | ${(cpuMs / 1000 / r.seconds).toFixed(3)} | ${r.done ? ((cpuMs * 1000) / r.done).toFixed(1) : '-'} | ${perFlow.toFixed(2)} | ${((50_000 * perFlow) / 1e6).toFixed(3)} | ${lost.length ? lost.map(([k, v]) => `${k} ${v}`).join(', ') : '0'} |`);
         await new Promise((res) => setTimeout(res, 2000));
       }
-    }
-    console.log('\n(agent tree CPU: schedstat of the agent process, its threads and its loader, over the run and the 3 s after it (records in flight, ENDs after their grace), per second of the run; flows: every flow the agent processed, from its /metrics)');
-  });
+    });
+  }
+  console.log('\n(agent tree CPU: schedstat of the agent process, its threads and children (loader, conntrack helper), over the run and the 3 s after it (records in flight, ENDs after their grace), per second of the run; flows: every flow the agent processed, from its /metrics)');
 }
 
 /** Re-runs this file bundled by esbuild (as the agent ships: dist/cli.js), under the sandbox lock. */

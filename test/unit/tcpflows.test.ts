@@ -93,3 +93,22 @@ test('a connection dialled straight to a local pod needs no lookup at either end
     'translated 10.244.0.5:40001>10.96.0.20:80', 'translated 10.244.0.5:40002>10.96.0.20:81',
   ]);
 });
+
+test('a batch handled before its lookups answer: the close waits for its connect and carries its translation', async () => {
+  let answer!: (t: { ip: string; port: number }) => void;
+  const out = new Promise<{ ip: string; port: number }>((r) => (answer = r));
+  const b = new TcpFlowBuilder('node-1', { translated: () => out, original: () => undefined });
+  const connect = b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 600n));
+  const close = b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 1600n));
+  assert.ok(connect instanceof Promise && close instanceof Promise, 'both wait for the lookup');
+  answer({ ip: '10.244.0.7', port: 8080 });
+  const [c, x] = await Promise.all([connect, close]);
+  for (const f of [c, x]) {
+    assert.deepEqual([f?.IP.destination, f?.l4.TCP?.destination_port, f?.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  }
+  assert.equal(x?.extensions?.tcp_event, 'close');
+  // Once answered, a later connection's close does not wait.
+  const st = b.onRecord(rec(2n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40001, '10.96.0.20', 80, 700n));
+  await st;
+  assert.ok(!(b.onRecord(rec(2n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40001, '10.96.0.20', 80, 800n)) instanceof Promise));
+});

@@ -1,0 +1,149 @@
+// Conntrack lookups one tuple at a time over ctnetlink, through bpf/.output/flowlens-ctquery (a
+// line protocol, see bpf/ctquery.c). A lookup costs the same whatever the size of the node's
+// table, where re-reading /proc/net/nf_conntrack (ConntrackTable) costs ~5 µs per entry, and a
+// connection's answer comes in well under a millisecond instead of after the next spaced read.
+// The queries of one synchronous pass go out in one write. When the helper cannot run or the
+// kernel refuses (no ctnetlink, no CAP_NET_ADMIN), lookups fall back to the table, for good.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { repoRoot } from '../util/repo';
+import { ConntrackTable } from './conntrack';
+import type { Translation } from './conntrack';
+import type { Maybe, TranslationLookup } from './tcpflows';
+
+/** $FLOWLENS_CTQUERY, else <repo root>/bpf/.output/flowlens-ctquery. */
+export function defaultCtqueryPath(): string {
+  const env = process.env.FLOWLENS_CTQUERY;
+  return env ? resolve(env) : join(repoRoot(), 'bpf', '.output', 'flowlens-ctquery');
+}
+
+/** An entry's answer, `null` when there is none, or the errno the helper reported. */
+export type CtAnswer = Translation | null | { errno: number };
+
+const PROTO_NUMBERS = { tcp: 6, udp: 17, sctp: 132 } as const;
+const ANSWER = /^(\d+) (?:= (\S+) (\d{1,5})|(-)|! (\d{1,4}))$/;
+const EPIPE = 32;
+
+export class ConntrackNetlink {
+  private child: ChildProcess | undefined;
+  private readonly pending = new Map<number, (a: CtAnswer) => void>();
+  private nextId = 1;
+  private queued: string[] = [];
+  private partial = '';
+  /** Why lookups no longer go through the helper; undefined while they do. */
+  failed: string | undefined;
+  /** Lookups answered (for the agent's status). */
+  answered = 0;
+
+  constructor(private readonly binary = defaultCtqueryPath(), private readonly log: (m: string) => void = () => undefined, private readonly args: string[] = []) {}
+
+  start(): void {
+    const child = spawn(this.binary, this.args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stdin?.on('error', () => undefined); // EPIPE when it is gone: 'close' says why
+    child.stdout?.setEncoding('latin1');
+    child.stdout?.on('data', (text: string) => this.onData(text));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (t: string) => { stderr = (stderr + t).slice(-2000); });
+    child.on('error', (e) => this.disable(`cannot run ${this.binary}: ${e.message}`));
+    child.on('close', (code, signal) => this.disable(`${this.binary} exited (code ${code}, signal ${signal}) ${stderr.trim()}`));
+  }
+
+  stop(): void {
+    const child = this.child;
+    this.child = undefined;
+    this.disable('stopped');
+    child?.kill('SIGTERM');
+  }
+
+  get usable(): boolean {
+    return this.failed === undefined && this.child !== undefined;
+  }
+
+  /**
+   * o: by the original tuple (src -> dst as the client sent it): where it really went. r: by the
+   * reply tuple (src = the server's end, dst = its peer): what the client dialled.
+   */
+  query(dir: 'o' | 'r', proto: keyof typeof PROTO_NUMBERS, src: string, sport: number, dst: string, dport: number): Promise<CtAnswer> {
+    if (!this.usable) return Promise.resolve({ errno: EPIPE });
+    const id = this.nextId++;
+    if (this.nextId > 0x7fffffff) this.nextId = 1;
+    if (this.queued.length === 0) queueMicrotask(() => this.flush());
+    this.queued.push(`${id} ${dir} ${PROTO_NUMBERS[proto]} ${src} ${sport} ${dst} ${dport}\n`);
+    return new Promise((done) => this.pending.set(id, done));
+  }
+
+  private flush(): void {
+    const lines = this.queued.join('');
+    this.queued = [];
+    if (this.child?.stdin?.writable) this.child.stdin.write(lines);
+  }
+
+  private onData(text: string): void {
+    const lines = (this.partial + text).split('\n');
+    this.partial = lines.pop() ?? '';
+    if (this.partial.length > 4096) return this.disable('an answer line longer than 4 KiB');
+    for (const line of lines) {
+      const m = ANSWER.exec(line);
+      const id = m ? Number(m[1]) : NaN;
+      const done = this.pending.get(id);
+      const valid = m && done && (m[2] === undefined || (isIP(m[2]) !== 0 && Number(m[3]) <= 65535));
+      if (!valid) return this.disable(`unexpected answer ${JSON.stringify(line.slice(0, 200))}`); // answers every waiting lookup
+      this.pending.delete(id);
+      this.answered++;
+      done(m[4] ? null : m[5] ? { errno: Number(m[5]) } : { ip: m[2]!, port: Number(m[3]) });
+    }
+  }
+
+  /** Stops using the helper, for good: every waiting lookup is answered EPIPE (its caller falls back). */
+  disable(why: string): void {
+    if (this.failed === undefined && why !== 'stopped') this.log(`conntrack lookups over netlink off: ${why}; reading /proc/net/nf_conntrack instead`);
+    this.failed ??= why;
+    for (const done of this.pending.values()) done({ errno: EPIPE });
+    this.pending.clear();
+    this.queued = [];
+    if (this.child && why !== 'stopped') this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * The agent's service translation lookups: over netlink while the helper answers, else from the
+ * table. An error answer (the kernel refused) turns netlink off: from then on, the table.
+ */
+export class ConntrackLookups implements TranslationLookup {
+  constructor(readonly netlink: ConntrackNetlink | undefined, readonly table = new ConntrackTable(), private readonly untranslatedIp?: (ip: string) => boolean) {}
+
+  get source(): 'netlink' | 'proc' {
+    return this.netlink?.usable ? 'netlink' : 'proc';
+  }
+
+  translated(src: string, sport: number, dst: string, dport: number, since: bigint): Maybe<Translation | undefined> {
+    const nl = this.netlink;
+    if (!nl?.usable) return this.table.lookup('tcp', src, sport, dst, dport, since);
+    return nl.query('o', 'tcp', src, sport, dst, dport).then((a) => {
+      if (a !== null && 'errno' in a) return this.refused(nl, a.errno, () => this.table.lookup('tcp', src, sport, dst, dport, since));
+      return a && !(a.ip === dst && a.port === dport) ? a : undefined;
+    });
+  }
+
+  original(peer: string, peerPort: number, local: string, localPort: number, since: bigint): Maybe<Translation | undefined> {
+    const nl = this.netlink;
+    if (!nl?.usable) return this.table.originalDestination('tcp', peer, peerPort, local, localPort, since);
+    return nl.query('r', 'tcp', local, localPort, peer, peerPort).then((a) => {
+      if (a !== null && 'errno' in a) return this.refused(nl, a.errno, () => this.table.originalDestination('tcp', peer, peerPort, local, localPort, since));
+      return a && !(a.ip === local && a.port === localPort) ? a : undefined;
+    });
+  }
+
+  untranslated(ip: string): boolean {
+    return this.untranslatedIp?.(ip) ?? false;
+  }
+
+  private refused<T>(nl: ConntrackNetlink, errno: number, fallback: () => T): T {
+    if (errno !== EPIPE) nl.disable(`the kernel answered errno ${errno}`);
+    return fallback();
+  }
+}

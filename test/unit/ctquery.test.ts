@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConntrackLookups, ConntrackNetlink } from '../../src/agent/ctquery';
+import { ConntrackTable } from '../../src/agent/conntrack';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A stand-in helper: answers each query line with what `reply(line)` returns (a Node script). */
+function fakeHelper(reply: string): ConntrackNetlink & { logs: string[] } {
+  const script = `
+const rl = require('node:readline').createInterface({ input: process.stdin });
+const reply = ${reply};
+rl.on('line', (line) => { const out = reply(line); if (out !== undefined) process.stdout.write(out); });`;
+  const logs: string[] = [];
+  const nl = new ConntrackNetlink(process.execPath, (m) => logs.push(m), ['-e', script]) as ConntrackNetlink & { logs: string[] };
+  nl.logs = logs;
+  return nl;
+}
+
+function emptyTable(): ConntrackTable {
+  const dir = mkdtempSync(join(tmpdir(), 'fl-ct-'));
+  writeFileSync(join(dir, 'nf_conntrack'), '');
+  return new ConntrackTable(join(dir, 'nf_conntrack'), 0, 0);
+}
+
+const KNOWN = `(line) => {
+  const [id, dir, proto, src, sport, dst, dport] = line.split(' ');
+  if (dir === 'o' && dst === '10.96.0.20' && dport === '80') return id + ' = 10.244.0.7 8080\\n';
+  if (dir === 'o' && dst === '10.244.0.9') return id + ' = 10.244.0.9 ' + dport + '\\n';
+  if (dir === 'r' && src === '10.244.0.7' && sport === '8080') return id + ' = 10.96.0.20 80\\n';
+  return id + ' -\\n';
+}`;
+
+test('lookups over the helper: translated, untranslated, unknown, by either direction', async () => {
+  const nl = fakeHelper(KNOWN);
+  nl.start();
+  const ct = new ConntrackLookups(nl, emptyTable());
+  try {
+    assert.equal(ct.source, 'netlink');
+    const answers = await Promise.all([
+      ct.translated('10.244.0.5', 40000, '10.96.0.20', 80, 0n),
+      ct.translated('10.244.0.5', 40001, '10.244.0.9', 81, 0n), // the entry's reply comes from where it was sent: not translated
+      ct.translated('10.244.0.5', 40002, '10.1.1.1', 81, 0n), // no entry
+      ct.original('10.244.0.5', 40000, '10.244.0.7', 8080, 0n),
+      ct.original('10.244.0.5', 40000, '10.244.0.8', 8080, 0n),
+    ]);
+    assert.deepEqual(answers, [{ ip: '10.244.0.7', port: 8080 }, undefined, undefined, { ip: '10.96.0.20', port: 80 }, undefined]);
+    assert.equal(nl.answered, 5);
+    assert.equal(ct.table.reads, 0, 'the table was not read');
+  } finally {
+    nl.stop();
+  }
+});
+
+test('an error answer turns netlink off for good: that lookup and the next ones read the table', async () => {
+  const nl = fakeHelper(`(line) => line.split(' ')[0] + ' ! 1\\n'`);
+  nl.start();
+  const ct = new ConntrackLookups(nl, emptyTable());
+  assert.equal(await ct.translated('10.244.0.5', 40000, '10.96.0.20', 80, 0n), undefined);
+  assert.equal(ct.source, 'proc');
+  assert.match(nl.failed ?? '', /errno 1/);
+  assert.match(nl.logs.join('\n'), /conntrack lookups over netlink off: the kernel answered errno 1; reading \/proc\/net\/nf_conntrack instead/);
+  assert.equal(ct.table.reads, 1);
+  assert.equal(await ct.original('10.244.0.5', 40000, '10.244.0.7', 8080, process.hrtime.bigint()), undefined); // a SYN after that read: a new one
+  assert.equal(ct.table.reads, 2);
+});
+
+test('a helper that cannot start, dies, or answers garbage: waiting lookups fall back, nothing hangs', async () => {
+  const missing = new ConntrackNetlink('/nonexistent/flowlens-ctquery');
+  missing.start();
+  const ct1 = new ConntrackLookups(missing, emptyTable());
+  assert.equal(await ct1.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), undefined);
+  assert.match(missing.failed ?? '', /cannot run \/nonexistent\/flowlens-ctquery|exited/);
+  for (const reply of [`() => process.exit(3)`, `(line) => line.split(' ')[0] + ' = not-an-ip 80\\n'`, `(line) => '999 -\\n'`, `(line) => 'x'.repeat(5000)`]) {
+    const nl = fakeHelper(reply);
+    nl.start();
+    const ct = new ConntrackLookups(nl, emptyTable());
+    assert.equal(await ct.translated('10.244.0.5', 2, '10.96.0.20', 80, 0n), undefined, reply);
+    assert.equal(ct.source, 'proc', reply);
+    assert.ok(nl.failed, reply);
+    nl.stop();
+  }
+});
+
+test('no helper configured: the table answers', async () => {
+  const ct = new ConntrackLookups(undefined, emptyTable());
+  assert.equal(ct.source, 'proc');
+  assert.equal(await ct.translated('10.244.0.5', 2, '10.96.0.20', 80, 0n), undefined);
+  assert.equal(ct.table.reads, 1);
+});
