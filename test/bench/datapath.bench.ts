@@ -346,7 +346,7 @@ async function benchChurn(): Promise<void> {
   const targets = (toAt >= 0 ? args[toAt + 1] ?? '' : 'pod,service').split(',');
   if (targets.some((t) => t !== 'pod' && t !== 'service')) throw new Error('--to: pod, service or pod,service');
   const agentCpu = (PIN + 1) % availableParallelism();
-  console.log(`connection churn: a Node client in the client pod, one HTTP/1.1 connection per request (Connection: close), ${seconds} s per rate, to the server pod or through its Service (a fresh sandbox for each: the client's reused ports would otherwise meet the other kind's conntrack entries, and conntrack would rewrite them); client and server on CPU ${PIN}, the agent and its loader on CPU ${agentCpu}\n`);
+  console.log(`connection churn: a Node client in the client pod, one HTTP/1.1 connection per request (Connection: close), ${seconds} s per rate, to the server pod or through its Service (a fresh sandbox and half of the client's port range for each: reused ports would otherwise meet the other kind's conntrack entries, which conntrack resolves by rewriting the source port); client and server on CPU ${PIN}, the agent and its loader on CPU ${agentCpu}\n`);
   console.log('| to | target conn/s | connections/s | failed | flows/s | agent tree CPU (cores) | µs per connection | µs per flow | cores at 50,000 flows/s | lost events |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const to of targets as ('pod' | 'service')[]) {
@@ -358,8 +358,12 @@ async function benchChurn(): Promise<void> {
       const dst = to === 'pod' ? [server.ip!, '8080'] : [vip, '80'];
       const agentPid = s.pods.find((p) => p.role === 'agent')?.pid;
       if (!agentPid) throw new Error('no agent in the sandbox');
-      // Connections close from the client side: its TIME_WAIT ports are reused, and the range is wide.
-      execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', 'net.ipv4.ip_local_port_range=1024 65000']);
+      // Connections close from the client side: its TIME_WAIT ports are reused, and the range is
+      // wide. Each target has its own half: the node's conntrack table outlives the sandbox, and a
+      // direct connection from a port whose last connection went through the VIP (or the reverse)
+      // meets that entry's tuple, which conntrack resolves by rewriting the source port.
+      const ports = to === 'pod' ? '1024 33000' : '33001 65000';
+      execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-q', '-w', 'net.ipv4.tcp_tw_reuse=1', `net.ipv4.ip_local_port_range=${ports}`]);
       pin(server.pid);
       for (const t of treeTasks(agentPid)) spawnSync('taskset', ['-pc', String(agentCpu), String(t)], { stdio: 'ignore' });
       // A first run is slower (the agent's code not yet optimised, its tables growing): 3 s of the
