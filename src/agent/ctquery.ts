@@ -36,8 +36,14 @@ export class ConntrackNetlink {
   failed: string | undefined;
   /** Lookups answered (for the agent's status). */
   answered = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
-  constructor(private readonly binary = defaultCtqueryPath(), private readonly log: (m: string) => void = () => undefined, private readonly args: string[] = []) {}
+  constructor(
+    private readonly binary = defaultCtqueryPath(),
+    private readonly log: (m: string) => void = () => undefined,
+    private readonly args: string[] = [],
+    private readonly stallMs = 2000,
+  ) {}
 
   start(): void {
     const child = spawn(this.binary, this.args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -50,6 +56,15 @@ export class ConntrackNetlink {
     child.stderr?.on('data', (t: string) => { stderr = (stderr + t).slice(-2000); });
     child.on('error', (e) => this.disable(`cannot run ${this.binary}: ${e.message}`));
     child.on('close', (code, signal) => this.disable(`${this.binary} exited (code ${code}, signal ${signal}) ${stderr.trim()}`));
+    // A helper that stops answering must not hold the agent's records: a lookup still waiting a
+    // whole interval after it was asked turns it off (the waiting ones fall back to the table).
+    let askedBefore = this.nextId; // lookups with a smaller id were asked before the last tick
+    this.watchdog = setInterval(() => {
+      const oldest = this.pending.keys().next().value;
+      if (oldest !== undefined && oldest < askedBefore) this.disable(`no answer in ${this.stallMs} ms`);
+      askedBefore = this.nextId;
+    }, this.stallMs);
+    this.watchdog.unref();
   }
 
   stop(): void {
@@ -70,7 +85,6 @@ export class ConntrackNetlink {
   query(dir: 'o' | 'r', proto: keyof typeof PROTO_NUMBERS, src: string, sport: number, dst: string, dport: number): Promise<CtAnswer> {
     if (!this.usable) return Promise.resolve({ errno: EPIPE });
     const id = this.nextId++;
-    if (this.nextId > 0x7fffffff) this.nextId = 1;
     if (this.queued.length === 0) queueMicrotask(() => this.flush());
     this.queued.push(`${id} ${dir} ${PROTO_NUMBERS[proto]} ${src} ${sport} ${dst} ${dport}\n`);
     return new Promise((done) => this.pending.set(id, done));
@@ -102,6 +116,7 @@ export class ConntrackNetlink {
   disable(why: string): void {
     if (this.failed === undefined && why !== 'stopped') this.log(`conntrack lookups over netlink off: ${why}; reading /proc/net/nf_conntrack instead`);
     this.failed ??= why;
+    clearInterval(this.watchdog);
     for (const done of this.pending.values()) done({ errno: EPIPE });
     this.pending.clear();
     this.queued = [];

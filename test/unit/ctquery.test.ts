@@ -72,6 +72,12 @@ test('a helper that cannot start, dies, or answers garbage: waiting lookups fall
   const ct1 = new ConntrackLookups(missing, emptyTable());
   assert.equal(await ct1.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), undefined);
   assert.match(missing.failed ?? '', /cannot run \/nonexistent\/flowlens-ctquery|exited/);
+  const silent = new ConntrackNetlink(process.execPath, () => undefined, ['-e', 'process.stdin.resume(); setInterval(() => {}, 1000);'], 200);
+  silent.start();
+  const ct2 = new ConntrackLookups(silent, emptyTable());
+  assert.equal(await ct2.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), undefined, 'a helper that never answers');
+  assert.match(silent.failed ?? '', /no answer in 200 ms/);
+  silent.stop();
   for (const reply of [`() => process.exit(3)`, `(line) => line.split(' ')[0] + ' = not-an-ip 80\\n'`, `(line) => '999 -\\n'`, `(line) => 'x'.repeat(5000)`]) {
     const nl = fakeHelper(reply);
     nl.start();
