@@ -56,11 +56,12 @@ function isLoopback(ip: string): boolean {
 export class TcpFlowBuilder {
   private conns = new Map<bigint, ConnState>();
   /**
-   * Open client connections of this node dialled straight to their server, by client end
-   * (`ip|port`) -> server end: when that server is on this node too, its accept needs no lookup.
-   * Deleted at the client's close, so bounded by the open connections (and MAX_TRACKED).
+   * Open client connections of this node by client end (`ip|port`): what each dialled and where
+   * it went (the lookup's answer, or its promise). When the server is on this node too, its accept
+   * is answered from its client's connect: one lookup per connection instead of two. Deleted at
+   * the client's close, so bounded by the open connections (and MAX_TRACKED).
    */
-  private direct = new Map<string, string>();
+  private clients = new Map<string, { dialled: Translation; reached: Maybe<Translation | undefined> }>();
   /** Connections forgotten because the table was full. */
   evicted = 0;
 
@@ -105,12 +106,12 @@ export class TcpFlowBuilder {
     const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
     this.remember(r.skaddr, st);
     const latency = Number(r.monoNs - st.startMono);
-    if (this.translate.untranslated?.(r.daddr)) {
-      if (this.direct.size >= MAX_TRACKED) this.direct.clear(); // only a shortcut: lookups answer without it
-      this.direct.set(endKey(r.saddr, r.sport), endKey(r.daddr, r.dport));
-      return this.flow(r, 'client', 'connect', undefined, undefined, latency);
-    }
-    return this.waiting(st, then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
+    const direct = this.translate.untranslated?.(r.daddr) === true;
+    const reached = direct ? undefined : this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono);
+    if (this.clients.size >= MAX_TRACKED) this.clients.clear(); // only a shortcut: lookups answer without it
+    this.clients.set(endKey(r.saddr, r.sport), { dialled: { ip: r.daddr, port: r.dport }, reached });
+    if (direct) return this.flow(r, 'client', 'connect', undefined, undefined, latency);
+    return this.waiting(st, then(reached, (tr) => {
       st.translation = tr;
       st.pending = undefined;
       return this.flow(r, 'client', 'connect', tr, undefined, latency);
@@ -126,19 +127,26 @@ export class TcpFlowBuilder {
   private accepted(r: TcpStateRecord): Maybe<Flow> {
     const st: ConnState = { startMono: r.monoNs, role: 'server' };
     this.remember(r.skaddr, st);
-    // The client on this node dialled this very end: the 4-tuple is the connection's own, untranslated.
-    if (this.direct.size > 0 && this.direct.get(endKey(r.daddr, r.dport)) === endKey(r.saddr, r.sport)) return this.flow(r, 'server', 'accept');
-    return this.waiting(st, then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), (vip) => {
+    const accept = (vip: Translation | undefined): Flow => {
       st.vip = vip;
       st.pending = undefined;
       return this.flow(r, 'server', 'accept', undefined, vip);
-    }));
+    };
+    const lookup = (): Maybe<Flow> => then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), accept);
+    // A client on this node whose connection reached this very end (the peer's end is its own: no
+    // source rewrite): the VIP it dialled, if it was translated, without a lookup of our own.
+    const client = this.clients.size > 0 ? this.clients.get(endKey(r.daddr, r.dport)) : undefined;
+    if (!client) return this.waiting(st, lookup());
+    return this.waiting(st, then(client.reached, (tr): Maybe<Flow> => {
+      const to = tr ?? client.dialled;
+      return to.ip === r.saddr && to.port === r.sport ? accept(tr ? client.dialled : undefined) : lookup();
+    }) as Maybe<Flow>);
   }
 
   private closed(r: TcpStateRecord): Maybe<Flow | undefined> {
     const st = this.conns.get(r.skaddr);
     this.conns.delete(r.skaddr);
-    if (st?.role === 'client' && this.direct.size > 0) this.direct.delete(endKey(r.saddr, r.sport));
+    if (st?.role === 'client' && this.clients.size > 0) this.clients.delete(endKey(r.saddr, r.sport));
     if (r.oldState === 'SYN_SENT') {
       if (this.translate.untranslated?.(r.daddr)) return this.flow(r, 'client', 'connect_failed');
       return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', tr));

@@ -112,3 +112,22 @@ test('a batch handled before its lookups answer: the close waits for its connect
   await st;
   assert.ok(!(b.onRecord(rec(2n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40001, '10.96.0.20', 80, 800n)) instanceof Promise));
 });
+
+test('through a VIP with both ends on this node: the accept is answered from its client’s connect, one lookup per connection', async () => {
+  const asked: string[] = [];
+  let answer!: (t: { ip: string; port: number } | undefined) => void;
+  const out = new Promise<{ ip: string; port: number } | undefined>((r) => (answer = r));
+  const b = new TcpFlowBuilder('node-1', {
+    translated: (s: string, sp: number) => { asked.push(`translated ${s}:${sp}`); return out; },
+    original: (p: string, pp: number, l: string, lp: number) => { asked.push(`original ${p}:${pp}>${l}:${lp}`); return { ip: '10.96.0.99', port: 99 }; },
+  });
+  const connect = b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 600n));
+  const accept = b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 650n));
+  const elsewhere = b.onRecord(rec(3n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.8', 8080, '10.244.0.5', 40000, 650n)); // the same client end at another server end
+  answer({ ip: '10.244.0.7', port: 8080 });
+  const [c, a, e] = await Promise.all([connect, accept, elsewhere]);
+  assert.deepEqual(c?.extensions?.original_destination, { ip: '10.96.0.20', port: 80 });
+  assert.deepEqual([a?.IP.source, a?.IP.destination, a?.extensions?.original_destination], ['10.244.0.5', '10.244.0.7', { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual(e?.extensions?.original_destination, { ip: '10.96.0.99', port: 99 }, 'not the connection the client made: its own lookup');
+  assert.deepEqual(asked, ['translated 10.244.0.5:40000', 'original 10.244.0.5:40000>10.244.0.8:8080']);
+});
