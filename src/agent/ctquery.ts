@@ -136,29 +136,29 @@ export class ConntrackLookups implements TranslationLookup {
   }
 
   translated(src: string, sport: number, dst: string, dport: number, since: bigint): Maybe<Translation | undefined> {
-    const nl = this.netlink;
-    if (!nl?.usable) return this.table.lookup('tcp', src, sport, dst, dport, since);
-    return nl.query('o', 'tcp', src, sport, dst, dport).then((a) => {
-      if (a !== null && 'errno' in a) return this.refused(nl, a.errno, () => this.table.lookup('tcp', src, sport, dst, dport, since));
-      return a && !(a.ip === dst && a.port === dport) ? a : undefined;
-    });
+    return this.ask('o', src, sport, dst, dport, dst, dport, () => this.table.lookup('tcp', src, sport, dst, dport, since));
   }
 
   original(peer: string, peerPort: number, local: string, localPort: number, since: bigint): Maybe<Translation | undefined> {
+    return this.ask('r', local, localPort, peer, peerPort, local, localPort, () => this.table.originalDestination('tcp', peer, peerPort, local, localPort, since));
+  }
+
+  /** The helper's answer, undefined when it names (ip, port) itself (no translation); the table when netlink is off or refuses. */
+  private ask(dir: 'o' | 'r', src: string, sport: number, dst: string, dport: number, ip: string, port: number,
+    fromTable: () => Maybe<Translation | undefined>): Maybe<Translation | undefined> {
     const nl = this.netlink;
-    if (!nl?.usable) return this.table.originalDestination('tcp', peer, peerPort, local, localPort, since);
-    return nl.query('r', 'tcp', local, localPort, peer, peerPort).then((a) => {
-      if (a !== null && 'errno' in a) return this.refused(nl, a.errno, () => this.table.originalDestination('tcp', peer, peerPort, local, localPort, since));
-      return a && !(a.ip === local && a.port === localPort) ? a : undefined;
+    if (!nl?.usable) return fromTable();
+    return nl.query(dir, 'tcp', src, sport, dst, dport).then((a) => {
+      if (a === null) return undefined;
+      if ('errno' in a) {
+        if (a.errno !== EPIPE) nl.disable(`the kernel answered errno ${a.errno}`);
+        return fromTable();
+      }
+      return a.ip === ip && a.port === port ? undefined : a;
     });
   }
 
   untranslated(ip: string): boolean {
     return this.untranslatedIp?.(ip) ?? false;
-  }
-
-  private refused<T>(nl: ConntrackNetlink, errno: number, fallback: () => T): T {
-    if (errno !== EPIPE) nl.disable(`the kernel answered errno ${errno}`);
-    return fallback();
   }
 }
