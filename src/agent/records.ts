@@ -227,7 +227,7 @@ export class RecordDecoder {
     return this.pending.length;
   }
 
-  /** The error that stopped this decoder, if any (a bad header: once the records before it are decoded). */
+  /** The error that stopped this decoder, if any: a field that did not decode, or a bad header push() met (frame() alone reports one in `badHeader`). */
   get error(): RecordDecodeError | undefined {
     return this.failure;
   }
@@ -250,7 +250,7 @@ export class RecordDecoder {
   /**
    * The whole records this chunk completes (with the held-back head of the last chunk), headers
    * checked, fields not decoded; undefined when it completes none. After a bad header it returns
-   * the records before it and `framingFailed` is set; then nothing more.
+   * the records before it and `badHeader` says what and where; then nothing more.
    */
   frame(chunk: Buffer): RecordFrames | undefined {
     if (this.framingError || this.failure) return undefined;
