@@ -324,12 +324,27 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 
 #include "tc_l7.bpf.h"
 
+/*
+ * At a bridge's egress, a packet sent by one of our pods has come back through the host stack (to
+ * a Service VIP that kube-proxy's DNAT turned into a pod of this node, or hairpinned): its DNS or
+ * HTTP bytes were copied at its pod's port, where it left addressed as the client addressed it
+ * (the agent names the backend from the flows). Copying them again would make a second message.
+ */
+static __always_inline bool sent_by_our_pod(const struct fl_parsed *p)
+{
+	struct fl_endpoint e = { .family = p->key.family };
+
+	__builtin_memcpy(e.addr, p->swapped ? p->key.daddr : p->key.saddr, FL_ADDR_LEN);
+	return bpf_map_lookup_elem(&pod_addrs, &e) != NULL;
+}
+
 /* bridge: at a bridge's egress, keyed to the pod port of the destination (pod_addrs), else to
  * the bridge itself (an address no pod of ours has used yet, broadcast, multicast). */
 static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook, bool bridge)
 {
 	struct fl_parsed p = {};
 	struct fl_flow_val *v;
+	bool dns, http;
 
 	if (parse_packet(skb, &p) < 0) {
 		if (hook == FL_HOOK_FROM_POD)
@@ -352,10 +367,14 @@ static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook, bool brid
 		return TC_ACT_UNSPEC;
 	/* DNS: UDP 53, and TCP 53 segments that can hold a length prefix and a header (the agent
 	 * strips the prefix; a segment that continues a message does not parse and is counted so) */
-	if (dns_capture && (p.key.sport == 53 || p.key.dport == 53) &&
-	    (p.key.proto == IPPROTO_UDP || (p.key.proto == IPPROTO_TCP && p.payload_len >= 14)))
+	dns = dns_capture && (p.key.sport == 53 || p.key.dport == 53) &&
+	      (p.key.proto == IPPROTO_UDP || (p.key.proto == IPPROTO_TCP && p.payload_len >= 14));
+	http = !dns && http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8;
+	if (!(dns || http) || (bridge && sent_by_our_pod(&p)))
+		return TC_ACT_UNSPEC;
+	if (dns)
 		capture_dns(skb, &p, hook);
-	else if (http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8)
+	else
 		capture_http(skb, &p, hook, v, p.swapped);
 	return TC_ACT_UNSPEC;
 }

@@ -346,6 +346,44 @@ function defineTests(extra: string[]): void {
     assert.equal(flows.length, 5);
   });
 
+  test('bridge egress: DNS and HTTP from one of our pods back through the host stack are counted, not copied again', { skip }, async (t) => {
+    // A pod's request to a Service VIP leaves its port addressed to the VIP (copied there) and
+    // reaches the backend's port through the host stack after the DNAT: the bridge's egress must
+    // count it for the backend's port but not copy its head a second time. From the host: copied.
+    const [P1, P2, HOST] = ['10.67.0.1', '10.67.0.2', '10.67.0.254'];
+    const names = ['a', 'b', 'c', 'd'].map((x) => `flbrh${process.pid % 10000}${x}`);
+    for (const [x, y] of [[names[0], names[1]], [names[2], names[3]]] as [string, string][]) execFileSync('ip', ['link', 'add', x, 'type', 'veth', 'peer', 'name', y]);
+    t.after(() => { for (const n of [names[0], names[2]]) spawnSync('ip', ['link', 'del', n as string]); });
+    const [PORT1, PORT2, , BRIDGE] = names.map((n) => (JSON.parse(execFileSync('ip', ['-j', 'link', 'show', n], { encoding: 'utf8' })) as { ifindex: number }[])[0]!.ifindex) as [number, number, number, number];
+    const cmd = async (line: string) => (await loader.command(line)).err;
+    assert.equal(await cmd(`learn ${PORT1} ${P1}`), 0);
+    assert.equal(await cmd(`learn ${PORT2} ${P2}`), 0);
+    const req = Buffer.from('GET /twice HTTP/1.1\r\nHost: svc\r\n\r\n');
+    const q = dnsQuery(0x2222, 'svc.ns.svc.cluster.local', 1);
+    const start = records.length;
+    for (const [hook, ifindex, f] of [
+      [1, PORT1, frame(P1, '10.96.7.7', { proto: 'tcp', sport: 42001, dport: 80, flags: ACK | PSH, payload: req })], // leaves P1 to the VIP
+      [3, BRIDGE, frame(P1, P2, { proto: 'tcp', sport: 42001, dport: 8080, flags: ACK | PSH, payload: req })], // after the DNAT
+      [1, PORT1, frame(P1, '10.96.7.10', { proto: 'udp', sport: 42002, dport: 53, payload: q })],
+      [3, BRIDGE, frame(P1, P2, { proto: 'udp', sport: 42002, dport: 53, payload: q })],
+      [3, BRIDGE, frame(HOST, P2, { proto: 'tcp', sport: 42003, dport: 8080, flags: ACK | PSH, payload: req })], // the host itself
+      [3, BRIDGE, frame(HOST, P2, { proto: 'udp', sport: 42004, dport: 53, payload: q })],
+    ] as const) assert.equal(await cmd(`run ${hook} ${ifindex} ${f.toString('hex')}`), TC_ACT_UNSPEC);
+    assert.equal((await loader.command('flush')).err, 0);
+    const got = records.slice(start);
+    const l7 = got.filter((r): r is DnsRecord | HttpRecord => r.type === 'dns' || r.type === 'http').map((r) => [r.type, r.saddr, r.daddr, r.sport, r.hook]);
+    assert.deepEqual(l7, [
+      ['http', P1, '10.96.7.7', 42001, 'from_pod'], ['dns', P1, '10.96.7.10', 42002, 'from_pod'],
+      ['http', HOST, P2, 42003, 'to_pod'], ['dns', HOST, P2, 42004, 'to_pod'],
+    ]);
+    const flows = got.filter((r): r is FlowRecord => r.type === 'flow');
+    const at = (sport: number, ifindex: number) => flows.find((f) => f.sport === sport && f.ifindex === ifindex);
+    assert.deepEqual([at(42001, PORT2)?.daddr, at(42001, PORT2)?.origin, at(42001, PORT2)?.payload], [P2, 'to_pod', [req.length, 0]], 'the backend view is still counted');
+    assert.deepEqual(at(42001, PORT2)?.httpHeads, [0, 0], 'and copies nothing');
+    assert.deepEqual(at(42001, PORT1)?.httpHeads, [1, 0]);
+    assert.equal(at(42002, PORT2)?.payload[0], q.length);
+  });
+
   test('one flow on two CPUs: each CPU has its own slot, the loader sums them and orients the flow by the earliest', { skip: skip || (cpus().length < 2 ? 'needs 2 CPUs' : false) }, async () => {
     // The loader's BPF_PROG_RUN calls run on the loader's CPU: re-pinning it moves the next frames.
     const pin = (cpu: number) => execFileSync('taskset', ['-p', '-c', String(cpu), String(loader.pid)], { stdio: 'ignore' });

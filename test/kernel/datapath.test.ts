@@ -265,6 +265,9 @@ test('an HTTP GET gives method, path, status and latency', { skip, timeout: 120_
     assert.deepEqual(resp.l7!.http, { code: 200, protocol: 'HTTP/1.1', method: 'GET', url: `http://${vip}/items?id=42`, headers: [] });
     assert.equal(resp.is_reply, true);
     assert.ok(Number(resp.l7!.latency_ns) > 0);
+    // The request also crossed the bridge's egress on its way to the backend (after the DNAT): one message, not two.
+    const heads = observe().filter((f) => f.l7?.http && (f.l4.TCP?.source_port === port || f.l4.TCP?.destination_port === port));
+    assert.deepEqual(heads.map((f) => f.l7?.type).sort(), ['REQUEST', 'RESPONSE'], JSON.stringify(heads.map((f) => [f.l7?.type, f.IP, f.trace_observation_point])));
   });
 });
 
