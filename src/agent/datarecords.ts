@@ -2,7 +2,7 @@
 // bytes, drops, drop reason names, TCP health events, command results, socket destinations.
 // Each validates what the wire can get wrong (families, enums, lengths) and throws Invalid.
 import { LAYOUT, DNS_MAX, HTTP_MAX } from './layout';
-import { fail, formatAddr, formatIPv4, ipFamily, readCString, u32le, u64PlusBig } from './wire';
+import { fail, formatAddr, formatIPv4, ipFamily, readCString, sockAddrs, u32le, u64PlusBig } from './wire';
 
 export type FlowEvent = 'start' | 'update' | 'end' | 'timeout';
 const FLOW_EVENTS: readonly (FlowEvent | undefined)[] = [undefined, 'start', 'update', 'end', 'timeout'];
@@ -182,10 +182,10 @@ export function decodeDropReason(buf: Buffer, at: number): DropReasonRecord {
 export function decodeTcpEvent(buf: Buffer, at: number, wall: bigint): TcpEventRecord {
   const f = LAYOUT.tcp_event.fields;
   const kind = TCP_EVENT_KINDS[buf[at + f.kind[0]] ?? 0] ?? fail(`TCP_EVENT kind ${buf[at + f.kind[0]]} unknown`);
-  const family = ipFamily(buf[at + f.family[0]] ?? 0, 'TCP_EVENT');
+  const { family, saddr, daddr } = sockAddrs(ipFamily(buf[at + f.family[0]] ?? 0, 'TCP_EVENT'), buf, at + f.saddr[0], at + f.daddr[0]);
   return {
     type: 'tcp_event', kind, timeNs: buf.readBigUInt64LE(at + f.ts_ns[0]) + wall, skaddr: buf.readBigUInt64LE(at + f.skaddr[0]), family,
-    saddr: formatAddr(family, buf, at + f.saddr[0]), daddr: formatAddr(family, buf, at + f.daddr[0]),
+    saddr, daddr,
     sport: buf.readUInt16LE(at + f.sport[0]), dport: buf.readUInt16LE(at + f.dport[0]), netns: buf.readUInt32LE(at + f.netns[0]), state: buf[at + f.state[0]] ?? 0,
   };
 }

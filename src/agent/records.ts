@@ -20,7 +20,7 @@ import {
 import type {
   CmdResultRecord, DnsRecord, DropReasonRecord, DropRecord, FlowRecord, HttpRecord, SockAddrRecord, TcpEventRecord,
 } from './datarecords';
-import { Invalid, fail, formatIPv4, formatIPv6, readCString, u32le } from './wire';
+import { Invalid, fail, readCString, sockAddrs, u32le } from './wire';
 
 export { HEADER_BYTES, LAYOUT, LostSource, RECORD_MAX_BYTES, RECORD_VERSION, RecordType, PROG_NAMES } from './layout';
 export type { RecordTypeCode } from './layout';
@@ -160,7 +160,7 @@ function decodeTcpState(buf: Buffer, at: number, monoToWallNs: bigint): TcpState
   if (af !== AF_INET && af !== AF_INET6) fail(`TCP_STATE family ${af} is neither AF_INET nor AF_INET6`);
   const proto = buf.readUInt16LE(at + f.protocol[0]);
   if (proto !== IPPROTO_TCP) fail(`TCP_STATE protocol ${proto} is not IPPROTO_TCP`);
-  const fmt = af === AF_INET ? formatIPv4 : formatIPv6;
+  const { family, saddr, daddr } = sockAddrs(af === AF_INET ? 4 : 6, buf, at + f.saddr[0], at + f.daddr[0]);
   const monoNs = buf.readBigUInt64LE(at + f.ts_ns[0]);
   return {
     type: 'tcp_state',
@@ -171,9 +171,9 @@ function decodeTcpState(buf: Buffer, at: number, monoToWallNs: bigint): TcpState
     pid: buf.readUInt32LE(at + f.pid[0]),
     tid: buf.readUInt32LE(at + f.tid[0]),
     comm: readCString(buf, at + f.comm[0], f.comm[1]),
-    family: af === AF_INET ? 4 : 6,
-    saddr: fmt(buf, at + f.saddr[0]),
-    daddr: fmt(buf, at + f.daddr[0]),
+    family,
+    saddr,
+    daddr,
     sport: buf.readUInt16LE(at + f.sport[0]),
     dport: buf.readUInt16LE(at + f.dport[0]),
     oldState: tcpState(buf[at + f.oldstate[0]] ?? 0, 'TCP_STATE oldstate'),

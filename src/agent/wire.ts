@@ -87,6 +87,29 @@ export function ipv6Cached(buf: Buffer, off: number): string {
   return s;
 }
 
+/** The 16 bytes at `off` are ::ffff:a.b.c.d (v4mapped) or :: (zero), else neither. */
+function v6Kind(buf: Buffer, off: number): 'v4mapped' | 'zero' | undefined {
+  for (let i = 0; i < 10; i++) if (buf[off + i] !== 0) return undefined;
+  if (buf[off + 10] === 0xff && buf[off + 11] === 0xff) return 'v4mapped';
+  return buf[off + 10] === 0 && buf[off + 11] === 0 && u32le(buf, off + 12) === 0 ? 'zero' : undefined;
+}
+
+/**
+ * A socket's two addresses as the connection is on the wire. A dual-stack (AF_INET6) socket
+ * talking IPv4 — a Go or Java server listening on [::] accepting from an IPv4 pod — holds
+ * IPv4-mapped addresses; its packets, pods, Services and conntrack entries are IPv4, so its
+ * records are too (an end not known yet, ::, is 0.0.0.0). Everything else as is.
+ */
+export function sockAddrs(family: 4 | 6, buf: Buffer, sOff: number, dOff: number): { family: 4 | 6; saddr: string; daddr: string } {
+  if (family === 6) {
+    const s = v6Kind(buf, sOff), d = v6Kind(buf, dOff);
+    if ((s === 'v4mapped' && d !== undefined) || (d === 'v4mapped' && s === 'zero')) {
+      return { family: 4, saddr: ipv4Cached(buf, sOff + 12), daddr: ipv4Cached(buf, dOff + 12) };
+    }
+  }
+  return { family, saddr: formatAddr(family, buf, sOff), daddr: formatAddr(family, buf, dOff) };
+}
+
 export function formatAddr(family: 4 | 6, buf: Buffer, off: number): string {
   return family === 4 ? ipv4Cached(buf, off) : ipv6Cached(buf, off);
 }

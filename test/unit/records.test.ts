@@ -101,6 +101,36 @@ test('decodes records written by C', () => {
   assert.deepEqual(new RecordDecoder().push(cSample()), EXPECTED_SAMPLE);
 });
 
+test('a dual-stack socket talking IPv4 (v4-mapped addresses) decodes as IPv4; real IPv6 stays IPv6', () => {
+  const sample = cSample();
+  const v6At: number[] = []; // offsets of the sample's AF_INET6 tcp_state records
+  for (let at = 0; at < sample.length; at += sample.readUInt32LE(at + 4)) {
+    if (sample.readUInt16LE(at) === RecordType.TCP_STATE && sample.readUInt16LE(at + LAYOUT.tcp_state.fields.family[0]) === 10) v6At.push(at);
+  }
+  assert.equal(v6At.length, 1);
+  const f = LAYOUT.tcp_state.fields;
+  const v6 = (text: string) => {
+    const b = Buffer.alloc(16);
+    const m = /^::ffff:(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+    if (m) { b[10] = 0xff; b[11] = 0xff; for (let i = 0; i < 4; i++) b[12 + i] = Number(m[i + 1]); } else if (text !== '::') b.write(text.replace(/:/g, ''), 'hex');
+    return b;
+  };
+  const decode = (src: string, dst: string) => {
+    const rec = Buffer.from(sample.subarray(v6At[0], v6At[0]! + RECORD_SIZES[RecordType.TCP_STATE]!));
+    v6(src).copy(rec, f.saddr[0]);
+    v6(dst).copy(rec, f.daddr[0]);
+    const hello = sample.subarray(0, sample.readUInt32LE(4)); // a stream starts with HELLO
+    const [, r] = new RecordDecoder().push(Buffer.concat([hello, rec]));
+    assert.equal(r?.type, 'tcp_state');
+    return r.type === 'tcp_state' ? [r.family, r.saddr, r.daddr] : [];
+  };
+  assert.deepEqual(decode('::ffff:10.244.0.3', '::ffff:10.244.0.2'), [4, '10.244.0.3', '10.244.0.2'], 'an accept on [::] from an IPv4 pod');
+  assert.deepEqual(decode('::', '::ffff:10.96.0.10'), [4, '0.0.0.0', '10.96.0.10'], 'a connect before its source is bound');
+  assert.deepEqual(decode('::ffff:10.244.0.3', '::'), [4, '10.244.0.3', '0.0.0.0']);
+  assert.deepEqual(decode('::', '::'), [6, '::', '::'], 'nothing says IPv4');
+  assert.deepEqual(decode('::ffff:10.244.0.3', '20010db8000000000000000000000001'), [6, '::ffff:10.244.0.3', '2001:db8::1'], 'only one end mapped: as is');
+});
+
 test('reassembles records split at every byte boundary', () => {
   const stream = cSample();
   for (let i = 0; i <= stream.length; i++) {
