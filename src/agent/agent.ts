@@ -192,7 +192,7 @@ export class Agent {
       ...(this.dataplaneNow ? { dataplane: this.dataplaneNow } : {}),
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
-      conntrack: { lookups: this.conntrack.source, netlink_answers: this.conntrack.netlink?.answered ?? 0, table_reads: this.conntrack.table.reads,
+      conntrack: { lookups: this.conntrack.source, netlink_answers: this.conntrack.netlink?.answered ?? 0, netlink_restarts: this.conntrack.netlink?.restarts ?? 0, table_reads: this.conntrack.table.reads,
         ...(this.conntrack.netlink?.failed && this.conntrack.netlink.failed !== 'stopped' ? { netlink_off: this.conntrack.netlink.failed } : {}) },
       ...(this.netns ? { netns_scope: { inodes: this.netns.inodes.length, other_node_records: this.netns.dropped } } : {}),
     };

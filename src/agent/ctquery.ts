@@ -3,7 +3,8 @@
 // table, where re-reading /proc/net/nf_conntrack (ConntrackTable) costs ~5 µs per entry, and a
 // connection's answer comes in well under a millisecond instead of after the next spaced read.
 // The queries of one synchronous pass go out in one write. When the helper cannot run or the
-// kernel refuses (no ctnetlink, no CAP_NET_ADMIN), lookups fall back to the table, for good.
+// kernel refuses (no ctnetlink, no CAP_NET_ADMIN), lookups fall back to the table, for good; when
+// it dies, stalls or answers garbage, they fall back until it is restarted (1 s, doubling to 60 s).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { isIP } from 'node:net';
@@ -32,30 +33,46 @@ export class ConntrackNetlink {
   private nextId = 1;
   private queued: string[] = [];
   private partial = '';
-  /** Why lookups no longer go through the helper; undefined while they do. */
+  /** Why lookups do not go through the helper now; undefined while they do. */
   failed: string | undefined;
   /** Lookups answered (for the agent's status). */
   answered = 0;
+  /** Times the helper was started again after it failed (for the agent's status). */
+  restarts = 0;
   private watchdog: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Stopped, or a failure a restart cannot mend (the binary cannot run, the kernel refuses). */
+  private forGood = false;
+  private backoffMs: number;
+  private startedAt = 0;
 
   constructor(
     private readonly binary = defaultCtqueryPath(),
     private readonly log: (m: string) => void = () => undefined,
     private readonly args: string[] = [],
     private readonly stallMs = 2000,
-  ) {}
+    private readonly restartMs = 1000,
+    private readonly maxRestartMs = 60_000,
+  ) {
+    this.backoffMs = restartMs;
+  }
 
   start(): void {
     const child = spawn(this.binary, this.args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
+    this.failed = undefined;
+    this.partial = '';
+    this.startedAt = Date.now();
+    // Events of a helper that has been replaced (a restart) are not about the current one.
+    const current = () => this.child === child;
     let stderr = '';
     child.stdin?.on('error', () => undefined); // EPIPE when it is gone: 'close' says why
     child.stdout?.setEncoding('latin1');
-    child.stdout?.on('data', (text: string) => this.onData(text));
+    child.stdout?.on('data', (text: string) => { if (current()) this.onData(text); });
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (t: string) => { stderr = (stderr + t).slice(-2000); });
-    child.on('error', (e) => this.disable(`cannot run ${this.binary}: ${e.message}`));
-    child.on('close', (code, signal) => this.disable(`${this.binary} exited (code ${code}, signal ${signal}) ${stderr.trim()}`));
+    child.on('error', (e) => { if (current()) this.disable(`cannot run ${this.binary}: ${e.message}`, true); });
+    child.on('close', (code, signal) => { if (current()) this.disable(`${this.binary} exited (code ${code}, signal ${signal}) ${stderr.trim()}`); });
     // A helper that stops answering must not hold the agent's records: a lookup still waiting a
     // whole interval after it was asked turns it off (the waiting ones fall back to the table).
     let askedBefore = this.nextId; // lookups with a smaller id were asked before the last tick
@@ -70,7 +87,7 @@ export class ConntrackNetlink {
   stop(): void {
     const child = this.child;
     this.child = undefined;
-    this.disable('stopped');
+    this.disable('stopped', true);
     child?.kill('SIGTERM');
   }
 
@@ -112,15 +129,39 @@ export class ConntrackNetlink {
     }
   }
 
-  /** Stops using the helper, for good: every waiting lookup is answered EPIPE (its caller falls back). */
-  disable(why: string): void {
-    if (this.failed === undefined && why !== 'stopped') this.log(`conntrack lookups over netlink off: ${why}; reading /proc/net/nf_conntrack instead`);
+  /**
+   * Stops using the helper: every waiting lookup is answered EPIPE (its caller falls back to the
+   * table). `forGood`: no restart (stopped, cannot run, the kernel refuses); else the helper is
+   * killed and started again after a backoff (1 s, doubling up to 60 s; back to 1 s after a minute up).
+   */
+  disable(why: string, forGood = false): void {
+    const first = this.failed === undefined;
     this.failed ??= why;
+    if (forGood) {
+      this.forGood = true;
+      clearTimeout(this.restartTimer);
+      this.restartTimer = undefined;
+    }
     clearInterval(this.watchdog);
     for (const done of this.pending.values()) done({ errno: EPIPE });
     this.pending.clear();
     this.queued = [];
     if (this.child && why !== 'stopped') this.child.kill('SIGKILL');
+    if (!this.forGood && this.restartTimer === undefined) {
+      if (Date.now() - this.startedAt >= this.maxRestartMs) this.backoffMs = this.restartMs;
+      const delay = this.backoffMs;
+      this.backoffMs = Math.min(this.backoffMs * 2, this.maxRestartMs);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.forGood) return;
+        this.restarts++;
+        this.start();
+      }, delay);
+      this.restartTimer.unref();
+      if (first) this.log(`conntrack lookups over netlink off: ${why}; reading /proc/net/nf_conntrack until the helper restarts in ${delay} ms`);
+    } else if (first && why !== 'stopped') {
+      this.log(`conntrack lookups over netlink off: ${why}; reading /proc/net/nf_conntrack instead`);
+    }
   }
 }
 
@@ -151,7 +192,7 @@ export class ConntrackLookups implements TranslationLookup {
     return nl.query(dir, 'tcp', src, sport, dst, dport).then((a) => {
       if (a === null) return undefined;
       if ('errno' in a) {
-        if (a.errno !== EPIPE) nl.disable(`the kernel answered errno ${a.errno}`);
+        if (a.errno !== EPIPE) nl.disable(`the kernel answered errno ${a.errno}`, true);
         return fromTable();
       }
       return a.ip === ip && a.port === port ? undefined : a;

@@ -7,13 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A stand-in helper: answers each query line with what `reply(line)` returns (a Node script). */
-function fakeHelper(reply: string): ConntrackNetlink & { logs: string[] } {
+function fakeHelper(reply: string, restartMs?: number): ConntrackNetlink & { logs: string[] } {
   const script = `
 const rl = require('node:readline').createInterface({ input: process.stdin });
 const reply = ${reply};
 rl.on('line', (line) => { const out = reply(line); if (out !== undefined) process.stdout.write(out); });`;
   const logs: string[] = [];
-  const nl = new ConntrackNetlink(process.execPath, (m) => logs.push(m), ['-e', script]) as ConntrackNetlink & { logs: string[] };
+  const nl = new ConntrackNetlink(process.execPath, (m) => logs.push(m), ['-e', script], 2000, restartMs) as ConntrackNetlink & { logs: string[] };
   nl.logs = logs;
   return nl;
 }
@@ -88,6 +88,54 @@ test('a helper that cannot start, dies, or answers garbage: waiting lookups fall
     nl.stop();
   }
 });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('a helper that dies is started again after a backoff; meanwhile the table answers', async () => {
+  // Each helper answers one lookup, then exits.
+  const nl = fakeHelper(`(line) => { process.stdout.write(line.split(' ')[0] + ' = 10.244.0.7 8080\\n', () => process.exit(0)); }`, 100);
+  nl.start();
+  const ct = new ConntrackLookups(nl, emptyTable());
+  try {
+    assert.deepEqual(await ct.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), { ip: '10.244.0.7', port: 8080 });
+    await waitUntil(() => nl.failed !== undefined);
+    assert.match(nl.failed ?? '', /exited \(code 0/);
+    assert.equal(ct.source, 'proc');
+    assert.equal(await ct.translated('10.244.0.5', 2, '10.96.0.20', 80, 0n), undefined, 'while it is down: the table');
+    assert.equal(ct.table.reads, 1);
+    assert.match(nl.logs.join('\n'), /netlink off: .*exited.*until the helper restarts in 100 ms/);
+    await waitUntil(() => ct.source === 'netlink');
+    assert.equal(nl.restarts, 1);
+    assert.deepEqual(await ct.translated('10.244.0.5', 3, '10.96.0.20', 80, 0n), { ip: '10.244.0.7', port: 8080 }, 'the new helper answers');
+    assert.equal(nl.answered, 2);
+    await waitUntil(() => nl.restarts === 2); // died again: the second wait is 200 ms
+  } finally {
+    nl.stop();
+  }
+  const restarts = nl.restarts;
+  await sleep(500);
+  assert.equal(nl.restarts, restarts, 'stopped: not started again');
+});
+
+test('what a restart cannot mend is not retried: a binary that cannot run, a kernel that refuses', async () => {
+  const missing = new ConntrackNetlink('/nonexistent/flowlens-ctquery', () => undefined, [], 2000, 50);
+  missing.start();
+  const refused = fakeHelper(`(line) => line.split(' ')[0] + ' ! 1\\n'`, 50);
+  refused.start();
+  const ct = new ConntrackLookups(refused, emptyTable());
+  assert.equal(await ct.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), undefined);
+  await waitUntil(() => missing.failed !== undefined);
+  await sleep(300);
+  assert.deepEqual([missing.restarts, refused.restarts], [0, 0]);
+  assert.match(missing.failed ?? '', /cannot run/);
+  assert.match(refused.failed ?? '', /errno 1/);
+  assert.doesNotMatch(refused.logs.join('\n'), /restarts in/);
+  refused.stop();
+});
+
+async function waitUntil(cond: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await sleep(10)) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${String(cond)}`);
+}
 
 test('no helper configured: the table answers', async () => {
   const ct = new ConntrackLookups(undefined, emptyTable());
