@@ -3,7 +3,7 @@
 // the agent through `flowlens observe`. Own namespace and manifests; needs root.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +154,27 @@ test('a connection through the ClusterIP gives the VIP and the backend it reache
     assert.equal(f.l4.TCP?.destination_port, 9090);
     assert.deepEqual([f.extensions?.payload_bytes_sent, f.extensions?.payload_bytes_received], [100, 100]);
   }
+});
+
+test('a dual-stack server (listening on [::]) accepting IPv4 clients: its accepts and closes are IPv4 flows between the two pods', { skip, timeout: 120_000 }, async (t) => {
+  const web = webs[1]!;
+  // Go and Java listen on [::]: to the socket, an IPv4 peer is ::ffff:a.b.c.d.
+  const server = spawn('ip', ['netns', 'exec', web.netns!, process.execPath, '-e', `
+const srv = require('node:net').createServer((s) => { s.on('data', (d) => s.write(d)); s.on('end', () => s.end()); s.on('error', () => {}); });
+srv.listen({ port: 7443, host: '::', ipv6Only: false }, () => console.log(srv.address().family));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => server.kill());
+  const family = await new Promise<string>((res, rej) => { server.stdout.once('data', (d: Buffer) => res(d.toString().trim())); server.once('exit', (c) => rej(new Error(`server exited ${c}`))); });
+  assert.equal(family, 'IPv6', 'a dual-stack socket');
+  const conns = inClient<{ port: number; got: number }[]>(CONNECT(web.ip!, 7443, 3, 100));
+  assert.deepEqual(conns.map((c) => c.got), [100, 100, 100]);
+  const ports = new Set(conns.map((c) => c.port));
+  const sock = await waitFor('the server\'s accept and close of each connection', () => {
+    const got = observe().filter((f) => f.trace_observation_point === 'SOCK' && f.traffic_direction === 'INGRESS' && f.l4.TCP?.destination_port === 7443);
+    return got.filter((f) => ports.has(f.l4.TCP?.source_port ?? -1)).length >= 6 ? got : undefined;
+  }, 30_000, 1000);
+  assert.ok(sock.every((f) => f.IP.ipVersion === 'IPv4' && f.IP.source === client.ip && f.IP.destination === web.ip), JSON.stringify(sock.map((f) => f.IP)));
+  assert.deepEqual(sock.map((f) => f.extensions?.tcp_event).sort(), ['accept', 'accept', 'accept', 'close', 'close', 'close']);
+  for (const f of sock) assert.deepEqual([f.source.pod_name, f.destination.pod_name], ['client', web.name], 'both ends named after their pods');
 });
 
 test('a connection from the host to a pod: one flow at the pod\'s port with exact bytes, also right after the agent restarts (the pod silent since: its address seeded from the neighbour table)', { skip, timeout: 120_000 }, async () => {
