@@ -5,8 +5,9 @@
  * rewrites the VIP to a backend in its own connect4 hook; the packets then never carry the
  * VIP, so tc and conntrack cannot see it. Our hook records what user space asked for:
  *  - connect4 (TCP, connected UDP): remembered by socket cookie; tcp_state emits it as an
- *    fl_sock_addr with the socket's address at CLOSE->SYN_SENT, so the agent can join it
- *    with the connection's records (same skaddr);
+ *    fl_sock_addr with the socket's address at CLOSE->SYN_SENT when the socket is being
+ *    connected elsewhere (rewritten by a later hook), so the agent can join it with the
+ *    connection's records (same skaddr);
  *  - sendmsg4 (unconnected UDP): emitted directly, once per socket and destination.
  * Which of several root-cgroup hooks runs first depends on attach order; see bpf/README.md.
  */
@@ -83,8 +84,12 @@ int sendmsg4(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* From tcp_state at CLOSE->SYN_SENT: the connect4 destination of this socket, if any. */
-static __always_inline void sock_addr_at_connect(const struct sock *sk)
+/*
+ * From tcp_state at CLOSE->SYN_SENT (daddr network order, dport host order: where the socket is
+ * being connected): the connect4 destination of this socket, only when it differs, i.e. when a
+ * hook after ours rewrote it (a socket-level load balancer). A plain connect sends nothing.
+ */
+static __always_inline void sock_addr_at_connect(const struct sock *sk, __u32 daddr, __u16 dport)
 {
 	__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	struct fl_orig_dst *d;
@@ -94,7 +99,8 @@ static __always_inline void sock_addr_at_connect(const struct sock *sk)
 	d = bpf_map_lookup_elem(&orig_dst, &cookie);
 	if (!d)
 		return;
-	emit_sock_addr(cookie, (__u64)sk, d);
+	if (d->daddr != daddr || d->dport != dport)
+		emit_sock_addr(cookie, (__u64)sk, d);
 	bpf_map_delete_elem(&orig_dst, &cookie);
 }
 

@@ -52,8 +52,12 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (targ_netns && netns != targ_netns)
 		return 0;
 
-	if (ctx->oldstate == 7 /* CLOSE */ && ctx->newstate == 2 /* SYN_SENT */ && family == AF_INET)
-		sock_addr_at_connect(sk);
+	if (ctx->oldstate == 7 /* CLOSE */ && ctx->newstate == 2 /* SYN_SENT */ && family == AF_INET) {
+		__u32 daddr = 0;
+
+		bpf_core_read(&daddr, 4, &ctx->daddr);
+		sock_addr_at_connect(sk, daddr, ctx->dport);
+	}
 	rec = bpf_ringbuf_reserve(&events, sizeof(*rec), 0);
 	if (!rec) {
 		count_lost(FL_LOST_RB_TCP_STATE);

@@ -270,6 +270,7 @@ export class Agent {
         continue;
       }
       if (r.type === 'tcp_state') socket.push(this.builder.onRecord(r));
+      else if (r.type === 'sock_addr') this.builder.onSockAddr(r); // before its socket's SYN_SENT, in record order
     }
     // A batch's lookups went out together; its socket flows are delivered in record order.
     for (const f of socket) {

@@ -1,7 +1,7 @@
 // Turns TCP state transitions into flows: connect (client side), accept (server side),
 // connect_failed and close, oriented client → server, with service translation applied.
 import type { Flow, FlowExtensions, TcpFlags } from '../flows/flow';
-import type { TcpStateRecord } from './records';
+import type { SockAddrRecord, TcpStateRecord } from './records';
 import type { Translation } from './conntrack';
 import { UNKNOWN_ENDPOINT, tcpFlags } from './flowrecords';
 import { isoNs } from './wire';
@@ -65,7 +65,30 @@ export class TcpFlowBuilder {
   /** Connections forgotten because the table was full. */
   evicted = 0;
 
+  /**
+   * Sockets whose connect4 destination (what user space dialled) differs from where the socket
+   * was connected: a socket-level load balancer (Cilium's kube-proxy replacement) rewrote it in
+   * its own cgroup hook, so no packet and no conntrack entry ever carries the VIP. By socket;
+   * taken at ESTABLISHED or CLOSE, bounded.
+   */
+  private socketLB = new Map<bigint, Translation>();
+
   constructor(private readonly node: string, private readonly translate: TranslationLookup) {}
+
+  /** A SOCK_ADDR record of a TCP connect (the loader emits one only when the destination was rewritten). */
+  onSockAddr(r: SockAddrRecord): void {
+    if (r.skaddr === 0n || r.proto !== 6) return; // sendmsg4 (UDP): not joined
+    if (this.socketLB.size >= MAX_TRACKED) this.socketLB.delete(this.socketLB.keys().next().value as bigint);
+    this.socketLB.set(r.skaddr, { ip: r.daddr, port: r.dport });
+  }
+
+  /** What a client socket dialled, when a socket-level load balancer connected it elsewhere. */
+  private dialledAtSocket(r: TcpStateRecord): Translation | undefined {
+    if (this.socketLB.size === 0) return undefined;
+    const vip = this.socketLB.get(r.skaddr);
+    if (vip) this.socketLB.delete(r.skaddr);
+    return vip && (vip.ip !== r.daddr || vip.port !== r.dport) ? vip : undefined;
+  }
 
   get tracked(): number {
     return this.conns.size;
@@ -106,6 +129,14 @@ export class TcpFlowBuilder {
     const st: ConnState = this.conns.get(r.skaddr) ?? { startMono: r.monoNs, role: 'client' };
     this.remember(r.skaddr, st);
     const latency = Number(r.monoNs - st.startMono);
+    const lb = this.dialledAtSocket(r);
+    if (lb) {
+      // Translated at the socket: the socket's own destination is the backend, no lookup.
+      st.vip = lb;
+      if (this.clients.size >= MAX_TRACKED) this.clients.clear();
+      this.clients.set(endKey(r.saddr, r.sport), { dialled: lb, reached: { ip: r.daddr, port: r.dport } });
+      return this.flow(r, 'client', 'connect', undefined, lb, latency);
+    }
     const direct = this.translate.untranslated?.(r.daddr) === true;
     const reached = direct ? undefined : this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono);
     if (this.clients.size >= MAX_TRACKED) this.clients.clear(); // only a shortcut: lookups answer without it
@@ -148,6 +179,8 @@ export class TcpFlowBuilder {
     this.conns.delete(r.skaddr);
     if (st?.role === 'client' && this.clients.size > 0) this.clients.delete(endKey(r.saddr, r.sport));
     if (r.oldState === 'SYN_SENT') {
+      const lb = this.dialledAtSocket(r);
+      if (lb) return this.flow(r, 'client', 'connect_failed', undefined, lb);
       if (this.translate.untranslated?.(r.daddr)) return this.flow(r, 'client', 'connect_failed');
       return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', tr));
     }
@@ -159,7 +192,9 @@ export class TcpFlowBuilder {
   /**
    * One socket-view flow, oriented client → server (the record's saddr is the local end). tr: where
    * a client's connection was really sent (the flow's destination; the dialled address goes to
-   * original_destination); vip: the address a server's client dialled. Built as one object per
+   * original_destination); vip: the address a server's client dialled, or the one a client dialled
+   * when a socket-level load balancer connected it elsewhere (the socket's own destination is then
+   * where it went). Built as one object per
    * level, nothing copied: tens of thousands of these a second under connection churn.
    */
   private flow(r: TcpStateRecord, role: 'client' | 'server', event: NonNullable<FlowExtensions['tcp_event']>, tr?: Translation, vip?: Translation, latencyNs?: number, durationNs?: number): Flow {

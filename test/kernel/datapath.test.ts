@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Flow, FlowResponse } from '../../src/flows/flow';
@@ -175,6 +175,55 @@ srv.listen({ port: 7443, host: '::', ipv6Only: false }, () => console.log(srv.ad
   assert.ok(sock.every((f) => f.IP.ipVersion === 'IPv4' && f.IP.source === client.ip && f.IP.destination === web.ip), JSON.stringify(sock.map((f) => f.IP)));
   assert.deepEqual(sock.map((f) => f.extensions?.tcp_event).sort(), ['accept', 'accept', 'accept', 'close', 'close', 'close']);
   for (const f of sock) assert.deepEqual([f.source.pod_name, f.destination.pod_name], ['client', web.name], 'both ends named after their pods');
+});
+
+test('socket-level load balancing (a cgroup connect4 hook rewrites the VIP, as Cilium\'s kube-proxy replacement does): connect and accept carry the VIP, the socket the backend', { skip, timeout: 120_000 }, async (t) => {
+  // A stand-in load balancer: its own connect4 program on the cgroup v2 root, attached after the
+  // agent's (so the agent's hook sees what user space dialled), for one address no rule knows.
+  const web = webs[0]!;
+  const [fakeVip, fakePort] = ['10.96.250.250', 8181];
+  const hex = (ip: string) => `0x${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join('')}`;
+  const work = mkdtempSync(join(tmpdir(), 'fl-socklb-'));
+  const pin = `/sys/fs/bpf/fl_test_socklb_${process.pid}`;
+  const cgroup2 = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')).find((f) => f[2] === 'cgroup2')?.[1];
+  assert.ok(cgroup2, 'a cgroup v2 mount');
+  writeFileSync(join(work, 'lb.c'), `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+SEC("cgroup/connect4")
+int fake_socket_lb(struct bpf_sock_addr *ctx)
+{
+\tif (ctx->user_ip4 == bpf_htonl(${hex(fakeVip)}) && ctx->user_port == bpf_htons(${fakePort})) {
+\t\tctx->user_ip4 = bpf_htonl(${hex(web.ip!)});
+\t\tctx->user_port = bpf_htons(9090);
+\t}
+\treturn 1;
+}
+char LICENSE[] SEC("license") = "GPL";
+`);
+  const bpfDir = join(__dirname, '..', '..', 'bpf');
+  execFileSync('make', ['-s', '-C', bpfDir, '.output/vmlinux.h'], { stdio: 'inherit' });
+  execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-I', join(bpfDir, '.output'), '-c', join(work, 'lb.c'), '-o', join(work, 'lb.o')]);
+  execFileSync('bpftool', ['prog', 'load', join(work, 'lb.o'), pin]);
+  t.after(() => {
+    spawnSync('bpftool', ['cgroup', 'detach', cgroup2, 'connect4', 'pinned', pin]);
+    rmSync(pin, { force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+  execFileSync('bpftool', ['cgroup', 'attach', cgroup2, 'connect4', 'pinned', pin, 'multi']);
+  const conns = inClient<{ port: number; got: number }[]>(CONNECT(fakeVip, fakePort, 2, 100));
+  assert.deepEqual(conns.map((c) => c.got), [100, 100], 'the stand-in balancer sent them to the backend');
+  const ports = new Set(conns.map((c) => c.port));
+  const sock = await waitFor('the connects, accepts and closes of both connections', () => {
+    const got = observe().filter((f) => f.trace_observation_point === 'SOCK' && ports.has(f.l4.TCP?.source_port ?? -1));
+    return got.length >= 8 ? got : undefined;
+  }, 30_000, 1000);
+  assert.deepEqual(sock.map((f) => f.extensions?.tcp_event).sort(), ['accept', 'accept', 'close', 'close', 'close', 'close', 'connect', 'connect']);
+  for (const f of sock) {
+    const what = `${f.extensions?.tcp_event} ${f.traffic_direction}`;
+    assert.deepEqual([f.IP.source, f.IP.destination, f.l4.TCP?.destination_port], [client.ip, web.ip, 9090], what);
+    assert.deepEqual(f.extensions?.original_destination, { ip: fakeVip, port: fakePort }, `${what}: what the client dialled`);
+  }
 });
 
 test('a connection from the host to a pod: one flow at the pod\'s port with exact bytes, also right after the agent restarts (the pod silent since: its address seeded from the neighbour table)', { skip, timeout: 120_000 }, async () => {

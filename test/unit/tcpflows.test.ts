@@ -131,3 +131,32 @@ test('through a VIP with both ends on this node: the accept is answered from its
   assert.deepEqual(e?.extensions?.original_destination, { ip: '10.96.0.99', port: 99 }, 'not the connection the client made: its own lookup');
   assert.deepEqual(asked, ['translated 10.244.0.5:40000', 'original 10.244.0.5:40000>10.244.0.8:8080']);
 });
+
+test('socket-level load balancing (the VIP rewritten in a cgroup connect hook): the dialled VIP from SOCK_ADDR, the backend from the socket, no lookup', async () => {
+  const asked: string[] = [];
+  const b = new TcpFlowBuilder('node-1', {
+    translated: (s: string, sp: number) => { asked.push(`translated ${s}:${sp}`); return undefined; },
+    original: (p: string, pp: number) => { asked.push(`original ${p}:${pp}`); return undefined; },
+  });
+  const sockAddr = (sk: bigint, daddr: string, dport: number, proto = 6) =>
+    ({ type: 'sock_addr', timeNs: 0n, cookie: 7n, skaddr: sk, daddr, dport, proto, pid: 1, comm: 'x' }) as const;
+  b.onSockAddr(sockAddr(1n, '10.96.0.20', 80));
+  await b.onRecord(rec(1n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.244.0.7', 8080, 100n));
+  const connect = await b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.244.0.7', 8080, 600n));
+  const accept = await b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 650n));
+  const close = await b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.244.0.7', 8080, 1600n));
+  for (const f of [connect, accept, close]) {
+    assert.deepEqual([f?.IP.source, f?.IP.destination, f?.l4.TCP?.destination_port], ['10.244.0.5', '10.244.0.7', 8080], f?.extensions?.tcp_event);
+    assert.deepEqual(f?.extensions?.original_destination, { ip: '10.96.0.20', port: 80 }, f?.extensions?.tcp_event);
+  }
+  assert.deepEqual(asked, [], 'the socket knew both ends: no conntrack lookup, the local accept answered from the connect');
+  // A connect that failed after the rewrite; a SOCK_ADDR that names the socket's own destination; UDP's.
+  b.onSockAddr(sockAddr(3n, '10.96.0.20', 80));
+  const failed = await b.onRecord(rec(3n, 'SYN_SENT', 'CLOSE', '10.244.0.5', 41000, '10.244.0.9', 8080, 10n));
+  assert.deepEqual([failed?.extensions?.tcp_event, failed?.IP.destination, failed?.extensions?.original_destination], ['connect_failed', '10.244.0.9', { ip: '10.96.0.20', port: 80 }]);
+  b.onSockAddr(sockAddr(4n, '10.244.0.9', 8080));
+  b.onSockAddr(sockAddr(0n, '10.96.0.10', 53, 17));
+  const plain = await b.onRecord(rec(4n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 41001, '10.244.0.9', 8080, 20n));
+  assert.equal(plain?.extensions?.original_destination, undefined, 'dialled where it went: not translated');
+  assert.deepEqual(asked, ['translated 10.244.0.5:41001'], 'and asked conntrack as usual');
+});
