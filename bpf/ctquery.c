@@ -11,7 +11,10 @@
  *   r: the entry whose reply tuple is SRC:SPORT -> DST:DPORT (a server's answer to its peer);
  *      answers the original tuple's destination: what the client dialled.
  * stdout, one answer per query, in order:
- *   ID = ADDR PORT   found
+ *   ID = ADDR PORT PEER PEERPORT   found; PEER PEERPORT: the client's end as the other direction
+ *                    names it (o: the reply's destination, the client as the server sees it; r: the
+ *                    original source, the client as it sent): they differ from the query's when
+ *                    conntrack rewrote the client's port (a tuple clash) or address (SNAT)
  *   ID -             no such entry
  *   ID ! ERRNO       the kernel refused (EPERM, EPROTONOSUPPORT ...) or the line was invalid (22)
  * Answers to the queries of one read are written together. Exits 0 at end of input.
@@ -197,11 +200,12 @@ static size_t answer(char *line, char *out, size_t cap)
 	if (err)
 		return (size_t)snprintf(out, cap, "%lu ! %d\n", id, err);
 	/* o: where the connection really went (the reply's source); r: what the client dialled. */
-	const uint8_t *addr = by_reply ? orig.dst : reply.src;
-	uint16_t port = by_reply ? orig.dport : reply.sport;
-	char text[INET6_ADDRSTRLEN];
+	const uint8_t *addr = by_reply ? orig.dst : reply.src, *peer = by_reply ? orig.src : reply.dst;
+	uint16_t port = by_reply ? orig.dport : reply.sport, peer_port = by_reply ? orig.sport : reply.dport;
+	char text[INET6_ADDRSTRLEN], peer_text[INET6_ADDRSTRLEN];
 	inet_ntop(q.family, addr, text, sizeof(text));
-	return (size_t)snprintf(out, cap, "%lu = %s %u\n", id, text, ntohs(port));
+	inet_ntop(q.family, peer, peer_text, sizeof(peer_text));
+	return (size_t)snprintf(out, cap, "%lu = %s %u %s %u\n", id, text, ntohs(port), peer_text, ntohs(peer_port));
 }
 
 static int write_all(const char *buf, size_t len)

@@ -123,6 +123,7 @@ export class Agent {
     this.conntrack = new ConntrackLookups(opts.ctqueryPath === null ? undefined : new ConntrackNetlink(opts.ctqueryPath ?? defaultCtqueryPath(), (m) => this.log(m)),
       undefined, (ip) => this.pods.podByIP(ip) !== undefined);
     this.builder = new TcpFlowBuilder(opts.node, this.conntrack);
+    this.builder.onRewrite = (client, sent, seen) => this.datapath.rewritten(client, sent, seen);
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
     this.datapath = new Datapath(opts.node);
@@ -193,6 +194,7 @@ export class Agent {
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
       conntrack: { lookups: this.conntrack.source, netlink_answers: this.conntrack.netlink?.answered ?? 0, netlink_restarts: this.conntrack.netlink?.restarts ?? 0, table_reads: this.conntrack.table.reads,
+        port_rewrites: this.datapath.portRewrites,
         ...(this.conntrack.netlink?.failed && this.conntrack.netlink.failed !== 'stopped' ? { netlink_off: this.conntrack.netlink.failed } : {}) },
       ...(this.netns ? { netns_scope: { inodes: this.netns.inodes.length, other_node_records: this.netns.dropped } } : {}),
     };

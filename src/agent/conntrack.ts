@@ -3,7 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import type { Maybe } from './tcpflows';
 
-export interface Translation { ip: string; port: number }
+/**
+ * An address and port a connection was translated to or from. `peer`: the client's end as the
+ * other direction of the conntrack entry names it, when that differs from the end it was looked up
+ * by (conntrack rewrote the client's port to resolve a tuple clash, or its address: SNAT).
+ */
+export interface Translation { ip: string; port: number; peer?: { ip: string; port: number } }
 
 function tupleKey(proto: string, src: string, sport: number, dst: string, dport: number): string {
   return `${proto} ${src}:${sport} ${dst}:${dport}`;

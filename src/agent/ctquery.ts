@@ -24,7 +24,7 @@ export function defaultCtqueryPath(): string {
 export type CtAnswer = Translation | null | { errno: number };
 
 const PROTO_NUMBERS = { tcp: 6, udp: 17, sctp: 132 } as const;
-const ANSWER = /^(\d+) (?:= (\S+) (\d{1,5})|(-)|! (\d{1,4}))$/;
+const ANSWER = /^(\d+) (?:= (\S+) (\d{1,5})(?: (\S+) (\d{1,5}))?|(-)|! (\d{1,4}))$/;
 const EPIPE = 32;
 
 export class ConntrackNetlink {
@@ -121,11 +121,11 @@ export class ConntrackNetlink {
       const m = ANSWER.exec(line);
       const id = m ? Number(m[1]) : NaN;
       const done = this.pending.get(id);
-      const valid = m && done && (m[2] === undefined || (isIP(m[2]) !== 0 && Number(m[3]) <= 65535));
+      const valid = m && done && (m[2] === undefined || (isIP(m[2]) !== 0 && Number(m[3]) <= 65535 && (m[4] === undefined || (isIP(m[4]) !== 0 && Number(m[5]) <= 65535))));
       if (!valid) return this.disable(`unexpected answer ${JSON.stringify(line.slice(0, 200))}`); // answers every waiting lookup
       this.pending.delete(id);
       this.answered++;
-      done(m[4] ? null : m[5] ? { errno: Number(m[5]) } : { ip: m[2]!, port: Number(m[3]) });
+      done(m[6] ? null : m[7] ? { errno: Number(m[7]) } : { ip: m[2]!, port: Number(m[3]), ...(m[4] ? { peer: { ip: m[4], port: Number(m[5]) } } : {}) });
     }
   }
 
@@ -177,16 +177,20 @@ export class ConntrackLookups implements TranslationLookup {
   }
 
   translated(src: string, sport: number, dst: string, dport: number, since: bigint): Maybe<Translation | undefined> {
-    return this.ask('o', src, sport, dst, dport, dst, dport, () => this.table.lookup('tcp', src, sport, dst, dport, since));
+    return this.ask('o', src, sport, dst, dport, dst, dport, { ip: src, port: sport }, () => this.table.lookup('tcp', src, sport, dst, dport, since));
   }
 
   original(peer: string, peerPort: number, local: string, localPort: number, since: bigint): Maybe<Translation | undefined> {
-    return this.ask('r', local, localPort, peer, peerPort, local, localPort, () => this.table.originalDestination('tcp', peer, peerPort, local, localPort, since));
+    return this.ask('r', local, localPort, peer, peerPort, local, localPort, { ip: peer, port: peerPort }, () => this.table.originalDestination('tcp', peer, peerPort, local, localPort, since));
   }
 
-  /** The helper's answer, undefined when it names (ip, port) itself (no translation); the table when netlink is off or refuses. */
+  /**
+   * The helper's answer, undefined when it names (ip, port) itself (no translation); the table when
+   * netlink is off or refuses. `client`: the client's end as asked; the answer's `peer` is kept only
+   * when conntrack names that end otherwise (a rewritten source port or address).
+   */
   private ask(dir: 'o' | 'r', src: string, sport: number, dst: string, dport: number, ip: string, port: number,
-    fromTable: () => Maybe<Translation | undefined>): Maybe<Translation | undefined> {
+    client: { ip: string; port: number }, fromTable: () => Maybe<Translation | undefined>): Maybe<Translation | undefined> {
     const nl = this.netlink;
     if (!nl?.usable) return fromTable();
     return nl.query(dir, 'tcp', src, sport, dst, dport).then((a) => {
@@ -195,7 +199,9 @@ export class ConntrackLookups implements TranslationLookup {
         if (a.errno !== EPIPE) nl.disable(`the kernel answered errno ${a.errno}`, true);
         return fromTable();
       }
-      return a.ip === ip && a.port === port ? undefined : a;
+      const rewritten = a.peer !== undefined && (a.peer.ip !== client.ip || a.peer.port !== client.port);
+      if (a.ip === ip && a.port === port && !rewritten) return undefined;
+      return rewritten ? a : { ip: a.ip, port: a.port };
     });
   }
 

@@ -27,6 +27,20 @@ export class Datapath {
     this.l7 = new L7Flows(node, this.names);
   }
 
+  /** Client ends whose source port conntrack rewrote, joined (rewritten()). */
+  portRewrites = 0;
+
+  /**
+   * Conntrack rewrote a TCP client's source port (the socket view learnt it from its lookup): the
+   * client sent from `sent`, the backend sees `seen`. The tc views and HTTP messages keyed by
+   * either port are one connection.
+   */
+  rewritten(client: string, sent: number, seen: number): void {
+    this.portRewrites++;
+    this.join.alias(client, 6, sent, seen);
+    this.l7.alias(client, sent, seen);
+  }
+
   get unparsed(): { dns: number; http: number } {
     return { dns: this.l7.counters.dnsUnparsed, http: this.l7.counters.httpUnparsed };
   }

@@ -9,7 +9,8 @@ import type { FlowRecord } from './datarecords';
 
 export interface Endpoint4 { ip: string; port: number }
 /** Where one connection's initiator sent its packets: before DNAT (vip) and after it (backend). */
-interface Seen { vip: Endpoint4 | undefined; backend: Endpoint4 | undefined; at: number }
+/** partner: the other port of this client end when conntrack rewrote its source port (alias()). */
+interface Seen { vip: Endpoint4 | undefined; backend: Endpoint4 | undefined; at: number; partner: number | undefined }
 
 const FLAG_NAMES: [number, keyof TcpFlags][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
@@ -49,21 +50,40 @@ export class TranslationJoin {
   /** Registers where this record's initiator sent its packets as seen at this interface. */
   observe(r: FlowRecord, now = this.now()): void {
     if (r.proto !== 6 && r.proto !== 17) return;
-    let ports = this.byAddr.get(r.saddr);
     const key = r.proto * 65536 + r.sport;
-    let e = ports?.get(key);
-    if (!e) {
-      if (this.size >= this.max) this.evictOldest();
-      e = { vip: undefined, backend: undefined, at: now };
-      if (!ports) this.byAddr.set(r.saddr, (ports = new Map()));
-      ports.set(key, e);
-      this.size++;
-    }
+    const e = this.byAddr.get(r.saddr)?.get(key) ?? this.entry(r.saddr, key, now);
     const old = r.origin === 'from_pod' ? e.vip : e.backend;
     if (old?.ip === r.daddr && old.port === r.dport) return; // same view again: nothing to allocate
     const dst = { ip: r.daddr, port: r.dport };
-    if (r.origin === 'from_pod') e.vip = dst;
-    else e.backend = dst;
+    if (r.origin === 'from_pod') {
+      if (e.vip) e.partner = undefined; // the port dials somewhere else now: a new connection
+      e.vip = dst;
+    } else {
+      e.backend = dst;
+    }
+  }
+
+  private entry(addr: string, key: number, now: number): Seen {
+    if (this.size >= this.max) this.evictOldest();
+    let ports = this.byAddr.get(addr);
+    if (!ports) this.byAddr.set(addr, (ports = new Map()));
+    const e: Seen = { vip: undefined, backend: undefined, at: now, partner: undefined };
+    ports.set(key, e);
+    this.size++;
+    return e;
+  }
+
+  /**
+   * Conntrack rewrote this client's source port (a tuple clash): it sent from `sent`, the backend
+   * sees `seen`. The client's interface keys its views by one port, the backend's by the other;
+   * a lookup by either takes what its own entry lacks from the other's.
+   */
+  alias(addr: string, proto: number, sent: number, seen: number, now = this.now()): void {
+    if (proto !== 6 && proto !== 17) return;
+    const a = this.byAddr.get(addr)?.get(proto * 65536 + sent) ?? this.entry(addr, proto * 65536 + sent, now);
+    const b = this.byAddr.get(addr)?.get(proto * 65536 + seen) ?? this.entry(addr, proto * 65536 + seen, now);
+    a.partner = seen;
+    b.partner = sent;
   }
 
   /** Every flow record of a batch (one clock read). */
@@ -92,14 +112,18 @@ export class TranslationJoin {
   /** The same, by the connection's initiator (address, protocol, port). */
   lookupInitiator(addr: string, proto: number, port: number): { vip: Endpoint4; backend: Endpoint4 } | undefined {
     if (proto !== 6 && proto !== 17) return undefined;
-    const e = this.byAddr.get(addr)?.get(proto * 65536 + port);
-    if (!e?.vip || !e.backend) return undefined;
+    const ports = this.byAddr.get(addr);
+    const e = ports?.get(proto * 65536 + port);
+    if (!e) return undefined;
+    const other = (!e.vip || !e.backend) && e.partner !== undefined ? ports?.get(proto * 65536 + e.partner) : undefined;
+    const vip = e.vip ?? other?.vip, backend = e.backend ?? other?.backend;
+    if (!vip || !backend) return undefined;
     if (this.now() - e.at > 120_000) {
       this.forget({ saddr: addr, proto, sport: port });
       return undefined;
     }
-    if (e.vip.ip === e.backend.ip && e.vip.port === e.backend.port) return undefined;
-    return { vip: e.vip, backend: e.backend };
+    if (vip.ip === backend.ip && vip.port === backend.port) return undefined;
+    return { vip, backend };
   }
 
   forget(r: Pick<FlowRecord, 'saddr' | 'proto' | 'sport'>): void {

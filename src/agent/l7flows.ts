@@ -51,6 +51,8 @@ export class L7Flows {
   readonly counters: L7Counters = { dnsUnparsed: 0, httpUnparsed: 0 };
   private readonly dnsMatch = new DnsMatcher();
   private readonly httpMatch = new HttpMatcher();
+  /** `client|seen` → the port the client sent from, for client ends whose port conntrack rewrote (bounded). */
+  private readonly sentPort = new Map<string, number>();
 
   constructor(private readonly node: string, readonly names: NameCache) {}
 
@@ -85,7 +87,11 @@ export class L7Flows {
     // By the client's address and port alone: a request and its response of a connection between
     // two pods of this node are seen at different veths (each where it left its pod), the request
     // addressed to a Service VIP, the response from the backend.
-    const conn = h.kind === 'request' ? `${r.saddr}|${r.sport}` : `${r.daddr}|${r.dport}`;
+    let conn = h.kind === 'request' ? `${r.saddr}|${r.sport}` : `${r.daddr}|${r.dport}`;
+    // A request leaves the client from the port it sent from; its response may reach the server's
+    // interface addressed to the port conntrack rewrote it to: both are one connection.
+    const sent = h.kind === 'response' && this.sentPort.size > 0 ? this.sentPort.get(conn) : undefined;
+    if (sent !== undefined) conn = `${r.daddr}|${sent}`;
     if (h.kind === 'request') {
       this.httpMatch.request(conn, h, r.timeNs, r.tcpAck);
       const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);
@@ -100,6 +106,12 @@ export class L7Flows {
       http: { code: h.code, protocol: h.protocol, ...(req ? { method: req.head.method, url: this.url(req.head.host ?? r.saddr, req.head.url) } : {}), headers: [] },
     };
     return f;
+  }
+
+  /** See TranslationJoin.alias: the client sent from `sent`; the server sees `seen`. */
+  alias(client: string, sent: number, seen: number): void {
+    if (this.sentPort.size >= 16_384) this.sentPort.delete(this.sentPort.keys().next().value as string);
+    this.sentPort.set(`${client}|${seen}`, sent);
   }
 
   private url(host: string, path: string): string {

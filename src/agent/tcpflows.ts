@@ -44,6 +44,15 @@ const EVENT_FLAGS = new Map<FlowExtensions['tcp_event'], { flags: TcpFlags; summ
   }),
 );
 
+/**
+ * A lookup's answer as a translation: undefined when it names (ip, port) itself (only the client's
+ * end was rewritten); without `peer`, which flows do not carry.
+ */
+function elsewhere(tr: Translation | undefined, ip: string, port: number): Translation | undefined {
+  if (!tr || (tr.ip === ip && tr.port === port)) return undefined;
+  return tr.peer ? { ip: tr.ip, port: tr.port } : tr;
+}
+
 /** f(answer) now, or once a promised answer comes. */
 function then<T, R>(answer: Maybe<T>, f: (a: T) => R): Maybe<R> {
   return answer instanceof Promise ? answer.then(f) : f(answer);
@@ -72,6 +81,13 @@ export class TcpFlowBuilder {
    * taken at ESTABLISHED or CLOSE, bounded.
    */
   private socketLB = new Map<bigint, Translation>();
+
+  /**
+   * Called when conntrack rewrote a client's source port (a tuple clash: an earlier connection from
+   * the same port left an entry whose reply tuple this one would repeat): the client sent from
+   * `sent`, the server sees `seen`. The datapath joins the two ports' tc views and HTTP messages.
+   */
+  onRewrite?: (client: string, sent: number, seen: number) => void;
 
   constructor(private readonly node: string, private readonly translate: TranslationLookup) {}
 
@@ -138,7 +154,10 @@ export class TcpFlowBuilder {
       return this.flow(r, 'client', 'connect', undefined, lb, latency);
     }
     const direct = this.translate.untranslated?.(r.daddr) === true;
-    const reached = direct ? undefined : this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono);
+    const reached = direct ? undefined : then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
+      if (tr?.peer && tr.peer.ip === r.saddr && tr.peer.port !== r.sport) this.onRewrite?.(r.saddr, r.sport, tr.peer.port);
+      return elsewhere(tr, r.daddr, r.dport);
+    });
     if (this.clients.size >= MAX_TRACKED) this.clients.clear(); // only a shortcut: lookups answer without it
     this.clients.set(endKey(r.saddr, r.sport), { dialled: { ip: r.daddr, port: r.dport }, reached });
     if (direct) return this.flow(r, 'client', 'connect', undefined, undefined, latency);
@@ -163,7 +182,10 @@ export class TcpFlowBuilder {
       st.pending = undefined;
       return this.flow(r, 'server', 'accept', undefined, vip);
     };
-    const lookup = (): Maybe<Flow> => then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), accept);
+    const lookup = (): Maybe<Flow> => then(this.translate.original(r.daddr, r.dport, r.saddr, r.sport, r.monoNs), (vip) => {
+      if (vip?.peer && vip.peer.ip === r.daddr && vip.peer.port !== r.dport) this.onRewrite?.(r.daddr, vip.peer.port, r.dport);
+      return accept(elsewhere(vip, r.saddr, r.sport));
+    });
     // A client on this node whose connection reached this very end (the peer's end is its own: no
     // source rewrite): the VIP it dialled, if it was translated, without a lookup of our own.
     const client = this.clients.size > 0 ? this.clients.get(endKey(r.daddr, r.dport)) : undefined;
@@ -182,7 +204,7 @@ export class TcpFlowBuilder {
       const lb = this.dialledAtSocket(r);
       if (lb) return this.flow(r, 'client', 'connect_failed', undefined, lb);
       if (this.translate.untranslated?.(r.daddr)) return this.flow(r, 'client', 'connect_failed');
-      return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', tr));
+      return then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st?.startMono ?? r.monoNs), (tr) => this.flow(r, 'client', 'connect_failed', elsewhere(tr, r.daddr, r.dport)));
     }
     if (!st) return undefined;
     const close = (): Flow => this.flow(r, st.role, 'close', st.translation, st.vip, undefined, Number(r.monoNs - st.startMono));

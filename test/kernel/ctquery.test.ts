@@ -76,7 +76,7 @@ test('flowlens-ctquery: a translated entry by either tuple, an untranslated one,
     `10 o 6 ::1 1 ${VIP} 80`, 'nonsense', '',
   ].join('\n') + '\n');
   assert.deepEqual(out.trim().split('\n'), [
-    `1 = ${ADDR} 8080`, `2 = ${VIP} 80`, `3 = ${ADDR} 8080`, '4 -', '5 -',
+    `1 = ${ADDR} 8080 ${ADDR} ${viaVip}`, `2 = ${VIP} 80 ${ADDR} ${viaVip}`, `3 = ${ADDR} 8080 ${ADDR} ${direct}`, '4 -', '5 -',
     '6 ! 22', '7 ! 22', '8 ! 22', '9 ! 22', '10 ! 22', '0 ! 22', '0 ! 22',
   ]);
   // The agent's lookups through the helper: what the socket flows use.
@@ -92,6 +92,52 @@ test('flowlens-ctquery: a translated entry by either tuple, an untranslated one,
     ]), [{ ip: ADDR, port: 8080 }, { ip: VIP, port: 80 }, undefined, undefined]);
     assert.equal(ct.source, 'netlink');
     assert.equal(nl.answered, 4);
+  } finally {
+    nl.stop();
+  }
+});
+
+test('flowlens-ctquery: a client port conntrack rewrote (a tuple clash) is named by both directions\' answers', { skip: ROOT_SKIP, timeout: 30000 }, async () => {
+  // From port P straight to ADDR:8080, closed (its entry stays in TIME_WAIT), then from P again
+  // through the VIP: after the DNAT its reply tuple would repeat the first one's, so conntrack
+  // moves the client to another port P' (what a backend then sees).
+  const P = 47001;
+  const script = `
+const net = require('node:net');
+const go = () => {
+  const a = net.connect({ port: 8080, host: '${ADDR}', localPort: ${P} }, () => a.end());
+  a.on('error', (e) => { console.error('direct: ' + e.message); process.exit(2); });
+  a.on('close', () => {
+    const b = net.connect({ port: 80, host: '${VIP}', localPort: ${P} }, () => console.log(JSON.stringify({ port: b.localPort })));
+    b.on('error', (e) => { console.error('via VIP: ' + e.message); process.exit(3); });
+  });
+};
+const srv = net.createServer((s) => s.resume());
+srv.on('error', go); // the first test's server already listens: use it
+srv.listen(8080, '0.0.0.0', go);`;
+  const child = spawn('ip', ['netns', 'exec', NS, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()) as { port: number }));
+    child.once('exit', (code) => reject(new Error(`traffic exited (code ${code})`)));
+  });
+  assert.equal(port, P, 'the socket keeps its port');
+  const first = query(`1 o 6 ${ADDR} ${P} ${VIP} 80\n`).trim();
+  const m = new RegExp(`^1 = ${ADDR.replace(/\./g, '\\.')} 8080 ${ADDR.replace(/\./g, '\\.')} (\\d+)$`).exec(first);
+  assert.ok(m, first);
+  const seen = Number(m[1]);
+  assert.notEqual(seen, P, 'conntrack moved the client to another port');
+  assert.deepEqual(query(`2 r 6 ${ADDR} 8080 ${ADDR} ${seen}\n3 o 6 ${ADDR} ${P} ${ADDR} 8080\n`).trim().split('\n'), [
+    `2 = ${VIP} 80 ${ADDR} ${P}`, // the server's view of it: what was dialled, and from which port
+    `3 = ${ADDR} 8080 ${ADDR} ${P}`, // the closed direct connection's entry, unchanged
+  ]);
+  // Through the agent's lookups: the rewritten end comes with the translation.
+  const nl = new ConntrackNetlink('ip', () => undefined, ['netns', 'exec', NS, defaultCtqueryPath()]);
+  nl.start();
+  const ct = new ConntrackLookups(nl, new ConntrackTable('/nonexistent'));
+  try {
+    assert.deepEqual(await ct.translated(ADDR, P, VIP, 80, 0n), { ip: ADDR, port: 8080, peer: { ip: ADDR, port: seen } });
+    assert.deepEqual(await ct.original(ADDR, seen, ADDR, 8080, 0n), { ip: VIP, port: 80, peer: { ip: ADDR, port: P } });
   } finally {
     nl.stop();
   }

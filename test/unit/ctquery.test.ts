@@ -89,6 +89,41 @@ test('a helper that cannot start, dies, or answers garbage: waiting lookups fall
   }
 });
 
+test('answers name the client\'s end too: kept only when conntrack rewrote it (a tuple clash), never taken for a translation by itself', async () => {
+  const nl = fakeHelper(`(line) => {
+  const [id, dir, , src, sport, dst, dport] = line.split(' ');
+  if (dir === 'o' && dport === '80') return id + ' = 10.244.0.7 8080 ' + src + ' ' + (sport === '23436' ? '21883' : sport) + '\\n';
+  if (dir === 'o') return id + ' = ' + dst + ' ' + dport + ' ' + src + ' ' + (sport === '30000' ? '30001' : sport) + '\\n';
+  if (dir === 'r') return id + ' = 10.96.0.20 80 ' + dst + ' 23436\\n';
+  return id + ' -\\n';
+}`);
+  nl.start();
+  const ct = new ConntrackLookups(nl, emptyTable());
+  try {
+    assert.deepEqual(await Promise.all([
+      ct.translated('10.244.0.5', 23436, '10.96.0.20', 80, 0n), // port rewritten
+      ct.translated('10.244.0.5', 23437, '10.96.0.20', 80, 0n), // not
+      ct.translated('10.244.0.5', 30000, '10.244.0.9', 8080, 0n), // only the port rewritten
+      ct.translated('10.244.0.5', 30002, '10.244.0.9', 8080, 0n), // nothing
+      ct.original('10.244.0.5', 21883, '10.244.0.7', 8080, 0n), // the server sees the rewritten port
+    ]), [
+      { ip: '10.244.0.7', port: 8080, peer: { ip: '10.244.0.5', port: 21883 } },
+      { ip: '10.244.0.7', port: 8080 },
+      { ip: '10.244.0.9', port: 8080, peer: { ip: '10.244.0.5', port: 30001 } },
+      undefined,
+      { ip: '10.96.0.20', port: 80, peer: { ip: '10.244.0.5', port: 23436 } },
+    ]);
+  } finally {
+    nl.stop();
+  }
+  const bad = fakeHelper(`(line) => line.split(' ')[0] + ' = 10.244.0.7 8080 not-an-ip 5\\n'`);
+  bad.start();
+  const ct2 = new ConntrackLookups(bad, emptyTable());
+  assert.equal(await ct2.translated('10.244.0.5', 1, '10.96.0.20', 80, 0n), undefined);
+  assert.match(bad.failed ?? '', /unexpected answer/);
+  bad.stop();
+});
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('a helper that dies is started again after a backoff; meanwhile the table answers', async () => {

@@ -239,6 +239,34 @@ test('Datapath: HTTP at the client\'s interface of a ClusterIP connection names 
   assert.deepEqual([untranslated!.IP.destination, untranslated!.extensions?.original_destination], ['10.96.0.99', undefined], 'no join, no guess');
 });
 
+test('Datapath: a client port conntrack rewrote (a tuple clash): once the socket view reports it, both ports\' tc views and HTTP messages are one connection', () => {
+  const http = (data: string, at: { s: string; d: string; sp: number; dp: number; hook: 'from_pod' | 'to_pod'; ifindex: number }): HttpRecord => ({
+    type: 'http', timeNs: data.startsWith('HTTP/') ? T + 9000n : T, family: 4, proto: 6, saddr: at.s, daddr: at.d, sport: at.sp, dport: at.dp, ifindex: at.ifindex, hook: at.hook,
+    payloadLen: data.length, tcpSeq: data.startsWith('HTTP/') ? 7000 : 300, tcpAck: data.startsWith('HTTP/') ? 300 + data.length : 7000, data: Buffer.from(data),
+  });
+  const batch = () => [
+    flowRec({ event: 'start', sport: 23436 }), // the client's port: sent to the VIP
+    flowRec({ event: 'start', sport: 21883, daddr: '10.244.0.7', dport: 8080, ifindex: 11, origin: 'to_pod' }), // the backend's port: the rewritten one
+    http('GET /a HTTP/1.1\r\nHost: web\r\n\r\n', { s: '10.244.0.2', d: '10.96.0.20', sp: 23436, dp: 80, hook: 'from_pod', ifindex: 10 }),
+    http('HTTP/1.1 200 OK\r\n\r\n', { s: '10.244.0.7', d: '10.244.0.2', sp: 8080, dp: 21883, hook: 'from_pod', ifindex: 11 }),
+  ];
+  const before = new Datapath('node1').onBatch(batch());
+  assert.deepEqual(before.map((f) => f.extensions?.original_destination ?? f.extensions?.original_source), [undefined, undefined, undefined, undefined], 'no join by port');
+  assert.equal(before[3]!.l7?.latency_ns, undefined);
+  const dp = new Datapath('node1');
+  dp.rewritten('10.244.0.2', 23436, 21883);
+  const [c, s, req, resp] = dp.onBatch(batch());
+  const vip = { ip: '10.96.0.20', port: 80 };
+  assert.deepEqual([c!.IP.destination, c!.l4.TCP?.destination_port, c!.extensions?.original_destination], ['10.244.0.7', 8080, vip], 'the client\'s view names the backend');
+  assert.deepEqual([s!.l4.TCP?.source_port, s!.extensions?.original_destination], [21883, vip], 'the backend\'s view names the VIP');
+  assert.deepEqual([req!.IP.destination, req!.extensions?.original_destination], ['10.244.0.7', vip]);
+  assert.deepEqual([resp!.l7?.latency_ns, (resp!.l7?.http as { url?: string }).url], ['9000', 'http://web/a'], 'the response paired with its request');
+  assert.equal(dp.portRewrites, 1);
+  // The port dials elsewhere later: a new connection, the old pairing is not carried over.
+  const later = dp.onBatch([flowRec({ event: 'start', sport: 23436, daddr: '10.96.0.99' })]);
+  assert.equal(later[0]!.extensions?.original_destination, undefined);
+});
+
 test('Datapath: DNS over TCP 53 (length-prefixed): query and answer matched for latency; a continuation segment is counted unparsed', () => {
   const dp = new Datapath('node1');
   const framed = (m: Buffer): Buffer => Buffer.concat([Buffer.from([m.length >> 8, m.length & 255]), m]);

@@ -160,3 +160,21 @@ test('socket-level load balancing (the VIP rewritten in a cgroup connect hook): 
   assert.equal(plain?.extensions?.original_destination, undefined, 'dialled where it went: not translated');
   assert.deepEqual(asked, ['translated 10.244.0.5:41001'], 'and asked conntrack as usual');
 });
+
+test('a client port conntrack rewrote (a tuple clash) is reported from either end\'s lookup; an answer that only rewrote the port is no translation', async () => {
+  const rewrites: string[] = [];
+  const b = new TcpFlowBuilder('node-1', {
+    translated: async (_s: string, sp: number, d: string, dp: number) => (d === '10.96.0.20'
+      ? { ip: '10.244.0.7', port: 8080, peer: { ip: '10.244.0.5', port: 21883 } }
+      : { ip: d, port: dp, peer: { ip: '10.244.0.5', port: sp + 1 } }),
+    original: async () => ({ ip: '10.96.0.20', port: 80, peer: { ip: '10.244.0.5', port: 23436 } }),
+  });
+  b.onRewrite = (client, sent, seen) => rewrites.push(`${client} ${sent}>${seen}`);
+  const connect = await b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 23436, '10.96.0.20', 80, 600n));
+  const accept = await b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 21883, 650n));
+  const direct = await b.onRecord(rec(3n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 30000, '10.1.0.9', 443, 700n));
+  assert.deepEqual([connect?.IP.destination, connect?.extensions?.original_destination], ['10.244.0.7', { ip: '10.96.0.20', port: 80 }]);
+  assert.deepEqual([accept?.l4.TCP?.source_port, accept?.extensions?.original_destination], [21883, { ip: '10.96.0.20', port: 80 }], 'flows carry no peer');
+  assert.deepEqual([direct?.IP.destination, direct?.extensions?.original_destination], ['10.1.0.9', undefined], 'only the port was rewritten: not a translation');
+  assert.deepEqual(rewrites, ['10.244.0.5 23436>21883', '10.244.0.5 23436>21883', '10.244.0.5 30000>30001']);
+});
