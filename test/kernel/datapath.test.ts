@@ -42,12 +42,26 @@ metadata: { name: web, namespace: ${NS} }
 spec:
   selector: { app: web }
   ports: [ { name: http, port: 80, targetPort: http }, { name: echo, port: 9090, targetPort: echo } ]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: solo, namespace: ${NS}, labels: { app: solo } }
+spec: { containers: [ { name: s, image: flowlens/echo, ports: [ { name: http, containerPort: 8080 } ] } ] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: solo, namespace: ${NS} }
+spec:
+  selector: { app: solo }
+  ports: [ { name: http, port: 80, targetPort: http } ]
 `;
 const CHAIN = `FLDPTEST${process.pid % 10000}`;
 let dir = '';
 let state: SandboxState;
 let client: PodState;
 let webs: PodState[];
+let solo: PodState; // the only backend of Service solo
+let soloVip = '';
 let vip = '';
 
 function podsJson(): SandboxState {
@@ -77,11 +91,13 @@ before(async () => {
   assert.equal(up.status, 0, `sandbox up failed:\n${up.stdout}\n${up.stderr}`);
   state = await waitFor('pods and agent ready', () => {
     const s = podsJson();
-    const ok = s.pods.filter((p) => p.namespace === NS && p.ready).length === 3 && s.pods.some((p) => p.role === 'agent' && p.ready);
+    const ok = s.pods.filter((p) => p.namespace === NS && p.ready).length === 4 && s.pods.some((p) => p.role === 'agent' && p.ready);
     return ok ? s : undefined;
   }, 60_000, 500);
   client = state.pods.find((p) => p.namespace === NS && p.name === 'client')!;
   webs = state.pods.filter((p) => p.namespace === NS && p.name.startsWith('web-'));
+  solo = state.pods.find((p) => p.namespace === NS && p.name === 'solo')!;
+  soloVip = state.services.find((s) => s.namespace === NS && s.name === 'solo')!.clusterIP!;
   vip = state.services.find((s) => s.namespace === NS && s.name === 'web')!.clusterIP!;
   await new Promise((r) => setTimeout(r, 2500)); // the agent scans interfaces every second
 });
@@ -224,6 +240,40 @@ char LICENSE[] SEC("license") = "GPL";
     assert.deepEqual([f.IP.source, f.IP.destination, f.l4.TCP?.destination_port], [client.ip, web.ip, 9090], what);
     assert.deepEqual(f.extensions?.original_destination, { ip: fakeVip, port: fakePort }, `${what}: what the client dialled`);
   }
+});
+
+test('a client port conntrack rewrites (a tuple clash with a closed direct connection): the server\'s side of the connection is still joined to the VIP and its request', { skip, timeout: 120_000 }, async () => {
+  // From port P straight to the pod, then from P through the VIP: the DNAT lands on the same
+  // backend (the only one), whose entry for P is still in TIME_WAIT, so conntrack moves the
+  // client to another port P'. The socket keeps P; the server sees P'.
+  const P = 46123;
+  const r = inClient<{ direct: string; viaVip: string }>(`
+const net = require('node:net');
+const get = (host, port, path) => new Promise((res, rej) => {
+  const s = net.connect({ host, port, localPort: ${P} }, () => s.write('GET ' + path + ' HTTP/1.1\\r\\nHost: solo\\r\\nConnection: close\\r\\n\\r\\n'));
+  let out = ''; s.on('data', (d) => { out += d; }); s.on('close', () => res(out.split('\\r\\n')[0])); s.on('error', rej);
+});
+(async () => {
+  const direct = await get('${solo.ip}', 8080, '/direct');
+  const viaVip = await get('${soloVip}', 80, '/rewritten');
+  console.log(JSON.stringify({ direct, viaVip }));
+})();`);
+  assert.deepEqual(r, { direct: 'HTTP/1.1 200 OK', viaVip: 'HTTP/1.1 200 OK' });
+  const vipEnd = { ip: soloVip, port: 80 };
+  const got = await waitFor('the connection\'s socket, tc and HTTP flows at both ends', () => {
+    const all = observe();
+    const connect = all.find((f) => f.extensions?.tcp_event === 'connect' && f.l4.TCP?.source_port === P && f.extensions.original_destination?.ip === soloVip);
+    const accept = all.find((f) => f.extensions?.tcp_event === 'accept' && f.IP.destination === solo.ip && f.extensions.original_destination?.ip === soloVip && f.l4.TCP?.source_port !== P);
+    const seen = accept?.l4.TCP?.source_port;
+    const resp = all.find((f) => f.l7?.type === 'RESPONSE' && f.l4.TCP?.destination_port === seen && f.IP.source === solo.ip);
+    const served = all.find((f) => f.extensions?.flow_event && f.trace_observation_point === 'TO_ENDPOINT' && f.l4.TCP?.source_port === seen);
+    return connect && accept && resp && served ? { connect, accept, resp, served, seen } : undefined;
+  }, 30_000, 1000);
+  assert.notEqual(got.seen, P, 'conntrack moved the client to another port');
+  assert.deepEqual([got.connect.IP.destination, got.connect.l4.TCP?.destination_port], [solo.ip, 8080]);
+  assert.deepEqual((got.resp.l7?.http as { url?: string }).url, `http://solo/rewritten`, 'the response at the server\'s port paired with the request that left the client from P');
+  assert.ok(Number(got.resp.l7?.latency_ns) > 0);
+  assert.deepEqual(got.served.extensions?.original_destination, vipEnd, 'the server\'s tc view (port P\') joined to the VIP');
 });
 
 test('a connection from the host to a pod: one flow at the pod\'s port with exact bytes, also right after the agent restarts (the pod silent since: its address seeded from the neighbour table)', { skip, timeout: 120_000 }, async () => {
