@@ -90,8 +90,11 @@ export class L7Flows {
     let conn = h.kind === 'request' ? `${r.saddr}|${r.sport}` : `${r.daddr}|${r.dport}`;
     // A request leaves the client from the port it sent from; its response may reach the server's
     // interface addressed to the port conntrack rewrote it to: both are one connection.
-    const sent = h.kind === 'response' && this.sentPort.size > 0 ? this.sentPort.get(conn) : undefined;
-    if (sent !== undefined) conn = `${r.daddr}|${sent}`;
+    if (this.sentPort.size > 0) {
+      if (h.kind === 'request') this.sentPort.delete(conn); // the client sends from that port itself now: a new connection
+      const sent = h.kind === 'response' ? this.sentPort.get(conn) : undefined;
+      if (sent !== undefined) conn = `${r.daddr}|${sent}`;
+    }
     if (h.kind === 'request') {
       this.httpMatch.request(conn, h, r.timeNs, r.tcpAck);
       const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);

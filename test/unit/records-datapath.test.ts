@@ -265,6 +265,12 @@ test('Datapath: a client port conntrack rewrote (a tuple clash): once the socket
   // The port dials elsewhere later: a new connection, the old pairing is not carried over.
   const later = dp.onBatch([flowRec({ event: 'start', sport: 23436, daddr: '10.96.0.99' })]);
   assert.equal(later[0]!.extensions?.original_destination, undefined);
+  // The client later sends from the rewritten port itself: its response pairs with its own request.
+  const own = dp.onBatch([
+    http('GET /own HTTP/1.1\r\nHost: web\r\n\r\n', { s: '10.244.0.2', d: '10.244.0.7', sp: 21883, dp: 8080, hook: 'from_pod', ifindex: 10 }),
+    http('HTTP/1.1 200 OK\r\n\r\n', { s: '10.244.0.7', d: '10.244.0.2', sp: 8080, dp: 21883, hook: 'from_pod', ifindex: 11 }),
+  ]);
+  assert.equal((own[1]!.l7?.http as { url?: string }).url, 'http://web/own');
 });
 
 test('Datapath: DNS over TCP 53 (length-prefixed): query and answer matched for latency; a continuation segment is counted unparsed', () => {
