@@ -320,31 +320,41 @@ static int clock_pair(struct state *st, __u64 *jiffies, __u64 *ns)
 
 /*
  * The tc programs count flow times in jiffies: the tick length and one (jiffies, ns) pair taken
- * right after a tick, from two tick boundaries seen through clock_pair (at most two ticks of
- * polling). A tick near a common HZ (100, 250, 300, 1000) is taken as exactly TICK_NSEC.
+ * right after a tick. Samples of clock_pair (jiffies and ns read together in the kernel) are
+ * polled; a tick boundary counts only when the sample before it is less than 50 us older (the
+ * boundary is then known to within 50 us: a poll preempted across a boundary says nothing), and
+ * the tick is measured between two such boundaries at least 50 ms apart. A tick near a common HZ
+ * (100, 250, 300, 1000) is taken as exactly TICK_NSEC. (Measured between two adjacent boundaries,
+ * as before, a preempted poll under load gave ticks of 72 us or 4.4 ms for HZ=250: flow times and
+ * the HTTP capture window off by as much.)
  */
 static int calibrate_jiffies(struct state *st)
 {
 	static const __u64 hz[] = { 100, 250, 300, 1000 };
-	__u64 j = 0, ns = 0, last = 0, bj[2] = { 0, 0 }, bns[2] = { 0, 0 }, tick;
-	__u64 deadline = clock_mono_ns() + 1000000000ull;
-	int err, seen = -1;
+	const __u64 precise_ns = 50000, span_ns = 50000000;
+	__u64 deadline = clock_mono_ns() + 5000000000ull;
+	__u64 j = 0, ns = 0, pj = 0, pns = 0, fj = 0, fns = 0, tick;
+	int err, have_prev = 0, have_first = 0;
 
-	while (seen < 2) {
+	for (;;) {
 		if ((err = clock_pair(st, &j, &ns)))
 			return err;
-		if (seen >= 0 && j != last) {
-			bj[seen] = j;
-			bns[seen] = ns;
-			seen++;
-		} else if (seen < 0) {
-			seen = 0;
+		if (have_prev && j == pj + 1 && ns - pns < precise_ns) {
+			if (!have_first) {
+				fj = j;
+				fns = ns;
+				have_first = 1;
+			} else if (ns - fns >= span_ns) {
+				break;
+			}
 		}
-		last = j;
+		pj = j;
+		pns = ns;
+		have_prev = 1;
 		if (clock_mono_ns() > deadline)
 			return -ETIME;
 	}
-	tick = (bns[1] - bns[0]) / (bj[1] - bj[0]);
+	tick = (ns - fns) / (j - fj);
 	for (size_t i = 0; i < sizeof(hz) / sizeof(hz[0]); i++) {
 		__u64 nominal = (1000000000ull + hz[i] / 2) / hz[i];
 
@@ -352,11 +362,11 @@ static int calibrate_jiffies(struct state *st)
 			tick = nominal;
 	}
 	st->jiffy_ns = tick;
-	st->jiffy_ref = bj[1];
-	st->jiffy_ref_ns = bns[1];
+	st->jiffy_ref = j;
+	st->jiffy_ref_ns = ns;
 	if (st->o->verbose)
 		fprintf(stderr, "flowlens-loader: flow times in jiffies: tick %llu ns, jiffy %llu at %llu ns\n",
-			(unsigned long long)tick, (unsigned long long)bj[1], (unsigned long long)bns[1]);
+			(unsigned long long)tick, (unsigned long long)j, (unsigned long long)ns);
 	return 0;
 }
 
