@@ -6,7 +6,7 @@
  *   tc_flow.bpf.h     tc ingress/egress (tcx/clsact) -> flow table; fl_dns, fl_http (tc_parse, tc_l7)
  *   drop.bpf.h        skb/kfree_skb                 -> fl_drop
  *   tcp_health.bpf.h  tcp retransmit/reset tps      -> fl_tcp_event
- *   sock_addr.bpf.h   cgroup/connect4, sendmsg4     -> fl_sock_addr
+ *   sock_addr.bpf.h   cgroup/connect4, connect6, sendmsg4 -> fl_sock_addr
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -63,6 +63,7 @@
 #define FL_PROG_CONNECT4 (1u << 7)
 #define FL_PROG_SENDMSG4 (1u << 8)
 #define FL_PROG_TC_BRIDGE_EGRESS (1u << 9) /* tc egress on a bridge whose pod ports run only tc ingress */
+#define FL_PROG_CONNECT6 (1u << 10) /* cgroup/connect6: dual-stack sockets dialling IPv4 (::ffff:a.b.c.d) */
 
 /* fl_hello.features bits: what the running kernel offers (probed at start). */
 #define FL_FEAT_BTF (1ull << 0)              /* /sys/kernel/btf/vmlinux loads */

@@ -275,6 +275,8 @@ static size_t prog_specs(struct state *st, struct prog_spec *ps)
 				      "cgroup/connect4" };
 	ps[n++] = (struct prog_spec){ s->progs.sendmsg4, &s->links.sendmsg4, FL_PROG_SENDMSG4, cg, false, true,
 				      "cgroup/sendmsg4" };
+	ps[n++] = (struct prog_spec){ s->progs.connect6, &s->links.connect6, FL_PROG_CONNECT6, cg, false, true,
+				      "cgroup/connect6" };
 	return n;
 }
 

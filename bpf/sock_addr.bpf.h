@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Socket-level destination, before any rewrite: cgroup/connect4 and cgroup/sendmsg4 attached
- * to the root cgroup (v2). A socket-level load balancer (Cilium's kube-proxy replacement)
+ * Socket-level destination, before any rewrite: cgroup/connect4, cgroup/connect6 (dual-stack
+ * sockets dialling IPv4) and cgroup/sendmsg4 attached to the root cgroup (v2). A socket-level load balancer (Cilium's kube-proxy replacement)
  * rewrites the VIP to a backend in its own connect4 hook; the packets then never carry the
  * VIP, so tc and conntrack cannot see it. Our hook records what user space asked for:
  *  - connect4 (TCP, connected UDP): remembered by socket cookie; tcp_state emits it as an
@@ -63,6 +63,25 @@ int connect4(struct bpf_sock_addr *ctx)
 
 	if (ctx->protocol == IPPROTO_TCP)
 		bpf_map_update_elem(&orig_dst, &cookie, &d, BPF_ANY);
+	return 1; /* never changes the verdict */
+}
+
+/* A dual-stack (AF_INET6) socket dialling IPv4 (::ffff:a.b.c.d) runs the connect6 hooks, not the
+ * connect4 ones: the same record, IPv4. Real IPv6 destinations are not tracked. */
+SEC("cgroup/connect6")
+int connect6(struct bpf_sock_addr *ctx)
+{
+	struct fl_orig_dst d = {
+		.daddr = ctx->user_ip6[3],
+		.dport = bpf_ntohs((__u16)ctx->user_port),
+		.proto = (__u8)ctx->protocol,
+	};
+	__u64 cookie;
+
+	if (ctx->user_ip6[0] || ctx->user_ip6[1] || ctx->user_ip6[2] != bpf_htonl(0xffff) || ctx->protocol != IPPROTO_TCP)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	bpf_map_update_elem(&orig_dst, &cookie, &d, BPF_ANY);
 	return 1; /* never changes the verdict */
 }
 

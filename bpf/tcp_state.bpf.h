@@ -52,7 +52,9 @@ int tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (targ_netns && netns != targ_netns)
 		return 0;
 
-	if (ctx->oldstate == 7 /* CLOSE */ && ctx->newstate == 2 /* SYN_SENT */ && family == AF_INET) {
+	/* AF_INET6 too: a dual-stack socket dialling IPv4 has its IPv4 destination in daddr (connect6
+	 * recorded only such destinations; a real IPv6 one finds no entry). */
+	if (ctx->oldstate == 7 /* CLOSE */ && ctx->newstate == 2 /* SYN_SENT */) {
 		__u32 daddr = 0;
 
 		bpf_core_read(&daddr, 4, &ctx->daddr);

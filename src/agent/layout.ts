@@ -22,6 +22,7 @@ export const LOST_SOURCE_NAMES: Readonly<Record<number, string>> = {
 /** Bit i of HelloRecord.attached (FL_PROG_*). */
 export const PROG_NAMES: readonly string[] = [
   'tcp_state', 'tc_ingress', 'tc_egress', 'kfree_skb', 'tcp_retransmit', 'tcp_send_reset', 'tcp_receive_reset', 'connect4', 'sendmsg4', 'tc_bridge_egress',
+  'connect6',
 ];
 
 /** Bit i of HelloRecord.features (FL_FEAT_*), named as `flowlens-loader --features` prints them. */

@@ -215,26 +215,38 @@ int fake_socket_lb(struct bpf_sock_addr *ctx)
 \t}
 \treturn 1;
 }
+SEC("cgroup/connect6")
+int fake_socket_lb6(struct bpf_sock_addr *ctx)
+{
+\tif (!ctx->user_ip6[0] && !ctx->user_ip6[1] && ctx->user_ip6[2] == bpf_htonl(0xffff) &&
+\t    ctx->user_ip6[3] == bpf_htonl(${hex(fakeVip)}) && ctx->user_port == bpf_htons(${fakePort})) {
+\t\tctx->user_ip6[3] = bpf_htonl(${hex(web.ip!)});
+\t\tctx->user_port = bpf_htons(9090);
+\t}
+\treturn 1;
+}
 char LICENSE[] SEC("license") = "GPL";
 `);
   const bpfDir = join(__dirname, '..', '..', 'bpf');
   execFileSync('make', ['-s', '-C', bpfDir, '.output/vmlinux.h'], { stdio: 'inherit' });
   execFileSync('clang', ['-g', '-O2', '-target', 'bpf', '-I', join(bpfDir, '.output'), '-c', join(work, 'lb.c'), '-o', join(work, 'lb.o')]);
-  execFileSync('bpftool', ['prog', 'load', join(work, 'lb.o'), pin]);
+  execFileSync('bpftool', ['prog', 'loadall', join(work, 'lb.o'), pin]); // a directory: one pin per program
+  const hooks = [['connect4', join(pin, 'fake_socket_lb')], ['connect6', join(pin, 'fake_socket_lb6')]] as const;
   t.after(() => {
-    spawnSync('bpftool', ['cgroup', 'detach', cgroup2, 'connect4', 'pinned', pin]);
-    rmSync(pin, { force: true });
+    for (const [hook, prog] of hooks) spawnSync('bpftool', ['cgroup', 'detach', cgroup2, hook, 'pinned', prog]);
+    rmSync(pin, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });
-  execFileSync('bpftool', ['cgroup', 'attach', cgroup2, 'connect4', 'pinned', pin, 'multi']);
-  const conns = inClient<{ port: number; got: number }[]>(CONNECT(fakeVip, fakePort, 2, 100));
-  assert.deepEqual(conns.map((c) => c.got), [100, 100], 'the stand-in balancer sent them to the backend');
+  for (const [hook, prog] of hooks) execFileSync('bpftool', ['cgroup', 'attach', cgroup2, hook, 'pinned', prog, 'multi']);
+  // Two over IPv4 sockets, two over dual-stack ones (an AF_INET6 socket dialling ::ffff:VIP runs connect6).
+  const conns = [...inClient<{ port: number; got: number }[]>(CONNECT(fakeVip, fakePort, 2, 100)), ...inClient<{ port: number; got: number }[]>(CONNECT(`::ffff:${fakeVip}`, fakePort, 2, 100))];
+  assert.deepEqual(conns.map((c) => c.got), [100, 100, 100, 100], 'the stand-in balancer sent them to the backend');
   const ports = new Set(conns.map((c) => c.port));
-  const sock = await waitFor('the connects, accepts and closes of both connections', () => {
+  const sock = await waitFor('the connects, accepts and closes of the four connections', () => {
     const got = observe().filter((f) => f.trace_observation_point === 'SOCK' && ports.has(f.l4.TCP?.source_port ?? -1));
-    return got.length >= 8 ? got : undefined;
+    return got.length >= 16 ? got : undefined;
   }, 30_000, 1000);
-  assert.deepEqual(sock.map((f) => f.extensions?.tcp_event).sort(), ['accept', 'accept', 'close', 'close', 'close', 'close', 'connect', 'connect']);
+  assert.deepEqual(sock.map((f) => f.extensions?.tcp_event).sort(), [...Array(4).fill('accept'), ...Array(8).fill('close'), ...Array(4).fill('connect')]);
   for (const f of sock) {
     const what = `${f.extensions?.tcp_event} ${f.traffic_direction}`;
     assert.deepEqual([f.IP.source, f.IP.destination, f.l4.TCP?.destination_port], [client.ip, web.ip, 9090], what);
