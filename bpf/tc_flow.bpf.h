@@ -322,8 +322,6 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 	return v;
 }
 
-#include "tc_l7.bpf.h"
-
 /*
  * At a bridge's egress, a packet sent by one of our pods has come back through the host stack (to
  * a Service VIP that kube-proxy's DNAT turned into a pod of this node, or hairpinned): its DNS or
@@ -337,6 +335,8 @@ static __always_inline bool sent_by_our_pod(const struct fl_parsed *p)
 	__builtin_memcpy(e.addr, p->swapped ? p->key.daddr : p->key.saddr, FL_ADDR_LEN);
 	return bpf_map_lookup_elem(&pod_addrs, &e) != NULL;
 }
+
+#include "tc_l7.bpf.h"
 
 /* bridge: at a bridge's egress, keyed to the pod port of the destination (pod_addrs), else to
  * the bridge itself (an address no pod of ours has used yet, broadcast, multicast). */
@@ -370,12 +370,10 @@ static __always_inline int on_packet(struct __sk_buff *skb, __u8 hook, bool brid
 	dns = dns_capture && (p.key.sport == 53 || p.key.dport == 53) &&
 	      (p.key.proto == IPPROTO_UDP || (p.key.proto == IPPROTO_TCP && p.payload_len >= 14));
 	http = !dns && http_capture && p.key.proto == IPPROTO_TCP && p.payload_len >= 8;
-	if (!(dns || http) || (bridge && sent_by_our_pod(&p)))
-		return TC_ACT_UNSPEC;
-	if (dns)
+	if (dns && !(bridge && sent_by_our_pod(&p)))
 		capture_dns(skb, &p, hook);
-	else
-		capture_http(skb, &p, hook, v, p.swapped);
+	else if (http)
+		capture_http(skb, &p, hook, v, p.swapped, bridge);
 	return TC_ACT_UNSPEC;
 }
 

@@ -106,7 +106,7 @@ static __noinline void copy_http(struct __sk_buff *skb, const struct fl_parsed *
  * numbers, not by order.
  */
 static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_parsed *p, __u8 hook,
-					 struct fl_flow_val *v, int dir)
+					 struct fl_flow_val *v, int dir, bool bridge)
 {
 	struct fl_8bytes buf, *first;
 	__u32 off = p->payload_off;
@@ -122,6 +122,9 @@ static __always_inline void capture_http(struct __sk_buff *skb, const struct fl_
 	}
 	first = FL_HDR(skb, off, &buf);
 	if (!first || !http_start(first->b))
+		return;
+	/* only for what would be copied: body segments and a spent budget cost no map lookup */
+	if (bridge && sent_by_our_pod(p))
 		return;
 	if (v) {
 		if (!v->l7_win)
