@@ -122,11 +122,11 @@ export class Agent {
     this.store = new FlowRing(opts.storeSize);
     this.conntrack = new ConntrackLookups(opts.ctqueryPath === null ? undefined : new ConntrackNetlink(opts.ctqueryPath ?? defaultCtqueryPath(), (m) => this.log(m)),
       undefined, (ip) => this.pods.podByIP(ip) !== undefined);
-    this.builder = new TcpFlowBuilder(opts.node, this.conntrack);
+    this.datapath = new Datapath(opts.node);
+    this.builder = new TcpFlowBuilder(opts.node, this.conntrack, this.datapath);
     this.builder.onRewrite = (client, sent, seen) => this.datapath.rewritten(client, sent, seen);
     const informer = opts.access ? new Informer(opts.access, { path: '/api/v1/pods', fieldSelector: `spec.nodeName=${opts.node}` }) : undefined;
     this.pods = new LocalPods(informer);
-    this.datapath = new Datapath(opts.node);
     const scope = opts.netnsScope ?? (process.env.FLOWLENS_AGENT_NETNS_SCOPE === 'node' ? 'node' : 'all');
     this.netns = scope === 'node' ? new NetnsScope((m) => this.log(m)) : undefined;
     this.ifaces = new InterfaceWatcher((m) => this.log(m), opts.interfaces, undefined, undefined, opts.bridgeEgress ?? process.env.FLOWLENS_AGENT_BRIDGE_EGRESS !== '0');
@@ -194,7 +194,7 @@ export class Agent {
       records: Object.fromEntries(this.datapath.counts),
       unparsed: this.datapath.unparsed,
       conntrack: { lookups: this.conntrack.source, netlink_answers: this.conntrack.netlink?.answered ?? 0, netlink_restarts: this.conntrack.netlink?.restarts ?? 0, table_reads: this.conntrack.table.reads,
-        port_rewrites: this.datapath.portRewrites,
+        port_rewrites: this.datapath.portRewrites, tc_view_answers: this.builder.seenAnswers,
         ...(this.conntrack.netlink?.failed && this.conntrack.netlink.failed !== 'stopped' ? { netlink_off: this.conntrack.netlink.failed } : {}) },
       ...(this.netns ? { netns_scope: { inodes: this.netns.inodes.length, other_node_records: this.netns.dropped } } : {}),
     };
@@ -271,7 +271,8 @@ export class Agent {
         this.onLost(r.source, r.total);
         continue;
       }
-      if (r.type === 'tcp_state') socket.push(this.builder.onRecord(r));
+      if (r.type === 'flow') this.datapath.observe(r); // a connection's tc views before its socket's ESTABLISHED, as the ring ordered them
+      else if (r.type === 'tcp_state') socket.push(this.builder.onRecord(r));
       else if (r.type === 'sock_addr') this.builder.onSockAddr(r); // before its socket's SYN_SENT, in record order
     }
     // A batch's lookups went out together; its socket flows are delivered in record order.
@@ -279,7 +280,7 @@ export class Agent {
       const flow = f instanceof Promise ? await f : f;
       if (flow) this.deliver(flow);
     }
-    for (const flow of this.datapath.onBatch(records)) this.deliver(flow);
+    for (const flow of this.datapath.onBatch(records, true)) this.deliver(flow);
   }
 
   private deliver(flow: Flow): void {

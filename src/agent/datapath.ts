@@ -6,7 +6,7 @@ import type { DecodedRecord, FlowRecord } from './records';
 import type { PacketMeta } from './datarecords';
 import { NameCache } from './dns';
 import { DropReasons, Retransmits, dropFlow, resetFlow } from './drops';
-import { TranslationJoin, flowFromRecord } from './flowrecords';
+import { type Endpoint4, TranslationJoin, flowFromRecord } from './flowrecords';
 import { L7Flows } from './l7flows';
 
 export interface DatapathOptions {
@@ -45,9 +45,31 @@ export class Datapath {
     return { dns: this.l7.counters.dnsUnparsed, http: this.l7.counters.httpUnparsed };
   }
 
-  /** Flows for one batch of records, in record order. TCP state, hello, lost, cmd_result are skipped. */
-  onBatch(records: readonly DecodedRecord[]): Flow[] {
-    this.join.observeAll(records); // both views of a connection first
+  /**
+   * One tc FLOW record's view of its connection, in record order among the socket records (the
+   * agent calls this while it hands TCP state records to tcpflows.ts, which asks seenTranslation):
+   * then a batch's views are taken in by onBatch(records, true).
+   */
+  observe(r: FlowRecord): void {
+    this.join.observe(r);
+  }
+
+  /** Where a TCP connection from src:sport to dst:dport went, when this node's tc views saw both its ends start (TranslationJoin.seenSince). */
+  seenTranslation(src: string, sport: number, dst: string, dport: number, sinceWallNs: number): Endpoint4 | undefined {
+    return this.join.seenSince(src, 6, sport, dst, dport, sinceWallNs);
+  }
+
+  /** A TCP client socket of this node closed: later views of its end are new connections'. */
+  clientClosed(src: string, sport: number, wallNs: number): void {
+    this.join.closed(src, 6, sport, wallNs);
+  }
+
+  /**
+   * Flows for one batch of records, in record order. TCP state, hello, lost, cmd_result are
+   * skipped. `observed`: the batch's FLOW records were given to observe() already.
+   */
+  onBatch(records: readonly DecodedRecord[], observed = false): Flow[] {
+    if (!observed) this.join.observeAll(records); // both views of a connection first
     const out: Flow[] = [];
     let tc = 0; // FLOW records, counted once per batch (they are nearly all of them)
     for (const r of records) {

@@ -9,8 +9,16 @@ import type { FlowRecord } from './datarecords';
 
 export interface Endpoint4 { ip: string; port: number }
 /** Where one connection's initiator sent its packets: before DNAT (vip) and after it (backend). */
-/** partner: the other port of this client end when conntrack rewrote its source port (alias()). */
-interface Seen { vip: Endpoint4 | undefined; backend: Endpoint4 | undefined; at: number; partner: number | undefined }
+/**
+ * partner: the other port of this client end when conntrack rewrote its source port (alias()).
+ * vipSince / backendSince: wall ns (as a number) of the first packet of the flow each view was
+ * last set by, when a START record set it (NaN otherwise: an UPDATE or END of an older flow).
+ * closedAt: wall ns at which this client end's last socket closed (the socket view tells).
+ */
+interface Seen {
+  vip: Endpoint4 | undefined; backend: Endpoint4 | undefined; at: number; partner: number | undefined;
+  vipSince: number; backendSince: number; closedAt: number;
+}
 
 const FLAG_NAMES: [number, keyof TcpFlags][] = [[0x01, 'FIN'], [0x02, 'SYN'], [0x04, 'RST'], [0x08, 'PSH'], [0x10, 'ACK'], [0x20, 'URG'], [0x40, 'ECE'], [0x80, 'CWR']];
 
@@ -52,22 +60,53 @@ export class TranslationJoin {
     if (r.proto !== 6 && r.proto !== 17) return;
     const key = r.proto * 65536 + r.sport;
     const e = this.byAddr.get(r.saddr)?.get(key) ?? this.entry(r.saddr, key, now);
-    const old = r.origin === 'from_pod' ? e.vip : e.backend;
-    if (old?.ip === r.daddr && old.port === r.dport) return; // same view again: nothing to allocate
+    const fromPod = r.origin === 'from_pod';
+    const old = fromPod ? e.vip : e.backend;
+    const since = r.event === 'start' ? Number(r.firstNs) : NaN;
+    if (old?.ip === r.daddr && old.port === r.dport) { // same view again: nothing to allocate
+      if (r.event === 'start') {
+        if (fromPod) e.vipSince = since;
+        else e.backendSince = since;
+      }
+      return;
+    }
     const dst = { ip: r.daddr, port: r.dport };
-    if (r.origin === 'from_pod') {
+    if (fromPod) {
       if (e.vip) e.partner = undefined; // the port dials somewhere else now: a new connection
       e.vip = dst;
+      e.vipSince = since;
     } else {
       e.backend = dst;
+      e.backendSince = since;
     }
+  }
+
+  /**
+   * Where the TCP/UDP connection addr:port → dst:dport went, from its two views alone, when both
+   * are surely this connection's: both set by a START at or after `since` (wall ns: the socket
+   * began connecting, less the coarse clock's tick) and after the end's last socket closed. A
+   * port reused while its previous flow's counters were still kept gives no START: undefined,
+   * and the caller asks conntrack. Only called in record order (nothing later observed yet).
+   */
+  seenSince(addr: string, proto: number, port: number, dst: string, dport: number, since: number): Endpoint4 | undefined {
+    const e = this.byAddr.get(addr)?.get(proto * 65536 + port);
+    if (!e?.vip || !e.backend || e.partner !== undefined || e.vip.ip !== dst || e.vip.port !== dport) return undefined;
+    const after = since > e.closedAt ? since : e.closedAt;
+    if (!(e.vipSince >= after && e.backendSince >= after)) return undefined; // NaN: not a START's
+    return e.backend.ip === dst && e.backend.port === dport ? undefined : e.backend;
+  }
+
+  /** The socket view saw this client end's socket close at `wallNs`: later views are new connections'. */
+  closed(addr: string, proto: number, port: number, wallNs: number): void {
+    const e = this.byAddr.get(addr)?.get(proto * 65536 + port);
+    if (e) e.closedAt = wallNs;
   }
 
   private entry(addr: string, key: number, now: number): Seen {
     if (this.size >= this.max) this.evictOldest();
     let ports = this.byAddr.get(addr);
     if (!ports) this.byAddr.set(addr, (ports = new Map()));
-    const e: Seen = { vip: undefined, backend: undefined, at: now, partner: undefined };
+    const e: Seen = { vip: undefined, backend: undefined, at: now, partner: undefined, vipSince: NaN, backendSince: NaN, closedAt: -Infinity };
     ports.set(key, e);
     this.size++;
     return e;

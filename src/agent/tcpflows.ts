@@ -26,6 +26,23 @@ export interface TranslationLookup {
   untranslated?(ip: string): boolean;
 }
 
+/**
+ * This node's tc views of connections (datapath.ts), fed in record order with the socket records:
+ * a client connection whose two ends both started at a pod interface of this node needs no lookup.
+ */
+export interface SeenViews {
+  /** Where src:sport → dst:dport went, if both its views started at or after sinceWallNs (and after the end's last close). */
+  seenTranslation(src: string, sport: number, dst: string, dport: number, sinceWallNs: number): Translation | undefined;
+  /** A client socket closed: views of its end seen later are another connection's. */
+  clientClosed(src: string, sport: number, wallNs: number): void;
+}
+
+/**
+ * How much earlier than its socket's SYN_SENT a flow's first packet may be stamped: tc flow times
+ * are the coarse clock's (the last jiffy, ≤ 10 ms at HZ=100).
+ */
+const COARSE_SLACK_NS = 10_000_000n;
+
 /** `pending`: the connect's or accept's lookup, while it is out (the close waits for it). */
 interface ConnState { startMono: bigint; role: 'client' | 'server'; translation?: Translation; vip?: Translation; pending?: Promise<unknown> }
 
@@ -89,7 +106,10 @@ export class TcpFlowBuilder {
    */
   onRewrite?: (client: string, sent: number, seen: number) => void;
 
-  constructor(private readonly node: string, private readonly translate: TranslationLookup) {}
+  /** Connects answered from the tc views (no lookup). */
+  seenAnswers = 0;
+
+  constructor(private readonly node: string, private readonly translate: TranslationLookup, private readonly views?: SeenViews) {}
 
   /** A SOCK_ADDR record of a TCP connect (the loader emits one only when the destination was rewritten). */
   onSockAddr(r: SockAddrRecord): void {
@@ -154,6 +174,14 @@ export class TcpFlowBuilder {
       return this.flow(r, 'client', 'connect', undefined, lb, latency);
     }
     const direct = this.translate.untranslated?.(r.daddr) === true;
+    const seen = direct || !this.views ? undefined : this.views.seenTranslation(r.saddr, r.sport, r.daddr, r.dport, Number(r.timeNs - (r.monoNs - st.startMono) - COARSE_SLACK_NS));
+    if (seen) {
+      this.seenAnswers++;
+      st.translation = seen;
+      if (this.clients.size >= MAX_TRACKED) this.clients.clear();
+      this.clients.set(endKey(r.saddr, r.sport), { dialled: { ip: r.daddr, port: r.dport }, reached: seen });
+      return this.flow(r, 'client', 'connect', seen, undefined, latency);
+    }
     const reached = direct ? undefined : then(this.translate.translated(r.saddr, r.sport, r.daddr, r.dport, st.startMono), (tr) => {
       if (tr?.peer && tr.peer.ip === r.saddr && tr.peer.port !== r.sport) this.onRewrite?.(r.saddr, r.sport, tr.peer.port);
       return elsewhere(tr, r.daddr, r.dport);
@@ -199,7 +227,10 @@ export class TcpFlowBuilder {
   private closed(r: TcpStateRecord): Maybe<Flow | undefined> {
     const st = this.conns.get(r.skaddr);
     this.conns.delete(r.skaddr);
-    if (st?.role === 'client' && this.clients.size > 0) this.clients.delete(endKey(r.saddr, r.sport));
+    if (st?.role === 'client') {
+      if (this.clients.size > 0) this.clients.delete(endKey(r.saddr, r.sport));
+      this.views?.clientClosed(r.saddr, r.sport, Number(r.timeNs));
+    }
     if (r.oldState === 'SYN_SENT') {
       const lb = this.dialledAtSocket(r);
       if (lb) return this.flow(r, 'client', 'connect_failed', undefined, lb);

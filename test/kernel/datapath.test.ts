@@ -156,11 +156,14 @@ test('a connection through the ClusterIP gives the VIP and the backend it reache
   const conns = inClient<{ port: number; got: number }[]>(CONNECT(vip, 9090, 8, 100));
   const ports = new Set(conns.map((c) => c.port));
   const ips = new Set(webs.map((w) => w.ip));
+  const sock = (all: Flow[], event: string) => all.filter((f) => f.extensions?.tcp_event === event && f.IP.source === client.ip && ports.has(f.l4.TCP?.source_port ?? -1));
   const flows = await waitFor('8 translated client-side flows', () => {
     const all = observe();
     const c = tcFlows(all, 'FROM_ENDPOINT', ports);
     const s = tcFlows(all, 'TO_ENDPOINT', ports);
-    return c.length >= 8 && s.length >= 8 ? { c, s } : undefined;
+    const connects = sock(all, 'connect');
+    const accepts = sock(all, 'accept');
+    return c.length >= 8 && s.length >= 8 && connects.length >= 8 && accepts.length >= 8 ? { c, s, connects, accepts } : undefined;
   }, 30_000, 1000);
   const served = new Map(flows.s.map((f) => [f.l4.TCP?.source_port, f.IP.destination]));
   for (const f of flows.c) {
@@ -170,6 +173,14 @@ test('a connection through the ClusterIP gives the VIP and the backend it reache
     assert.equal(f.l4.TCP?.destination_port, 9090);
     assert.deepEqual([f.extensions?.payload_bytes_sent, f.extensions?.payload_bytes_received], [100, 100]);
   }
+  // The socket view: connect (the client's socket) and accept (the backend's), the same backend,
+  // the VIP as original_destination (joined from the two tc views, or asked of conntrack).
+  for (const f of [...flows.connects, ...flows.accepts]) {
+    const port = f.l4.TCP?.source_port;
+    assert.deepEqual([f.IP.destination, f.l4.TCP?.destination_port, f.extensions?.original_destination], [served.get(port), 9090, { ip: vip, port: 9090 }], `${f.extensions?.tcp_event} from port ${port}`);
+  }
+  assert.equal(new Set(flows.connects.map((f) => f.l4.TCP?.source_port)).size, 8, 'one connect per connection');
+  assert.equal(new Set(flows.accepts.map((f) => f.l4.TCP?.source_port)).size, 8, 'one accept per connection');
 });
 
 test('a dual-stack server (listening on [::]) accepting IPv4 clients: its accepts and closes are IPv4 flows between the two pods', { skip, timeout: 120_000 }, async (t) => {

@@ -178,3 +178,60 @@ test('a client port conntrack rewrote (a tuple clash) is reported from either en
   assert.deepEqual([direct?.IP.destination, direct?.extensions?.original_destination], ['10.1.0.9', undefined], 'only the port was rewritten: not a translation');
   assert.deepEqual(rewrites, ['10.244.0.5 23436>21883', '10.244.0.5 23436>21883', '10.244.0.5 30000>30001']);
 });
+
+test('a connection whose two tc views both started at this node is joined from them, no lookup; views older than the socket or than its end\'s last close are not trusted', async () => {
+  const { Datapath } = await import('../../src/agent/datapath');
+  const dp = new Datapath('node-1');
+  const asked: string[] = [];
+  const b = new TcpFlowBuilder('node-1', {
+    translated: (s: string, sp: number, d: string, dp2: number) => { asked.push(`translated ${s}:${sp}>${d}:${dp2}`); return { ip: '10.244.0.8', port: 8080 }; },
+    original: (p: string, pp: number) => { asked.push(`original ${p}:${pp}`); return undefined; },
+  }, dp);
+  const WALL = 1_700_000_000_000_000_000n;
+  const view = (origin: 'from_pod' | 'to_pod', sport: number, daddr: string, dport: number, mono: bigint, event: 'start' | 'end' = 'start') => dp.observe({
+    type: 'flow', event, firstNs: WALL + mono, lastNs: WALL + mono, family: 4, proto: 6, saddr: '10.244.0.5', daddr, sport, dport,
+    ifindex: 10, origin, bytes: [60, 0], payload: [0, 0], packets: [1, 0], tcpFlags: [0x02, 0], icmpType: 0, icmpCode: 0, httpHeads: [0, 0],
+  });
+  const connect = (sk: bigint, sport: number, synSent: bigint, est: bigint) => {
+    b.onRecord(rec(sk, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.96.0.20', 80, synSent));
+    return b.onRecord(rec(sk, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', sport, '10.96.0.20', 80, est));
+  };
+  const MS = 1_000_000n;
+  // Ring order: SYN_SENT, the SYN at the client's port (START), at the backend's (START), ESTABLISHED.
+  b.onRecord(rec(1n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.96.0.20', 80, 100n * MS));
+  view('from_pod', 40000, '10.96.0.20', 80, 100n * MS - 3n * MS); // the coarse clock's last tick: before SYN_SENT
+  view('to_pod', 40000, '10.244.0.7', 8080, 100n * MS - 3n * MS);
+  const c = b.onRecord(rec(1n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 101n * MS)) as Flow;
+  assert.ok(!(c instanceof Promise), 'answered at once');
+  assert.deepEqual([c.IP.destination, c.l4.TCP?.destination_port, c.extensions?.original_destination], ['10.244.0.7', 8080, { ip: '10.96.0.20', port: 80 }]);
+  const a = b.onRecord(rec(2n, 'SYN_RECV', 'ESTABLISHED', '10.244.0.7', 8080, '10.244.0.5', 40000, 102n * MS)) as Flow;
+  assert.deepEqual([a.IP.destination, a.extensions?.original_destination], ['10.244.0.7', { ip: '10.96.0.20', port: 80 }], 'the accept from its client\'s connect');
+  assert.deepEqual(asked, [], 'no lookup at either end');
+  assert.equal(b.seenAnswers, 1);
+  const close = b.onRecord(rec(1n, 'FIN_WAIT2', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 103n * MS)) as Flow;
+  assert.equal(close.IP.destination, '10.244.0.7');
+
+  // The same client end again, to the same VIP: its flows' counters were still kept (same tuples),
+  // so no START came; the views are the closed connection's and a lookup answers.
+  assert.equal((await connect(3n, 40000, 104n * MS, 105n * MS))?.IP.destination, '10.244.0.8');
+  assert.deepEqual(asked, ['translated 10.244.0.5:40000>10.96.0.20:80']);
+  // A START of this connection at the client's port only (the backend's is an older flow's): asks.
+  b.onRecord(rec(3n, 'ESTABLISHED', 'CLOSE', '10.244.0.5', 40000, '10.96.0.20', 80, 106n * MS));
+  b.onRecord(rec(4n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.96.0.20', 80, 107n * MS));
+  view('from_pod', 40000, '10.96.0.20', 80, 107n * MS);
+  view('to_pod', 40000, '10.244.0.7', 8080, 90n * MS, 'end');
+  await b.onRecord(rec(4n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40000, '10.96.0.20', 80, 108n * MS));
+  assert.equal(asked.length, 2, 'an END sets no start time');
+  // Views of a connection that started long before this socket (no close seen): asks.
+  view('from_pod', 40100, '10.96.0.20', 80, 10n * MS);
+  view('to_pod', 40100, '10.244.0.7', 8080, 10n * MS);
+  await connect(5n, 40100, 200n * MS, 201n * MS);
+  assert.equal(asked.length, 3, 'views from before the socket\'s SYN_SENT (less the coarse tick) are another connection\'s');
+  // Both views started, but at another destination than this socket dialled: asks.
+  b.onRecord(rec(6n, 'CLOSE', 'SYN_SENT', '10.244.0.5', 0, '10.96.0.20', 80, 300n * MS));
+  view('from_pod', 40200, '10.96.0.21', 80, 300n * MS);
+  view('to_pod', 40200, '10.244.0.7', 8080, 300n * MS);
+  await b.onRecord(rec(6n, 'SYN_SENT', 'ESTABLISHED', '10.244.0.5', 40200, '10.96.0.20', 80, 301n * MS));
+  assert.equal(asked.length, 4);
+  assert.equal(b.seenAnswers, 1);
+});
