@@ -222,6 +222,10 @@ struct fl_endpoint {
 #define FL_NOTICE_FIN0 1 /* first FIN from key.saddr */
 #define FL_NOTICE_FIN1 2 /* first FIN from key.daddr */
 #define FL_NOTICE_RST 4
+#define FL_NOTICE_REOPEN 8 /* a TCP SYN: the flow's first packet, or on a flow this CPU already counts
+			    * (retransmitted, or a new connection on the same 5-tuple, a reused client
+			    * port: the loader tells them apart by the ISN). Event only, never a noticed bit. */
+#define FL_NOTICE_REOPEN_ACK 16 /* the same for a SYN-ACK (a server's port may see no SYN) */
 
 /*
  * The flow table (tc_flow.bpf.h): a plain array, mmapped by the loader, one region of
@@ -270,6 +274,8 @@ struct fl_flow_notice {
 	__u32 event;  /* FL_NOTICE_* */
 	__u32 slot;   /* the flow's slot on the sending CPU (index into the flow table) */
 	__u32 gen;    /* that slot's gen: the loader's scan reads the slots it was told of */
+	__u32 isn;    /* REOPEN / REOPEN_ACK: the client's initial sequence number (a SYN's seq, a SYN-ACK's ack - 1) */
+	__u64 at;     /* REOPEN / REOPEN_ACK: the handshake packet's time, CLOCK_MONOTONIC ns (exact, as first_ns); else 0 */
 };
 
 /* Made by the loader from the flow map (sum over CPUs). */
@@ -401,7 +407,7 @@ _Static_assert(sizeof(struct fl_lost) == 24, "fl_lost size");
 _Static_assert(sizeof(struct fl_flow_key) == 44, "fl_flow_key size");
 _Static_assert(sizeof(struct fl_flow_val) == 96, "fl_flow_val size");
 _Static_assert(sizeof(struct fl_flow) == 128, "fl_flow size");
-_Static_assert(sizeof(struct fl_flow_notice) == 64, "fl_flow_notice size");
+_Static_assert(sizeof(struct fl_flow_notice) == 80, "fl_flow_notice size");
 _Static_assert(sizeof(struct fl_slot) == 152, "fl_slot size");
 _Static_assert(sizeof(struct fl_flow_part) == 160, "fl_flow_part size");
 _Static_assert(sizeof(struct fl_endpoint) == 20, "fl_endpoint size");

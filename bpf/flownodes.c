@@ -245,6 +245,7 @@ void node_start(struct flowtab *t, struct fnode *n, const struct merged *m)
 	n->dead = false;
 	n->carried = false;
 	n->announced = false;
+	n->has_isn = false;
 	memset(&n->part, 0, sizeof(n->part));
 	size_t c = hash_conn(n, t->nb);
 	n->cnext = t->c[c];

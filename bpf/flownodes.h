@@ -25,6 +25,8 @@ struct fnode {
 	bool dead;      /* its last record is out (slots freed); freed by the next sweep */
 	bool carried;   /* kept counters from slots taken over (part) */
 	bool announced; /* its START is out */
+	bool has_isn;   /* isn: the client ISN of the connection its last START was of (a handshake was told) */
+	__u32 isn;
 	__u8 origin;    /* FL_HOOK_* of the initiator's packets */
 	__u64 ended_ns; /* dead: the last packet of its last record */
 	struct fl_flow_val part;

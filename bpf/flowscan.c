@@ -70,9 +70,9 @@ static void finish(struct state *st, struct fnode *n, struct merged *m, struct f
 }
 
 /* One look at flow k with its slots' counters v: START, UPDATE, or its last record. *due: when an
- * ended flow's grace is over. */
+ * ended flow's grace is over. hs: the notice of a handshake packet of the flow (REOPEN, REOPEN_ACK), else NULL. */
 static void visit(struct state *st, const struct fl_flow_key *k, const struct fl_flow_val *v, __u64 now, bool force,
-		  __u64 *due)
+		  __u64 *due, const struct fl_flow_notice *hs)
 {
 	static struct fl_taken scratch;
 	const struct options *o = st->o;
@@ -80,7 +80,7 @@ static void visit(struct state *st, const struct fl_flow_key *k, const struct fl
 	struct fnode *n, *p = NULL;
 	struct merged m, pm;
 	bool fresh;
-	__u64 quiet, pkts;
+	__u64 quiet, pkts, reopen;
 
 	if (!(n = node_get(st, k, &sum, &fresh)))
 		return;
@@ -92,6 +92,20 @@ static void visit(struct state *st, const struct fl_flow_key *k, const struct fl
 		flow_sum_add(&sum, &n->part);
 	flow_merge(st, k, &sum, &m);
 	fresh = !n->announced;
+	/* A handshake of another connection than the one the flow last STARTed for (its ISN differs):
+	 * a new connection on this 5-tuple (a client port reused while the flow's counters are still
+	 * kept). START again, the counters the flow's, stamped with the handshake's time, so that the
+	 * agent knows whose views it joins. A retransmitted SYN, or the SYN-ACK of the SYN that
+	 * STARTed the flow, has the same ISN. */
+	reopen = 0;
+	if (hs && hs->at && !n->dead) {
+		if (!fresh && (!n->has_isn || hs->isn != n->isn)) {
+			reopen = hs->at;
+			fresh = true;
+		}
+		n->has_isn = true;
+		n->isn = hs->isn;
+	}
 	quiet = now > m.f.last_ns ? now - m.f.last_ns : 0;
 	if (force || wants_pair(o, n, &m, quiet, now, fresh))
 		p = pair_of(st, n);
@@ -110,9 +124,14 @@ static void visit(struct state *st, const struct fl_flow_key *k, const struct fl
 	}
 	if (flow_ended(&m))
 		*due = m.f.last_ns + o->end_grace_ms * 1000000ull;
-	if (fresh)
+	if (fresh) {
 		m.f.event = FL_FLOW_START;
-	else if (pkts != n->pkts && now - n->emitted_ns >= o->update_ms * 1000000ull)
+		if (reopen) { /* a new connection on this 5-tuple: its START says when it began */
+			m.f.first_ns = reopen;
+			if (m.f.last_ns < m.f.first_ns) /* last at tick resolution */
+				m.f.last_ns = m.f.first_ns;
+		}
+	} else if (pkts != n->pkts && now - n->emitted_ns >= o->update_ms * 1000000ull)
 		m.f.event = FL_FLOW_UPDATE;
 	if (m.f.event) {
 		emit(st, &m.f, sizeof(m.f));
@@ -146,7 +165,7 @@ static void sweep_bucket(struct state *st, size_t i, __u64 now, bool force, bool
 		}
 		if (n->gen != t->gen && !n->dead && n->carried) {
 			due = 0;
-			visit(st, &n->key, &no_slots, now, force, &due);
+			visit(st, &n->key, &no_slots, now, force, &due, NULL);
 			if (due)
 				arm(st, &n->key, due);
 		}
@@ -190,7 +209,7 @@ static void scan_one(struct state *st, const struct fl_flow_key *k, const struct
 {
 	__u64 due = 0;
 
-	visit(st, k, sum, scan_now, scan_force, &due);
+	visit(st, k, sum, scan_now, scan_force, &due, NULL);
 	if (due)
 		arm(st, k, due); /* its notice was lost: END at the grace anyway */
 }
@@ -272,7 +291,7 @@ static void arm(struct state *st, const struct fl_flow_key *k, __u64 due)
 }
 
 /* Looks at one flow now: START if new, END if over; arms its END timer. */
-static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
+static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now, const struct fl_flow_notice *hs)
 {
 	static struct fl_taken taken;
 	struct fl_flow_val sum;
@@ -283,7 +302,7 @@ static void visit_key(struct state *st, const struct fl_flow_key *k, __u64 now)
 		return;
 	if (!flowtab_read(st, k, &sum, &taken) && (!(n = *node_find(st->tab, k)) || n->dead || !n->carried))
 		return; /* gone: its last record is out */
-	visit(st, k, &sum, now, false, &due);
+	visit(st, k, &sum, now, false, &due, hs);
 	if (due)
 		arm(st, k, due > now ? due : now + 1000000);
 }
@@ -294,7 +313,7 @@ void flow_notice(struct state *st, const struct fl_flow_notice *n)
 		flowtab_known(st, n->slot, n->gen);
 	if (st->o->prog_run)
 		return; /* prog-run: flows only on `flush`, as the tests expect */
-	visit_key(st, &n->key, clock_mono_ns());
+	visit_key(st, &n->key, clock_mono_ns(), n->event & (FL_NOTICE_REOPEN | FL_NOTICE_REOPEN_ACK) ? n : NULL);
 }
 
 /*
@@ -351,7 +370,7 @@ __u64 flow_timers(struct state *st, __u64 now)
 		timers[n] = timers[--ntimers]; /* keeps entries re-armed during this loop */
 		if ((node = *node_find(st->tab, &k)))
 			node->armed = false;
-		visit_key(st, &k, now); /* may re-arm k: appended after n, due later */
+		visit_key(st, &k, now, NULL); /* may re-arm k: appended after n, due later */
 	}
 	return earliest;
 }

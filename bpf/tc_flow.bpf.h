@@ -152,7 +152,7 @@ static __always_inline bool reply_to_known_initiator(const struct fl_parsed *p)
 /* Tells the loader to look at this flow now; a failed reserve only delays it to the next scan.
  * Cold paths (a flow's first packet, its first FIN/RST, a DNS or HTTP copy) are BPF subprograms
  * (__noinline): their code stays out of the per-packet instruction stream. */
-static __noinline void send_notice(const struct fl_flow_key *k, __u32 event, __u32 slot, __u32 gen)
+static __noinline void send_notice(const struct fl_flow_key *k, __u64 event_isn, __u32 slot, __u32 gen, __u64 at)
 {
 	struct fl_flow_notice *n;
 
@@ -165,9 +165,11 @@ static __noinline void send_notice(const struct fl_flow_key *k, __u32 event, __u
 	}
 	fill_hdr(&n->hdr, FL_REC_FLOW_NOTICE, sizeof(*n));
 	__builtin_memcpy(&n->key, k, sizeof(*k));
-	n->event = event;
+	n->event = (__u32)event_isn;
+	n->isn = event_isn >> 32;
 	n->slot = slot;
 	n->gen = gen;
+	n->at = at;
 	bpf_ringbuf_submit(n, rb_wake());
 }
 
@@ -293,6 +295,22 @@ static __always_inline __u64 flow_now(void)
 	return bpf_ktime_get_ns();
 }
 
+/* The handshake notice (cold: a subprogram). The ISN names the connection: a SYN's seq, a SYN-ACK's ack - 1. */
+static __noinline void handshake(struct __sk_buff *skb, const struct fl_parsed *p, struct fl_slot *s, __u32 slot, bool created)
+{
+	__u32 sa[2] = {};
+	__u32 isn;
+	bool ack = p->tcp_flags & TCP_ACK;
+
+	if (bpf_skb_load_bytes(skb, p->l4_off + 4, sa, sizeof(sa)) < 0)
+		return;
+	isn = ack ? bpf_ntohl(sa[1]) - 1 : bpf_ntohl(sa[0]);
+	if (!created)
+		s->val.noticed = 0;
+	send_notice(&p->key, (__u64)isn << 32 | (ack ? FL_NOTICE_REOPEN_ACK : FL_NOTICE_REOPEN), slot, s->gen,
+		    created ? s->val.first_ns : bpf_ktime_get_ns()); /* exact, like first_ns */
+}
+
 static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct fl_parsed *p, __u8 hook)
 {
 	struct fl_flow_val *v;
@@ -300,7 +318,7 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 	__u32 segs = skb->gso_segs;
 	__u32 dir = p->swapped & 1, slot = 0;
 	__u8 fin, ends;
-	bool created = false;
+	bool created = false, syn;
 
 	s = flow_slot(p, hook, &created, &slot);
 	if (!s)
@@ -311,13 +329,23 @@ static __always_inline struct fl_flow_val *account(struct __sk_buff *skb, struct
 	v->bytes[dir] += p->ip_len;
 	v->payload[dir] += p->payload_len;
 	v->flags[dir] |= p->tcp_flags;
-	if (created)
-		send_notice(&p->key, FL_NOTICE_CREATED, slot, s->gen);
+	/* A TCP handshake packet (SYN, or SYN-ACK: at a server's port the first packet) is told with
+	 * its time and the client's ISN, also on a flow this CPU already counts: retransmitted, or a
+	 * new connection on the same 5-tuple (a client port reused while the flow's counters are still
+	 * kept), which the loader tells apart by the ISN. This CPU then tells the connection's FIN/RST
+	 * again. Never per packet: handshakes and a flow's first packet only. */
+	syn = p->key.proto == IPPROTO_TCP && (p->tcp_flags & TCP_SYN);
+	if (syn)
+		handshake(skb, p, s, slot, created);
+	else if (created)
+		send_notice(&p->key, FL_NOTICE_CREATED, slot, s->gen, 0);
+	if (p->key.proto != IPPROTO_TCP)
+		return v;
 	fin = dir ? FL_NOTICE_FIN1 : FL_NOTICE_FIN0;
 	ends = (p->tcp_flags & TCP_FIN ? fin : 0) | (p->tcp_flags & TCP_RST ? FL_NOTICE_RST : 0);
-	if (p->key.proto == IPPROTO_TCP && (ends & ~v->noticed)) {
+	if (ends & ~v->noticed) {
 		v->noticed |= ends;
-		send_notice(&p->key, ends, slot, s->gen);
+		send_notice(&p->key, ends, slot, s->gen, 0);
 	}
 	return v;
 }

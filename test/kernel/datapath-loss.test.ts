@@ -152,8 +152,8 @@ for (const how of ['tcx', 'clsact'] as const) test(`flow notices (${how}): START
   if (how === 'clsact') assert.match(filters(), /tc_ingress[\s\S]*tc_egress/, 'both programs as clsact filters');
   else assert.equal(filters(), '', 'tcx links: no clsact filter');
   const SYN = 0x02, ACK = 0x10, FIN = 0x01;
-  const out = (flags: number) => frame(SRC, DST, { proto: 'tcp', sport: 40123, dport: 8080, flags });
-  const back = (flags: number) => frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40123, flags });
+  const out = (flags: number) => frame(SRC, DST, { proto: 'tcp', sport: 40123, dport: 8080, flags, seq: 1000 });
+  const back = (flags: number) => frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40123, flags, ack: 1001 }); // a SYN-ACK acks the client's ISN + 1
   const mine = (event: string) => records.filter((r): r is FlowRecord => r.type === 'flow' && r.sport === 40123 && r.event === event);
   const until = async (what: string, ok: () => boolean): Promise<void> => {
     for (const end = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 20))) assert.ok(Date.now() < end, `${what} within 5 s (the next scan is 60 s away)`);
@@ -255,4 +255,44 @@ for a in sys.argv[3:]: (pod if a[0]=='p' else host).send(bytes.fromhex(a[2:]))`;
   send(BR, [['pod', frame(SRC, DST, { proto: 'tcp', sport: 40201, dport: 8080, flags: SYN })], ['host', frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40201, flags: SYN | ACK })]]);
   assert.equal((await loader.command('flush')).err, 0);
   assert.equal(records.filter((r) => r.type === 'flow' && (r as FlowRecord).sport === 40201).length, 0, 'nothing is seen after detach');
+});
+
+// A client port reused while its flow's counters are still kept (same 5-tuple, the END not out
+// yet): a SYN with another ISN is a new connection, and the flow STARTs again, stamped with that
+// SYN's time, so that the agent can tell whose views it joins. A SYN retransmitted within one
+// connection, or the SYN-ACK of the SYN that STARTed the flow, is not a new connection.
+test('a 5-tuple reused (another ISN): START again at the new SYN (its time, the flow\'s counters); a retransmitted SYN or the SYN-ACK is the same connection', { skip, timeout: 30_000 }, async () => {
+  const { records } = await start(['--flush-ms', '60000', '--end-grace-ms', '3000']);
+  const SYN = 0x02, ACK = 0x10, FIN = 0x01, RST = 0x04;
+  // The client's ISN names its connection: 1000 for the first, 5000 and 9000 for the port's reuses.
+  let isn = 1000;
+  const out = (flags: number) => frame(SRC, DST, { proto: 'tcp', sport: 40777, dport: 8080, flags, seq: isn });
+  const back = (flags: number) => frame(DST, SRC, { proto: 'tcp', sport: 8080, dport: 40777, flags, ack: isn + 1 });
+  const starts = () => records.filter((r): r is FlowRecord => r.type === 'flow' && r.sport === 40777 && r.event === 'start');
+  const until = async (what: string, ok: () => boolean): Promise<void> => {
+    for (const end = Date.now() + 5000; !ok(); await new Promise((r) => setTimeout(r, 20))) assert.ok(Date.now() < end, `${what} within 5 s`);
+  };
+  const wallNs = () => BigInt(Date.now()) * 1_000_000n;
+  inject([['pod', out(SYN)], ['pod', out(SYN)], ['host', back(SYN | ACK)], ['pod', out(ACK)]]); // the SYN retransmitted
+  await until('the first START', () => starts().length === 1);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(starts().length, 1, 'a retransmitted SYN is the same connection');
+  inject([['host', back(FIN | ACK)], ['pod', out(FIN | ACK)], ['host', back(ACK)]]);
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = wallNs() - 1_000_000n;
+  isn = 5000;
+  inject([['pod', out(SYN)]]); // the port again, within the END's grace
+  const t1 = wallNs() + 1_000_000n;
+  await until('a second START', () => starts().length === 2);
+  const again = starts()[1]!;
+  assert.ok(again.firstNs >= t0 && again.firstNs <= t1, `the START carries the new SYN's time: ${again.firstNs} in [${t0}, ${t1}]`);
+  assert.ok(again.firstNs > starts()[0]!.firstNs + 300_000_000n);
+  assert.deepEqual(again.packets, [5, 3], 'the flow\'s counters (both connections so far)');
+  inject([['host', back(SYN | ACK)], ['pod', out(ACK)], ['pod', out(RST)]]);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(starts().length, 2, 'the SYN-ACK of the SYN that STARTed it again: the same connection');
+  isn = 9000;
+  inject([['pod', out(SYN)]]); // after an RST
+  await until('a third START', () => starts().length === 3);
+  assert.equal(records.filter((r) => r.type === 'flow' && (r as FlowRecord).sport === 40777 && (r as FlowRecord).event === 'end').length, 0, 'no END yet: one flow throughout');
 });
