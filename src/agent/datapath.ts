@@ -52,7 +52,16 @@ export class Datapath {
    */
   observe(r: FlowRecord): void {
     this.join.observe(r);
+    // A backend's START, joined as the ring ordered it (its client's START just before): the
+    // batch's end may hold a later connection of the same client port.
+    if (r.event === 'start' && r.origin !== 'from_pod') {
+      const tr = this.join.lookup(r);
+      if (tr) this.startJoins.set(r, tr);
+    }
   }
+
+  /** The joins of this batch's backend-side STARTs, made in record order (observe()). */
+  private readonly startJoins = new Map<FlowRecord, ReturnType<TranslationJoin['lookup']>>();
 
   /** Where a TCP connection from src:sport to dst:dport went, when this node's tc views saw both its ends start (TranslationJoin.seenSince). */
   seenTranslation(src: string, sport: number, dst: string, dport: number, sinceWallNs: number): Endpoint4 | undefined {
@@ -83,6 +92,7 @@ export class Datapath {
       out.push(f);
     }
     if (tc > 0) this.count('flow', tc);
+    this.startJoins.clear();
     return out;
   }
 
@@ -129,7 +139,12 @@ export class Datapath {
   private tcFlow(r: FlowRecord): Flow | undefined {
     if (r.event === 'update' && !this.opts.updates) return undefined;
     const done = r.event === 'end' || r.event === 'timeout';
-    const tr = this.join.lookup(r);
+    // In record order when that joined it; else as the batch ends (a port rewrite is learnt from
+    // a lookup answered after the records were observed).
+    let tr = (this.startJoins.size > 0 ? this.startJoins.get(r) : undefined) ?? this.join.lookup(r);
+    // A backend's view names its own destination: the join's backend is the port's latest, which
+    // under a quickly reused client port may be a later connection's.
+    if (tr && r.origin !== 'from_pod' && (tr.backend.ip !== r.daddr || tr.backend.port !== r.dport)) tr = undefined;
     const rt = done && r.proto === 6 ? this.retransmits.take(r.saddr, r.sport, tr?.backend.ip ?? r.daddr, tr?.backend.port ?? r.dport) : 0;
     return flowFromRecord(r, this.node, tr, rt);
   }

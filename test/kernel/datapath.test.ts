@@ -183,6 +183,51 @@ test('a connection through the ClusterIP gives the VIP and the backend it reache
   assert.equal(new Set(flows.accepts.map((f) => f.l4.TCP?.source_port)).size, 8, 'one accept per connection');
 });
 
+test('a client port reused within milliseconds through the ClusterIP (two ports for 60 connections): every connect, accept and tc view names the backend that answered', { skip, timeout: 120_000 }, async () => {
+  // Each connection reuses a port whose previous connection's flows are still kept (same 5-tuple
+  // at the client's port): the agent must not join a connection to its predecessor's backend.
+  execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=46200 46202']);
+  let conns: { port: number; pod: string; seq: number }[];
+  try {
+    conns = inClient(`
+const net = require('node:net');
+const one = (seq) => new Promise((res, rej) => {
+  const s = net.connect(80, '${vip}', () => s.write('GET /reuse HTTP/1.1\\r\\nHost: web\\r\\nConnection: close\\r\\n\\r\\n'));
+  let out = '', port = 0; s.on('connect', () => { port = s.localPort; });
+  s.on('data', (d) => { out += d; }); s.on('end', () => s.end());
+  s.on('close', () => res({ port, pod: (/X-Pod-Name: (\\S+)/.exec(out) || [])[1], seq }));
+  s.on('error', rej);
+});
+(async () => { const out = []; for (let i = 0; i < 60; i++) out.push(await one(i)); console.log(JSON.stringify(out)); })();`);
+  } finally {
+    execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=32768 60999']);
+  }
+  const podIp = new Map(webs.map((w) => [w.name, w.ip!]));
+  assert.equal(new Set(conns.map((c) => c.port)).size <= 3, true, 'the ports were reused');
+  assert.ok(new Set(conns.map((c) => c.pod)).size > 1, 'more than one backend answered');
+  const ports = new Set(conns.map((c) => c.port));
+  const byPort = (flows: Flow[]) => {
+    const m = new Map<number, Flow[]>();
+    for (const f of flows.sort((a, b) => (a.time < b.time ? -1 : 1))) m.set(f.l4.TCP!.source_port, [...(m.get(f.l4.TCP!.source_port) ?? []), f]);
+    return m;
+  };
+  const got = await waitFor('60 connects and accepts', () => {
+    const all = observe().filter((f) => f.IP.source === client.ip && ports.has(f.l4.TCP?.source_port ?? -1));
+    const connects = all.filter((f) => f.extensions?.tcp_event === 'connect' && f.extensions.original_destination?.ip === vip);
+    const accepts = all.filter((f) => f.extensions?.tcp_event === 'accept' && f.l4.TCP?.destination_port === 8080);
+    const served = all.filter((f) => f.extensions?.flow_event === 'start' && f.trace_observation_point === 'TO_ENDPOINT' && f.l4.TCP?.destination_port === 8080);
+    return connects.length >= 60 && accepts.length >= 60 && served.length >= 60 ? { connects: byPort(connects), accepts: byPort(accepts), served: byPort(served) } : undefined;
+  }, 30_000, 1000);
+  for (const port of ports) {
+    const want = conns.filter((c) => c.port === port).map((c) => podIp.get(c.pod));
+    for (const [what, flows] of [['connect', got.connects], ['accept', got.accepts], ['TO_ENDPOINT start', got.served]] as const) {
+      const seen = (flows.get(port) ?? []).slice(-want.length);
+      assert.deepEqual(seen.map((f) => f.IP.destination), want, `port ${port}: each ${what} names the backend that answered, in order`);
+      if (what !== 'connect') assert.ok(seen.every((f) => f.extensions?.original_destination?.ip === vip), `port ${port}: each ${what} carries the VIP`);
+    }
+  }
+});
+
 test('a dual-stack server (listening on [::]) accepting IPv4 clients: its accepts and closes are IPv4 flows between the two pods', { skip, timeout: 120_000 }, async (t) => {
   const web = webs[1]!;
   // Go and Java listen on [::]: to the socket, an IPv4 peer is ::ffff:a.b.c.d.
