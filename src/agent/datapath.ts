@@ -69,7 +69,7 @@ export class Datapath {
   }
 
   /** A TCP client socket of this node closed: later views of its end are new connections'. */
-  clientClosed(src: string, sport: number, wallNs: number): void {
+  clientClosed(src: string, sport: number, wallNs: bigint): void {
     this.join.closed(src, 6, sport, wallNs);
   }
 

@@ -56,10 +56,10 @@ export class TranslationJoin {
   }
 
   /** Registers where this record's initiator sent its packets as seen at this interface. */
-  observe(r: FlowRecord, now = this.now()): void {
+  observe(r: FlowRecord, now?: number): void {
     if (r.proto !== 6 && r.proto !== 17) return;
     const key = r.proto * 65536 + r.sport;
-    const e = this.byAddr.get(r.saddr)?.get(key) ?? this.entry(r.saddr, key, now);
+    const e = this.byAddr.get(r.saddr)?.get(key) ?? this.entry(r.saddr, key, now ?? this.now()); // the clock only for a new entry
     const fromPod = r.origin === 'from_pod';
     const old = fromPod ? e.vip : e.backend;
     const since = r.event === 'start' ? Number(r.firstNs) : NaN;
@@ -97,9 +97,9 @@ export class TranslationJoin {
   }
 
   /** The socket view saw this client end's socket close at `wallNs`: later views are new connections'. */
-  closed(addr: string, proto: number, port: number, wallNs: number): void {
+  closed(addr: string, proto: number, port: number, wallNs: bigint): void {
     const e = this.byAddr.get(addr)?.get(proto * 65536 + port);
-    if (e) e.closedAt = wallNs;
+    if (e) e.closedAt = Number(wallNs);
   }
 
   private entry(addr: string, key: number, now: number): Seen {
@@ -156,12 +156,11 @@ export class TranslationJoin {
     if (!e) return undefined;
     const other = (!e.vip || !e.backend) && e.partner !== undefined ? ports?.get(proto * 65536 + e.partner) : undefined;
     const vip = e.vip ?? other?.vip, backend = e.backend ?? other?.backend;
-    if (!vip || !backend) return undefined;
+    if (!vip || !backend || (vip.ip === backend.ip && vip.port === backend.port)) return undefined; // untranslated: no clock read
     if (this.now() - e.at > 120_000) {
       this.forget({ saddr: addr, proto, sport: port });
       return undefined;
     }
-    if (vip.ip === backend.ip && vip.port === backend.port) return undefined;
     return { vip, backend };
   }
 

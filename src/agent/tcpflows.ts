@@ -34,7 +34,7 @@ export interface SeenViews {
   /** Where src:sport → dst:dport went, if both its views started at or after sinceWallNs (and after the end's last close). */
   seenTranslation(src: string, sport: number, dst: string, dport: number, sinceWallNs: number): Translation | undefined;
   /** A client socket closed: views of its end seen later are another connection's. */
-  clientClosed(src: string, sport: number, wallNs: number): void;
+  clientClosed(src: string, sport: number, wallNs: bigint): void;
 }
 
 /**
@@ -229,7 +229,7 @@ export class TcpFlowBuilder {
     this.conns.delete(r.skaddr);
     if (st?.role === 'client') {
       if (this.clients.size > 0) this.clients.delete(endKey(r.saddr, r.sport));
-      this.views?.clientClosed(r.saddr, r.sport, Number(r.timeNs));
+      this.views?.clientClosed(r.saddr, r.sport, r.timeNs);
     }
     if (r.oldState === 'SYN_SENT') {
       const lb = this.dialledAtSocket(r);
