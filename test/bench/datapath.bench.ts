@@ -15,8 +15,9 @@
 //  4. --churn: the agent under connection churn, at paced rates (--rates 2000,5000,8000 connections
 //     per second, --seconds each): a Node client in the client pod opens one HTTP/1.1 connection
 //     per request (Connection: close), --to pod,service (both by default): to the server pod's
-//     address, or through its ClusterIP (kube-proxy's DNAT, so every connection's translation is
-//     looked up in conntrack). Client and server on --cpu, the agent and its loader on the
+//     address, or through its ClusterIP (kube-proxy's DNAT: every connection is translated, and
+//     the agent joins it from its two tc views, asking conntrack only when they cannot tell).
+//     Client and server on --cpu, the agent and its loader on the
 //     other CPU; prints connections/s, flows/s, the agent tree's CPU per connection and per flow, the
 //     cores it would take at 50,000 flows/s, and every lost_events source that moved.
 //  3. One core: wrk, the server, the agent with its loader and children, and tcpdump are all pinned
