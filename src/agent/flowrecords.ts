@@ -84,9 +84,10 @@ export class TranslationJoin {
   /**
    * Where the TCP/UDP connection addr:port → dst:dport went, from its two views alone, when both
    * are surely this connection's: both set by a START at or after `since` (wall ns: the socket
-   * began connecting, less the coarse clock's tick) and after the end's last socket closed. A
-   * port reused while its previous flow's counters were still kept gives no START: undefined,
-   * and the caller asks conntrack. Only called in record order (nothing later observed yet).
+   * began connecting, less a slack) and after the end's last socket closed. A port reused while
+   * its previous flow's counters are still kept STARTs them again (the loader, by the handshake's
+   * ISN: bpf/README.md); without that START (a lost notice, --no-notices): undefined, and the
+   * caller asks conntrack. Only called in record order (nothing later observed yet).
    */
   seenSince(addr: string, proto: number, port: number, dst: string, dport: number, since: number): Endpoint4 | undefined {
     const e = this.byAddr.get(addr)?.get(proto * 65536 + port);

@@ -38,8 +38,10 @@ export interface SeenViews {
 }
 
 /**
- * How much earlier than its socket's SYN_SENT a flow's first packet may be stamped: tc flow times
- * are the coarse clock's (the last jiffy, ≤ 10 ms at HZ=100).
+ * How much earlier than its socket's SYN_SENT a flow's START may be stamped and still be taken as
+ * this connection's: a START's first_ns is the fine clock's, but the two record kinds reach wall
+ * time by separate conversions (and flows from the scan alone carry tick-resolution times, ≤ 10
+ * ms at HZ=100). Stale views within the slack are caught by the port's last close.
  */
 const COARSE_SLACK_NS = 10_000_000n;
 
