@@ -302,8 +302,11 @@ static __noinline void handshake(struct __sk_buff *skb, const struct fl_parsed *
 	__u32 isn;
 	bool ack = p->tcp_flags & TCP_ACK;
 
-	if (bpf_skb_load_bytes(skb, p->l4_off + 4, sa, sizeof(sa)) < 0)
+	if (bpf_skb_load_bytes(skb, p->l4_off + 4, sa, sizeof(sa)) < 0) {
+		if (created) /* the parser read this header, so not expected: still a prompt START */
+			send_notice(&p->key, FL_NOTICE_CREATED, slot, s->gen, 0);
 		return;
+	}
 	isn = ack ? bpf_ntohl(sa[1]) - 1 : bpf_ntohl(sa[0]);
 	if (!created)
 		s->val.noticed = 0;

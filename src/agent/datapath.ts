@@ -19,6 +19,8 @@ export class Datapath {
   readonly names = new NameCache();
   private readonly join = new TranslationJoin();
   private readonly retransmits = new Retransmits();
+  /** The joins of this batch's backend-side STARTs, made in record order (observe()). */
+  private readonly startJoins = new Map<FlowRecord, { vip: Endpoint4; backend: Endpoint4 }>();
   private readonly l7: L7Flows;
   /** Records seen per type, and flows made. */
   readonly counts = new Map<string, number>();
@@ -59,9 +61,6 @@ export class Datapath {
       if (tr) this.startJoins.set(r, tr);
     }
   }
-
-  /** The joins of this batch's backend-side STARTs, made in record order (observe()). */
-  private readonly startJoins = new Map<FlowRecord, ReturnType<TranslationJoin['lookup']>>();
 
   /** Where a TCP connection from src:sport to dst:dport went, when this node's tc views saw both its ends start (TranslationJoin.seenSince). */
   seenTranslation(src: string, sport: number, dst: string, dport: number, sinceWallNs: number): Endpoint4 | undefined {
