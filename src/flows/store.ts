@@ -1,9 +1,7 @@
 // A bounded ring of recent flows: O(1) append, oldest overwritten, time-ordered queries
-// (since/until/first/last with a filter). The flows are kept packed (packed.ts): a query builds
-// new objects, equal to what was pushed. Times are compared as canonical RFC 3339 strings
+// (since/until/first/last with a filter). Times are compared as canonical RFC 3339 strings
 // (nine fraction digits, UTC: see filter-time.ts), which order like the instants they name.
 import type { Flow } from './flow';
-import { PackedFlows } from './packed';
 
 export const DEFAULT_STORE_SIZE = 65_535;
 
@@ -20,7 +18,7 @@ export interface StoreQuery {
 }
 
 export class FlowRing {
-  private buf: PackedFlows;
+  private buf: (Flow | undefined)[];
   private next = 0;
   private count = 0;
   /** Flows overwritten because the ring was full. */
@@ -28,7 +26,7 @@ export class FlowRing {
 
   constructor(readonly capacity: number = DEFAULT_STORE_SIZE) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new Error(`store capacity must be a positive integer, got ${capacity}`);
-    this.buf = new PackedFlows(capacity);
+    this.buf = new Array<Flow | undefined>(capacity);
   }
 
   get size(): number {
@@ -38,19 +36,17 @@ export class FlowRing {
   push(flow: Flow): void {
     if (this.count === this.capacity) this.evicted++;
     else this.count++;
-    this.buf.set(this.next, flow);
+    this.buf[this.next] = flow;
     this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
   }
 
-  /** The i-th stored flow if it matches the query, 0 = oldest. */
-  private match(i: number, q: StoreQuery): Flow | undefined {
-    const slot = (this.next - this.count + i + this.capacity) % this.capacity;
-    if (q.since !== undefined || q.until !== undefined) {
-      const t = this.buf.time(slot);
-      if ((q.since !== undefined && t < q.since) || (q.until !== undefined && t > q.until)) return undefined;
-    }
-    const f = this.buf.get(slot);
-    return q.filter === undefined || q.filter(f) ? f : undefined;
+  /** The i-th stored flow, 0 = oldest. */
+  private at(i: number): Flow {
+    return this.buf[(this.next - this.count + i + this.capacity) % this.capacity] as Flow;
+  }
+
+  private inRange(f: Flow, q: StoreQuery): boolean {
+    return (q.since === undefined || f.time >= q.since) && (q.until === undefined || f.time <= q.until) && (q.filter === undefined || q.filter(f));
   }
 
   /**
@@ -61,14 +57,14 @@ export class FlowRing {
     const out: Flow[] = [];
     if (q.first !== undefined) {
       for (let i = 0; i < this.count && out.length < q.first; i++) {
-        const f = this.match(i, q);
-        if (f) out.push(f);
+        const f = this.at(i);
+        if (this.inRange(f, q)) out.push(f);
       }
     } else {
       const n = q.last ?? Infinity;
       for (let i = this.count - 1; i >= 0 && out.length < n; i--) {
-        const f = this.match(i, q);
-        if (f) out.push(f);
+        const f = this.at(i);
+        if (this.inRange(f, q)) out.push(f);
       }
       out.reverse();
     }
@@ -81,7 +77,7 @@ export class FlowRing {
   }
 
   clear(): void {
-    for (let i = 0; i < this.count; i++) this.buf.clear((this.next - this.count + i + this.capacity) % this.capacity);
+    this.buf = new Array<Flow | undefined>(this.capacity);
     this.next = 0;
     this.count = 0;
   }
