@@ -271,7 +271,7 @@ export class Agent {
         this.onLost(r.source, r.total);
         continue;
       }
-      if (r.type === 'flow') this.datapath.observe(r); // a connection's tc views before its socket's ESTABLISHED, as the ring ordered them
+      if (r.type === 'flow' || r.type === 'http' || r.type === 'dns') this.datapath.observe(r); // tc views and L7 messages joined as the ring ordered them
       else if (r.type === 'tcp_state') socket.push(this.builder.onRecord(r));
       else if (r.type === 'sock_addr') this.builder.onSockAddr(r); // before its socket's SYN_SENT, in record order
     }

@@ -3,11 +3,14 @@
 // are the agent's business. Everything here is bounded and synchronous.
 import type { Flow } from '../flows/flow';
 import type { DecodedRecord, FlowRecord } from './records';
-import type { PacketMeta } from './datarecords';
+import type { DnsRecord, HttpRecord, PacketMeta } from './datarecords';
 import { NameCache } from './dns';
 import { DropReasons, Retransmits, dropFlow, resetFlow } from './drops';
 import { type Endpoint4, TranslationJoin, flowFromRecord } from './flowrecords';
 import { L7Flows } from './l7flows';
+
+/** A connection's Service translation as the tc views joined it. */
+type Translation = { vip: Endpoint4; backend: Endpoint4 };
 
 export interface DatapathOptions {
   /** Emit a flow for tc UPDATE records too (default: start, end and timeout only). */
@@ -20,7 +23,9 @@ export class Datapath {
   private readonly join = new TranslationJoin();
   private readonly retransmits = new Retransmits();
   /** The joins of this batch's backend-side STARTs, made in record order (observe()). */
-  private readonly startJoins = new Map<FlowRecord, { vip: Endpoint4; backend: Endpoint4 }>();
+  private readonly startJoins = new Map<FlowRecord, Translation>();
+  /** The joins of this batch's L7 messages, made in record order (observe()): as the initiator's message, as a reply. */
+  private readonly l7Joins = new Map<PacketMeta, { sent: Translation | undefined; reply: Translation | undefined }>();
   private readonly l7: L7Flows;
   /** Records seen per type, and flows made. */
   readonly counts = new Map<string, number>();
@@ -52,7 +57,13 @@ export class Datapath {
    * agent calls this while it hands TCP state records to tcpflows.ts, which asks seenTranslation):
    * then a batch's views are taken in by onBatch(records, true).
    */
-  observe(r: FlowRecord): void {
+  observe(r: FlowRecord | HttpRecord | DnsRecord): void {
+    if (r.type !== 'flow') {
+      // An L7 message takes its connection's join as it stands now: by the batch's end its client
+      // port may have started a later connection (to another backend).
+      this.l7Joins.set(r, { sent: this.join.lookupInitiator(r.saddr, r.proto, r.sport), reply: this.join.lookupInitiator(r.daddr, r.proto, r.dport) });
+      return;
+    }
     this.join.observe(r);
     // A backend's START, joined as the ring ordered it (its client's START just before): the
     // batch's end may hold a later connection of the same client port.
@@ -92,6 +103,7 @@ export class Datapath {
     }
     if (tc > 0) this.count('flow', tc);
     this.startJoins.clear();
+    this.l7Joins.clear();
     return out;
   }
 
@@ -121,7 +133,8 @@ export class Datapath {
    */
   private translateL7(r: PacketMeta, f: Flow): void {
     const reply = f.is_reply === true;
-    const tr = reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
+    const inOrder = this.l7Joins.size > 0 ? this.l7Joins.get(r) : undefined;
+    const tr = inOrder ? (reply ? inOrder.reply : inOrder.sent) : reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
     const peer = reply ? { ip: r.saddr, port: r.sport } : { ip: r.daddr, port: r.dport };
     if (!tr || tr.vip.ip !== peer.ip || tr.vip.port !== peer.port) return;
     const l4 = f.l4.TCP ?? f.l4.UDP;

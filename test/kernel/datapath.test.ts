@@ -183,7 +183,7 @@ test('a connection through the ClusterIP gives the VIP and the backend it reache
   assert.equal(new Set(flows.accepts.map((f) => f.l4.TCP?.source_port)).size, 8, 'one accept per connection');
 });
 
-test('a client port reused within milliseconds through the ClusterIP (two ports for 60 connections): every connect, accept and tc view names the backend that answered', { skip, timeout: 120_000 }, async () => {
+test('a client port reused within milliseconds through the ClusterIP (two ports for 60 connections): every connect, accept, tc view and HTTP request names the backend that answered', { skip, timeout: 120_000 }, async () => {
   // Each connection reuses a port whose previous connection's flows are still kept (same 5-tuple
   // at the client's port): the agent must not join a connection to its predecessor's backend.
   execFileSync('ip', ['netns', 'exec', client.netns!, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=46200 46202']);
@@ -192,7 +192,7 @@ test('a client port reused within milliseconds through the ClusterIP (two ports 
     conns = inClient(`
 const net = require('node:net');
 const one = (seq) => new Promise((res, rej) => {
-  const s = net.connect(80, '${vip}', () => s.write('GET /reuse HTTP/1.1\\r\\nHost: web\\r\\nConnection: close\\r\\n\\r\\n'));
+  const s = net.connect(80, '${vip}', () => s.write('GET /reuse/' + seq + ' HTTP/1.1\\r\\nHost: web\\r\\nConnection: close\\r\\n\\r\\n'));
   let out = '', port = 0; s.on('connect', () => { port = s.localPort; });
   s.on('data', (d) => { out += d; }); s.on('end', () => s.end());
   s.on('close', () => res({ port, pod: (/X-Pod-Name: (\\S+)/.exec(out) || [])[1], seq }));
@@ -216,7 +216,10 @@ const one = (seq) => new Promise((res, rej) => {
     const connects = all.filter((f) => f.extensions?.tcp_event === 'connect' && f.extensions.original_destination?.ip === vip);
     const accepts = all.filter((f) => f.extensions?.tcp_event === 'accept' && f.l4.TCP?.destination_port === 8080);
     const served = all.filter((f) => f.extensions?.flow_event === 'start' && f.trace_observation_point === 'TO_ENDPOINT' && f.l4.TCP?.destination_port === 8080);
-    return connects.length >= 60 && accepts.length >= 60 && served.length >= 60 ? { connects: byPort(connects), accepts: byPort(accepts), served: byPort(served) } : undefined;
+    // The heads the kernel captures per flow are limited (--http-per-flow per window), and a reused
+    // port's connections share a flow: some requests are captured, each names its connection.
+    const requests = all.filter((f) => f.l7?.type === 'REQUEST' && f.trace_observation_point === 'FROM_ENDPOINT' && /\/reuse\/\d+$/.test((f.l7.http as { url?: string } | undefined)?.url ?? ''));
+    return connects.length >= 60 && accepts.length >= 60 && served.length >= 60 && requests.length > 0 ? { connects: byPort(connects), accepts: byPort(accepts), served: byPort(served), requests } : undefined;
   }, 30_000, 1000);
   for (const port of ports) {
     const want = conns.filter((c) => c.port === port).map((c) => podIp.get(c.pod));
@@ -226,6 +229,9 @@ const one = (seq) => new Promise((res, rej) => {
       if (what !== 'connect') assert.ok(seen.every((f) => f.extensions?.original_destination?.ip === vip), `port ${port}: each ${what} carries the VIP`);
     }
   }
+  const requests = got.requests.map((f) => ({ seq: Number(/(\d+)$/.exec((f.l7!.http as { url: string }).url)![1]), to: f.IP.destination, vip: f.extensions?.original_destination?.ip }));
+  console.log(`${requests.length} of 60 requests captured`);
+  assert.deepEqual(requests, requests.map((r) => ({ seq: r.seq, to: podIp.get(conns[r.seq]!.pod), vip })), 'each captured request names the backend that answered it, and the VIP');
 });
 
 test('a dual-stack server (listening on [::]) accepting IPv4 clients: its accepts and closes are IPv4 flows between the two pods', { skip, timeout: 120_000 }, async (t) => {
