@@ -2,6 +2,7 @@
 import { loadClusterAccess } from '../cluster/kubeconfig';
 import { DEFAULT_AGENT_PORT } from '../agents/protocol';
 import { Agent } from '../agent/agent';
+import { DEFAULT_STORE_SIZE } from '../flows/store';
 import { UsageError, intOption, parse, usageFailure } from './args';
 
 export async function agentCommand(argv: string[]): Promise<number> {
@@ -25,7 +26,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   let storeSize: number;
   let port: number;
   try {
-    storeSize = intOption(v['store-size'], 'store-size', 1) ?? 65_536;
+    storeSize = intOption(v['store-size'], 'store-size', 1) ?? DEFAULT_STORE_SIZE;
     port = intOption(portText, 'listen port') ?? DEFAULT_AGENT_PORT;
   } catch (e) {
     if (e instanceof UsageError) return usageFailure('agent', e.message);
