@@ -47,6 +47,9 @@ function dnsL7(m: DnsMessage): Record<string, unknown> {
   };
 }
 
+/** HTTP flows carry no headers: one frozen empty list, shared. */
+const NO_HEADERS: readonly never[] = Object.freeze([]);
+
 export class L7Flows {
   readonly counters: L7Counters = { dnsUnparsed: 0, httpUnparsed: 0 };
   private readonly dnsMatch = new DnsMatcher();
@@ -98,16 +101,15 @@ export class L7Flows {
     if (h.kind === 'request') {
       this.httpMatch.request(conn, h, r.timeNs, r.tcpAck);
       const f = base(r, this.node, false, `HTTP/1 ${h.method} ${h.url}`);
-      f.l7 = { type: 'REQUEST', http: { method: h.method, url: this.url(h.host ?? r.daddr, h.url), protocol: h.protocol, headers: [] } };
+      f.l7 = { type: 'REQUEST', http: { method: h.method, url: this.url(h.host ?? r.daddr, h.url), protocol: h.protocol, headers: NO_HEADERS } };
       return f;
     }
     const req = this.httpMatch.response(conn, r.timeNs, r.tcpSeq);
     const f = base(r, this.node, true, `HTTP/1 ${h.code}${req ? ` ${req.latencyNs / 1e6}ms (${req.head.method} ${req.head.url})` : ''}`);
-    f.l7 = {
-      type: 'RESPONSE',
-      ...(req ? { latency_ns: String(req.latencyNs) } : {}),
-      http: { code: h.code, protocol: h.protocol, ...(req ? { method: req.head.method, url: this.url(req.head.host ?? r.saddr, req.head.url) } : {}), headers: [] },
-    };
+    // Built without spreads (no temporaries), keys in the order Hubble prints them.
+    const url = req ? this.url(req.head.host ?? r.saddr, req.head.url) : undefined;
+    const http = req ? { code: h.code, protocol: h.protocol, method: req.head.method, url, headers: NO_HEADERS } : { code: h.code, protocol: h.protocol, headers: NO_HEADERS };
+    f.l7 = req ? { type: 'RESPONSE', latency_ns: String(req.latencyNs), http } : { type: 'RESPONSE', http };
     return f;
   }
 

@@ -1,7 +1,8 @@
 // Identity enrichment shared by the agent (its own node's pods) and clients (the whole cluster):
-// fills source/destination endpoints from pods and destination_service from Service VIPs.
+// fills source/destination endpoints from pods and destination_service from Service VIPs. The
+// objects it sets are shared between flows and frozen: nobody may write into them.
 import type { KubeObject } from '../sandbox/apiserver/types';
-import { type Endpoint, type Flow, type Workload, labelStrings } from './flow';
+import { type Endpoint, type Flow, type Service, type Workload, labelStrings } from './flow';
 
 export interface IdentityIndex {
   podByIP(ip: string): KubeObject | undefined;
@@ -40,6 +41,15 @@ function sharedEndpoint(pod: KubeObject): Endpoint {
   return ep;
 }
 
+// The same for a Service: most flows through a VIP would each carry their own {name, namespace}.
+const sharedServices = new WeakMap<KubeObject, Service>();
+
+function sharedService(svc: KubeObject): Service {
+  let s = sharedServices.get(svc);
+  if (!s) sharedServices.set(svc, (s = Object.freeze({ name: svc.metadata.name, namespace: svc.metadata.namespace ?? 'default' })));
+  return s;
+}
+
 function isEmpty(o: object): boolean {
   for (const _ in o) return false;
   return true;
@@ -67,7 +77,7 @@ export function enrichFlow(flow: Flow, index: IdentityIndex): Flow {
   if (!flow.destination_service && index.serviceByClusterIP) {
     const vip = flow.extensions?.original_destination?.ip ?? flow.IP.destination;
     const svc = index.serviceByClusterIP(vip);
-    if (svc) flow.destination_service = { name: svc.metadata.name, namespace: svc.metadata.namespace ?? 'default' };
+    if (svc) flow.destination_service = sharedService(svc);
   }
   return flow;
 }

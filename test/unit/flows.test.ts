@@ -68,3 +68,15 @@ test('times print as RFC 3339 with nanoseconds', () => {
   assert.equal(isoFromNs(1_700_000_000_123_456_789n), '2023-11-14T22:13:20.123456789Z');
   assert.deepEqual(labelStrings({ b: '2', a: '1' }, 'ns'), ['k8s:a=1', 'k8s:b=2', 'k8s:io.kubernetes.pod.namespace=ns']);
 });
+
+test('enrichment shares one frozen destination_service per Service between flows (a node keeps tens of thousands)', () => {
+  const svc = service('shop', 'cart', '10.96.0.20');
+  const index = { podByIP: () => undefined, serviceByClusterIP: (ip: string) => (ip === '10.96.0.20' ? svc : undefined) };
+  const a = enrichFlow(flow('10.244.0.5', '10.96.0.20'), index);
+  const b = enrichFlow(flow('10.244.0.6', '10.244.0.9', { extensions: { original_destination: { ip: '10.96.0.20', port: 80 } } }), index);
+  assert.deepEqual(a.destination_service, { name: 'cart', namespace: 'shop' });
+  assert.equal(a.destination_service, b.destination_service, 'the same object');
+  assert.ok(Object.isFrozen(a.destination_service));
+  const renamed = { ...svc, metadata: { ...svc.metadata, namespace: undefined } };
+  assert.deepEqual(enrichFlow(flow('10.244.0.5', '10.96.0.20'), { podByIP: () => undefined, serviceByClusterIP: () => renamed }).destination_service, { name: 'cart', namespace: 'default' });
+});
