@@ -24,8 +24,12 @@ export class Datapath {
   private readonly retransmits = new Retransmits();
   /** The joins of this batch's backend-side STARTs, made in record order (observe()). */
   private readonly startJoins = new Map<FlowRecord, Translation>();
-  /** The joins of this batch's L7 messages, made in record order (observe()): as the initiator's message, as a reply. */
-  private readonly l7Joins = new Map<PacketMeta, { sent: Translation | undefined; reply: Translation | undefined }>();
+  /**
+   * The joins of this batch's L7 messages, made in record order (observe()), null for none: the
+   * message's client is its sender when it leaves a pod (a request to a VIP), its receiver when it
+   * enters one (a reply from a VIP); only there is a message addressed to or from a VIP.
+   */
+  private readonly l7Joins = new Map<PacketMeta, Translation | null>();
   private readonly l7: L7Flows;
   /** Records seen per type, and flows made. */
   readonly counts = new Map<string, number>();
@@ -61,7 +65,8 @@ export class Datapath {
     if (r.type !== 'flow') {
       // An L7 message takes its connection's join as it stands now: by the batch's end its client
       // port may have started a later connection (to another backend).
-      this.l7Joins.set(r, { sent: this.join.lookupInitiator(r.saddr, r.proto, r.sport), reply: this.join.lookupInitiator(r.daddr, r.proto, r.dport) });
+      const tr = r.hook === 'from_pod' ? this.join.lookupInitiator(r.saddr, r.proto, r.sport) : this.join.lookupInitiator(r.daddr, r.proto, r.dport);
+      this.l7Joins.set(r, tr ?? null);
       return;
     }
     this.join.observe(r);
@@ -133,8 +138,9 @@ export class Datapath {
    */
   private translateL7(r: PacketMeta, f: Flow): void {
     const reply = f.is_reply === true;
-    const inOrder = this.l7Joins.size > 0 ? this.l7Joins.get(r) : undefined;
-    const tr = inOrder ? (reply ? inOrder.reply : inOrder.sent) : reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
+    const joined = this.l7Joins.size > 0 ? this.l7Joins.get(r) : undefined; // undefined: not observed in order
+    const tr = joined !== undefined && reply === (r.hook !== 'from_pod') ? joined ?? undefined
+      : reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
     const peer = reply ? { ip: r.saddr, port: r.sport } : { ip: r.daddr, port: r.dport };
     if (!tr || tr.vip.ip !== peer.ip || tr.vip.port !== peer.port) return;
     const l4 = f.l4.TCP ?? f.l4.UDP;

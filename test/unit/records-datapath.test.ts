@@ -296,7 +296,7 @@ test('Datapath: DNS over TCP 53 (length-prefixed): query and answer matched for 
   assert.equal(t?.extensions?.dns_truncated, true);
 });
 
-test('Datapath: an HTTP message is joined to its own connection when its client port starts a later one (another backend) within the same batch', () => {
+test('Datapath: HTTP requests and replies are joined to their own connection when its client port starts a later one (another backend) within the same batch', () => {
   const http = (data: string, t: bigint, d: string, dp: number): HttpRecord => ({
     type: 'http', timeNs: t, family: 4, proto: 6, saddr: '10.244.0.2', daddr: d, sport: 40000, dport: dp, ifindex: 10, hook: 'from_pod', payloadLen: data.length,
     tcpSeq: 300, tcpAck: 7000, data: Buffer.from(data),
@@ -305,10 +305,19 @@ test('Datapath: an HTTP message is joined to its own connection when its client 
     flowRec({ event: 'start', firstNs: at, lastNs: at }),
     flowRec({ event: 'start', firstNs: at, lastNs: at, daddr: backend, dport: 8080, ifindex: 11, origin: 'to_pod' }),
   ];
-  const batch = [...conn('10.244.0.7', T), http('GET /one HTTP/1.1\r\nHost: web\r\n\r\n', T + 10n, '10.96.0.20', 80), ...conn('10.244.0.8', T + 1000n), http('GET /two HTTP/1.1\r\nHost: web\r\n\r\n', T + 1010n, '10.96.0.20', 80)];
+  const reply = (t: bigint): HttpRecord => ({
+    type: 'http', timeNs: t, family: 4, proto: 6, saddr: '10.96.0.20', daddr: '10.244.0.2', sport: 80, dport: 40000, ifindex: 10, hook: 'to_pod', payloadLen: 19,
+    tcpSeq: 7000, tcpAck: 300, data: Buffer.from('HTTP/1.1 200 OK\r\n\r\n'),
+  });
+  const batch = [
+    ...conn('10.244.0.7', T), http('GET /one HTTP/1.1\r\nHost: web\r\n\r\n', T + 10n, '10.96.0.20', 80), reply(T + 20n),
+    ...conn('10.244.0.8', T + 1000n), http('GET /two HTTP/1.1\r\nHost: web\r\n\r\n', T + 1010n, '10.96.0.20', 80), reply(T + 1020n),
+  ];
   const inOrder = new Datapath('node1');
   for (const r of batch) inOrder.observe(r); // as the agent does, in record order
-  const requests = inOrder.onBatch(batch, true).filter((f) => f.Type === 'L7');
-  assert.deepEqual(requests.map((f) => [(f.l7?.http as { url: string }).url, f.IP.destination, f.extensions?.original_destination?.ip]),
-    [['http://web/one', '10.244.0.7', '10.96.0.20'], ['http://web/two', '10.244.0.8', '10.96.0.20']]);
+  const l7 = inOrder.onBatch(batch, true).filter((f) => f.Type === 'L7');
+  assert.deepEqual(l7.map((f) => [f.l7?.type, f.IP.source, f.IP.destination, f.extensions?.original_destination?.ip ?? f.extensions?.original_source?.ip]), [
+    ['REQUEST', '10.244.0.2', '10.244.0.7', '10.96.0.20'], ['RESPONSE', '10.244.0.7', '10.244.0.2', '10.96.0.20'],
+    ['REQUEST', '10.244.0.2', '10.244.0.8', '10.96.0.20'], ['RESPONSE', '10.244.0.8', '10.244.0.2', '10.96.0.20'],
+  ]);
 });
