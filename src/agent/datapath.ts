@@ -65,8 +65,7 @@ export class Datapath {
     if (r.type !== 'flow') {
       // An L7 message takes its connection's join as it stands now: by the batch's end its client
       // port may have started a later connection (to another backend).
-      const tr = r.hook === 'from_pod' ? this.join.lookupInitiator(r.saddr, r.proto, r.sport) : this.join.lookupInitiator(r.daddr, r.proto, r.dport);
-      this.l7Joins.set(r, tr ?? null);
+      this.l7Joins.set(r, this.l7Join(r, r.hook !== 'from_pod') ?? null);
       return;
     }
     this.join.observe(r);
@@ -130,6 +129,11 @@ export class Datapath {
     }
   }
 
+  /** The join of an L7 message's connection, by its client: the receiver of a reply, else the sender. */
+  private l7Join(r: PacketMeta, reply: boolean): Translation | undefined {
+    return reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
+  }
+
   /**
    * An L7 message seen at the client's interface is addressed to the Service VIP (before kube-proxy's
    * DNAT) or comes from it (a reply, after the reverse NAT): name the backend the connection reached,
@@ -139,8 +143,7 @@ export class Datapath {
   private translateL7(r: PacketMeta, f: Flow): void {
     const reply = f.is_reply === true;
     const joined = this.l7Joins.size > 0 ? this.l7Joins.get(r) : undefined; // undefined: not observed in order
-    const tr = joined !== undefined && reply === (r.hook !== 'from_pod') ? joined ?? undefined
-      : reply ? this.join.lookupInitiator(r.daddr, r.proto, r.dport) : this.join.lookupInitiator(r.saddr, r.proto, r.sport);
+    const tr = joined !== undefined && reply === (r.hook !== 'from_pod') ? joined ?? undefined : this.l7Join(r, reply);
     const peer = reply ? { ip: r.saddr, port: r.sport } : { ip: r.daddr, port: r.dport };
     if (!tr || tr.vip.ip !== peer.ip || tr.vip.port !== peer.port) return;
     const l4 = f.l4.TCP ?? f.l4.UDP;
